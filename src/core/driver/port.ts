@@ -1,0 +1,73 @@
+/**
+ * The narrow internal port between valkit and a Redis client library. valkit's own adapter
+ * wraps node-redis (`@redis/client`); `ioredis-adapter.ts` lets a user hand in an ioredis
+ * client. Everything above this port (deadlines, retries, supervisor, scripts) is driver-agnostic.
+ *
+ * Rules for adapters:
+ * - never time out on their own (valkit enforces deadlines above the port, cheaply);
+ * - reject with the driver's error (valkit classifies it); error replies become `Error` objects
+ *   whose message starts with the Redis error prefix (`NOSCRIPT ...`, `MOVED ...`);
+ * - replies are returned as RESP2-shaped JavaScript values: `string` (or `Buffer` when
+ *   `buffers: true`), `number`, `null`, arrays of those.
+ */
+
+export type RedisArg = string | Buffer | number
+
+export type RedisReply = string | number | bigint | Buffer | null | RedisReply[] | { [key: string]: RedisReply }
+
+export interface CommandOptions {
+  /** The key that routes the command on a Cluster (the first key, usually). Keyless commands omit it. */
+  readonly key?: RedisArg
+  /** The command does not write (lets a Cluster adapter read from replicas when configured). */
+  readonly readonly?: boolean
+  /** Return bulk strings as `Buffer` instead of `string`. */
+  readonly buffers?: boolean
+}
+
+export type DriverEvent =
+  | { readonly type: 'connect' }
+  | { readonly type: 'ready' }
+  | { readonly type: 'error'; readonly error: Error }
+  | { readonly type: 'close' }
+  | { readonly type: 'reconnecting'; readonly attempt: number; readonly delayMs: number }
+
+export type MessageListener = (message: Buffer, channel: string) => void
+
+/** Addresses of one node, as `host:port`. */
+export interface NodeAddress {
+  readonly host: string
+  readonly port: number
+}
+
+export interface DriverPort {
+  /** Which library is behind the port: shows up in health reports and benchmarks. */
+  readonly name: string
+  /** `true` while commands can be written to a live connection. */
+  readonly isReady: boolean
+  /** Opens the connection(s). Rejects if the first attempt fails; later reconnects are the adapter's job. */
+  connect(): Promise<void>
+  /** Sends one command. */
+  command(args: readonly RedisArg[], options?: CommandOptions): Promise<RedisReply>
+  /**
+   * Sends several commands in one write (no MULTI). Each slot holds the reply or the `Error`
+   * for that command; the promise rejects only when the batch could not be sent at all.
+   * On a Cluster every command must route to the slot of `options.key`.
+   */
+  pipeline(commands: readonly (readonly RedisArg[])[], options?: CommandOptions): Promise<(RedisReply | Error)[]>
+  /** Subscribes on the dedicated subscriber connection (created on first use). */
+  subscribe(channel: string, listener: MessageListener): Promise<void>
+  unsubscribe(channel: string, listener?: MessageListener): Promise<void>
+  /** Sharded pub/sub (Redis/Valkey 7+): on a Cluster, the message stays on the channel's shard. */
+  ssubscribe(channel: string, listener: MessageListener): Promise<void>
+  sunsubscribe(channel: string, listener?: MessageListener): Promise<void>
+  /** A separate connection with the same settings, for blocking commands (BLMOVE, XREADGROUP BLOCK...). */
+  duplicate(): Promise<DriverPort>
+  /** Every master node (one for standalone/Sentinel; each shard's master on a Cluster), for SCAN and SCRIPT LOAD. */
+  masters(): Promise<DriverPort[]>
+  /** Listens to connection events. Returns a function that removes the listener. */
+  onEvent(listener: (event: DriverEvent) => void): () => void
+  /** Drops the socket(s) now and reconnects (used after a deadline expires or a failover is announced). */
+  reconnect(): void
+  /** Closes every connection. Pending commands are rejected. Idempotent. */
+  close(): Promise<void>
+}
