@@ -1,0 +1,5 @@
+export { loadScript } from './load-script.js'
+export { preloadScripts } from './preload-scripts.js'
+export { runScript, type RunScriptOptions, type ScriptTarget } from './run-script.js'
+export { parseScriptHeader, type ScriptHeader } from './script-header.js'
+export { defineScript, type DefineScriptOptions, type Script } from './script.js'
