@@ -291,7 +291,9 @@ export function createCodec(options: CodecOptions = {}): Codec {
         const header = readEnvelopeHeader(bytes)
         if (header.keyId === keyring.primary.id) {
           open(bytes, header) // authenticate before vouching for it
-          return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+          return Buffer.isBuffer(bytes)
+            ? bytes
+            : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
         }
         const plain =
           header.keyId === undefined

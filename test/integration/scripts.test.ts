@@ -1,0 +1,98 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { createClient } from '@redis/client'
+import { startServer, testEngines, type ServerHandle } from '../../src/testing/index.js'
+import { loadScript, preloadScripts, runScript, type ScriptTarget } from '../../src/core/scripts/index.js'
+import { createKeySpace } from '../../src/core/keys/index.js'
+import type { RedisReply } from '../../src/core/driver/port.js'
+import { isValkitError } from '../../src/core/errors.js'
+
+const incrCapped = loadScript(new URL('../fixtures/scripts/incr-capped-1.lua', import.meta.url))
+
+/** A real @redis/client connection behind the ScriptTarget port; remembers which verbs it sent. */
+async function connect(url: string) {
+  const client = createClient({ url, commandOptions: { timeout: 0 } })
+  client.on('error', () => undefined)
+  await client.connect()
+  const sent: string[] = []
+  const target: ScriptTarget = {
+    async command(args) {
+      sent.push(String(args[0]))
+      const reply: unknown = await client.sendCommand(
+        args.map((a) => (typeof a === 'number' ? String(a) : a)),
+      )
+      return reply as RedisReply
+    },
+  }
+  return { target, sent, close: () => client.close() }
+}
+
+for (const engine of testEngines()) {
+  void describe(`scripts on ${engine}`, () => {
+    let server: ServerHandle
+    let conn: Awaited<ReturnType<typeof connect>>
+    const ks = createKeySpace({ prefix: `test-${randomBytes(4).toString('hex')}` })
+    const counter = (name: string) => ks.key('test', name, 'counter')
+
+    before(async () => {
+      server = await startServer({ engine })
+      conn = await connect(server.url)
+    })
+    after(async () => {
+      await conn?.close()
+      await server?.stop()
+    })
+
+    void it('falls back to EVAL once on a fresh server, then hits EVALSHA', async () => {
+      assert.deepEqual(await server.command('SCRIPT', 'EXISTS', incrCapped.sha), [0])
+      conn.sent.length = 0
+      assert.equal(await runScript(conn.target, incrCapped, [counter('fresh')], [10, 60_000]), 1)
+      assert.deepEqual(conn.sent, ['EVALSHA', 'EVAL'])
+      assert.deepEqual(await server.command('SCRIPT', 'EXISTS', incrCapped.sha), [1])
+      assert.equal(await runScript(conn.target, incrCapped, [counter('fresh')], [10, 60_000]), 2)
+      assert.deepEqual(conn.sent, ['EVALSHA', 'EVAL', 'EVALSHA'])
+    })
+
+    void it('survives SCRIPT FLUSH between calls', async () => {
+      const key = counter('flush')
+      assert.equal(await runScript(conn.target, incrCapped, [key], [10, 60_000]), 1)
+      await server.command('SCRIPT', 'FLUSH')
+      conn.sent.length = 0
+      assert.equal(await runScript(conn.target, incrCapped, [key], [10, 60_000]), 2)
+      assert.deepEqual(conn.sent, ['EVALSHA', 'EVAL'])
+      assert.equal(await server.command('GET', key), '2')
+    })
+
+    void it('returns domain outcomes as negative integers', async () => {
+      const key = counter('cap')
+      assert.equal(await runScript(conn.target, incrCapped, [key], [1, 60_000]), 1)
+      assert.equal(await runScript(conn.target, incrCapped, [key], [1, 60_000]), -1)
+      assert.equal(await server.command('GET', key), '1')
+    })
+
+    void it('surfaces errors raised by a script as VALKIT_SCRIPT with the cause', async () => {
+      await assert.rejects(runScript(conn.target, incrCapped, [counter('bad')], ['many', 60_000]), (err) => {
+        assert.ok(isValkitError(err, 'VALKIT_SCRIPT'), String(err))
+        assert.match(err.message, /incr-capped/)
+        assert.match(err.message, /cap must be an integer/)
+        assert.ok(err.cause instanceof Error)
+        assert.equal(err.details?.script, 'incr-capped')
+        return true
+      })
+      // A runtime error inside Lua (PEXPIRE with a non-integer TTL) is mapped the same way.
+      await assert.rejects(runScript(conn.target, incrCapped, [counter('ttl')], [5, 'soon']), (err) =>
+        isValkitError(err, 'VALKIT_SCRIPT'),
+      )
+    })
+
+    void it('preloads scripts with SCRIPT LOAD so the first call is a single EVALSHA', async () => {
+      await server.command('SCRIPT', 'FLUSH')
+      await preloadScripts([conn.target], [incrCapped])
+      assert.deepEqual(await server.command('SCRIPT', 'EXISTS', incrCapped.sha), [1])
+      conn.sent.length = 0
+      assert.equal(await runScript(conn.target, incrCapped, [counter('preload')], [3, 60_000]), 1)
+      assert.deepEqual(conn.sent, ['EVALSHA'])
+    })
+  })
+}
