@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { startCluster, testEngines, type ClusterHandle } from '../../src/testing/index.js'
+
+for (const engine of testEngines()) {
+  void describe(`launcher: cluster ${engine}`, () => {
+    let cluster: ClusterHandle
+
+    before(async () => {
+      cluster = await startCluster({ engine, masters: 3, replicasPerMaster: 1 })
+    })
+    after(async () => {
+      await cluster.stop()
+    })
+
+    void it('starts 3 masters and 3 replicas with all slots covered', async () => {
+      assert.equal(cluster.nodes.length, 6)
+      assert.equal(cluster.seeds.length, 6)
+      const masters = await cluster.masters()
+      assert.equal(masters.length, 3)
+      const covered = masters
+        .flatMap((m) => m.slots)
+        .reduce((sum, [first, last]) => sum + (last - first + 1), 0)
+      assert.equal(covered, 16384)
+      for (const node of cluster.nodes) {
+        const info = String(await node.command('CLUSTER', 'INFO'))
+        assert.match(info, /cluster_state:ok/)
+        assert.match(info, /cluster_slots_assigned:16384/)
+        assert.match(info, /cluster_known_nodes:6/)
+      }
+      const replicas = (await cluster.clusterNodes()).filter((n) => n.role === 'replica')
+      assert.equal(replicas.length, 3)
+      assert.ok(replicas.every((r) => masters.some((m) => m.id === r.masterId)))
+    })
+
+    void it('a killed master is failed over and the cluster becomes healthy again', async () => {
+      const [victim] = await cluster.masters()
+      const handle = cluster.node(victim!.port)
+      await handle.kill()
+      await cluster.waitForHealthy(15_000)
+      const masters = await cluster.masters()
+      assert.equal(masters.length, 3)
+      assert.ok(!masters.some((m) => m.port === victim!.port))
+    })
+  })
+}
