@@ -44,7 +44,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AdminRoutesContext)
     return { state: supervisor.state, backend: supervisor.backend, history: supervisor.history() }
   })
 
-  app.get('/events', (request, reply) => {
-    streamEvents(request, reply, ctx.hub, ctx.keepAliveMs, ctx.streams)
+  app.get('/events', (_request, reply) => {
+    streamEvents(reply, ctx.hub, ctx.keepAliveMs, ctx.streams)
   })
 }

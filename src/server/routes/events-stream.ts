@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply } from 'fastify'
 import type { HubMessage, SnapshotHub } from '../snapshot-hub.js'
 
 /** Open event streams, so `close()` can end them (they would hold the server open otherwise). */
@@ -13,7 +13,6 @@ function frame(message: HubMessage): string {
  * `state` event on each supervisor state change, and a keep-alive comment every `keepAliveMs`.
  */
 export function streamEvents(
-  request: FastifyRequest,
   reply: FastifyReply,
   hub: SnapshotHub,
   keepAliveMs: number,
@@ -51,7 +50,6 @@ export function streamEvents(
     res.end()
   }
   open.add(end)
-  request.raw.on('close', end)
   res.on('close', end)
   res.on('error', end)
 
