@@ -1,6 +1,5 @@
 import { invalidOption } from '../errors.js'
 import { checkHost, checkPort } from './host-port.js'
-import { redactUrl } from './redact.js'
 import { describeValue, suggestName } from './validate.js'
 
 /** The URL schemes valkit understands. */
@@ -77,9 +76,15 @@ export function parseConnectionUrl(url: unknown, path: string): ParsedConnection
   try {
     parsed = new URL(text)
   } catch {
-    throw invalidOption(path, `${redactUrl(text)} is not a valid URL`, expected)
+    throw invalidOption(
+      path,
+      'the URL cannot be parsed (a password with @ / ? # must be percent-encoded)',
+      expected,
+    )
   }
-  const shown = redactUrl(text)
+  // Error messages below never echo the URL or its parts: a password with an unencoded `@`, `/`,
+  // `?` or `#` makes the parser split it into host, port, path or query.
+  const hint = ' (a password with @ / ? # must be percent-encoded)'
   const knownParams: readonly string[] = scheme === 'unix' ? [...URL_PARAMS, 'database'] : URL_PARAMS
   const params: Partial<Record<(typeof URL_PARAMS)[number], string>> = {}
   for (const [key, value] of parsed.searchParams) {
@@ -88,7 +93,7 @@ export function parseConnectionUrl(url: unknown, path: string): ParsedConnection
         key === 'timeout' ? 'commandTimeout` or `connectTimeout' : suggestName(key, knownParams)
       throw invalidOption(
         path,
-        `unknown query parameter \`${key}\` in ${shown}${suggestion === undefined ? '' : ` (did you mean \`${suggestion}\`?)`}`,
+        `${/^[A-Za-z]{1,30}$/.test(key) ? `unknown query parameter \`${key}\`` : 'an unknown query parameter'}${suggestion === undefined ? hint : ` (did you mean \`${suggestion}\`?)`}`,
         `only ${knownParams.map((k) => `\`${k}\``).join(', ')}`,
       )
     }
@@ -97,7 +102,7 @@ export function parseConnectionUrl(url: unknown, path: string): ParsedConnection
 
   if (scheme === 'memory') {
     if (parsed.host !== '' || (parsed.pathname !== '' && parsed.pathname !== '/') || parsed.search !== '') {
-      throw invalidOption(path, `${shown} has a host, path or parameters`, "exactly 'memory://'")
+      throw invalidOption(path, 'the URL has a host, path or parameters', "exactly 'memory://'")
     }
     const none = { username: undefined, password: undefined, database: undefined }
     return { scheme, endpoint: { kind: 'memory' }, tls: false, ...none, params }
@@ -109,27 +114,42 @@ export function parseConnectionUrl(url: unknown, path: string): ParsedConnection
   if (scheme === 'unix') {
     const socketPath = decodePart(parsed.pathname, path, 'socket path')
     if (parsed.host !== '' || socketPath === '' || socketPath === '/') {
-      throw invalidOption(path, `${shown} does not name a socket`, "'unix:///path/to/redis.sock'")
+      throw invalidOption(path, 'the URL does not name a socket', "'unix:///path/to/redis.sock'")
     }
     const db = parsed.searchParams.get('database')
-    const database = db === null ? undefined : parseDatabase(db, path, shown)
+    const database = db === null ? undefined : parseDatabase(db, path, '')
     const endpoint = { kind: 'standalone' as const, host: 'localhost', port: DEFAULT_PORT, socketPath }
     return { scheme, endpoint, tls: false, username, password, database, params }
   }
 
-  if (parsed.hostname === '') throw invalidOption(path, `${shown} has no host`, "'redis://host:6379'")
-  const host = checkHost(parsed.hostname, path)
-  const port = parsed.port === '' ? DEFAULT_PORT : checkPort(Number(parsed.port), path)
+  if (parsed.hostname === '') throw invalidOption(path, `the URL has no host${hint}`, "'redis://host:6379'")
+  let host: string
+  let port: number
+  try {
+    host = checkHost(parsed.hostname, path)
+    port = parsed.port === '' ? DEFAULT_PORT : checkPort(Number(parsed.port), path)
+  } catch {
+    throw invalidOption(
+      path,
+      `the URL's host or port is invalid${hint}`,
+      "'redis://host:6379' with a port from 1 to 65535",
+    )
+  }
   const dbText = parsed.pathname.replace(/^\//, '')
-  const database = dbText === '' ? undefined : parseDatabase(dbText, path, shown)
-  if (parsed.hash !== '') throw invalidOption(path, `${shown} has a #fragment`, 'a URL without a fragment')
+  const database = dbText === '' ? undefined : parseDatabase(dbText, path, hint)
+  if (parsed.hash !== '')
+    throw invalidOption(path, `the URL has a #fragment${hint}`, 'a URL without a fragment')
   const tls = scheme === 'rediss' || scheme === 'valkeys'
   return { scheme, endpoint: { kind: 'standalone', host, port }, tls, username, password, database, params }
 }
 
-function parseDatabase(text: string, path: string, shown: string): number {
+function parseDatabase(text: string, path: string, hint: string): number {
   if (!/^\d{1,9}$/.test(text)) {
-    throw invalidOption(path, `the database in ${shown} is not a number`, 'a database index such as /0 or /2')
+    throw invalidOption(
+      path,
+      `the database (the URL's path) is not a number${hint}`,
+      'a database index such as /0 or /2',
+    )
   }
   return Number(text)
 }

@@ -1,7 +1,7 @@
 /** What a redacted secret is replaced with. */
 export const REDACTED = '***'
 
-const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*)@/i
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i
 const PASSWORD_PARAM = /([?&](?:password|pass|pwd)=)[^&#]*/gi
 
 /**
