@@ -320,3 +320,46 @@ void describe('memory store: counters, keys, stats', () => {
     assert.equal(store.size, 0)
   })
 })
+
+void describe('memory store: randomized consistency', () => {
+  for (const policy of ['lru', 'lfu'] as const) {
+    void it(`${policy}: contents, bounds and evictions stay consistent under random operations`, () => {
+      let seed = 42
+      const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
+      const clock = fakeClock()
+      const store = createMemoryStore<string>({
+        policy,
+        maxEntries: 50,
+        maxBytes: 2_000,
+        now: clock.now,
+        sweepIntervalMs: 0,
+      })
+      const model = new Map<string, string>()
+      store.onEvict((key, value, reason) => {
+        assert.equal(model.get(key), value, `evicted ${key} (${reason}) held what the store had`)
+        model.delete(key)
+      })
+      for (let step = 0; step < 50_000; step++) {
+        const key = `k${Math.floor(random() * 120)}`
+        const r = random()
+        if (r < 0.45) store.get(key)
+        else if (r < 0.75) {
+          const value = 'v'.repeat(Math.floor(random() * 60))
+          const ttlMs = random() < 0.3 ? 1 + Math.floor(random() * 50) : undefined
+          if (store.set(key, value, { ttlMs })) model.set(key, value)
+        } else if (r < 0.82) store.delete(key)
+        else if (r < 0.88) store.expire(key, Math.floor(random() * 40) - 5)
+        else if (r < 0.93) clock.advance(Math.floor(random() * 10))
+        else if (r < 0.96) store.sweep(3)
+        else store.peek(key)
+        assert.ok(store.size <= 50 && store.bytes <= 2_000)
+      }
+      store.sweep(Infinity)
+      assert.deepEqual(new Map(store.entries()), model)
+      let bytes = 0
+      for (const value of model.values()) bytes += value.length * 2
+      assert.equal(store.bytes, bytes)
+      assert.equal(store.size, model.size)
+    })
+  }
+})
