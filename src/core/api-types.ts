@@ -3,6 +3,7 @@
  * by capabilities, `server/` and `cli/`.
  */
 import type { RedisArg, RedisReply, MessageListener } from './driver/port.js'
+import type { Script } from './scripts/script.js'
 import type { HealthReport, LatencySummary, StateChange, SupervisorState } from './health-types.js'
 
 /** Options of one command call. */
@@ -23,20 +24,20 @@ export interface CallOptions {
   readonly durable?: boolean
 }
 
-/** A Lua script as loaded by `core/scripts`. */
-export interface ScriptRef {
-  readonly name: string
-  readonly sha: string
-  readonly source: string
-  readonly numberOfKeys: number
-}
+/** A Lua script as loaded by `core/scripts` (`loadScript`, `defineScript`). */
+export type ScriptRef = Script
 
 /** The command path every capability uses: deadlines, retries, offline queue, telemetry. */
 export interface Connection {
   /** Sends one command; rejects with a `ValkitError` (never hangs past its deadline). */
   command(args: readonly RedisArg[], options?: CallOptions): Promise<RedisReply>
   /** Runs a script by SHA, re-sending its source on NOSCRIPT. All keys must share one hash tag. */
-  script(script: ScriptRef, keys: readonly RedisArg[], args: readonly RedisArg[], options?: CallOptions): Promise<RedisReply>
+  script(
+    script: ScriptRef,
+    keys: readonly RedisArg[],
+    args: readonly RedisArg[],
+    options?: CallOptions,
+  ): Promise<RedisReply>
   /** Sends several commands in one write; each slot holds the reply or a `ValkitError`. */
   pipeline(commands: readonly (readonly RedisArg[])[], options?: CallOptions): Promise<(RedisReply | Error)[]>
   subscribe(channel: string, listener: MessageListener): Promise<void>

@@ -13,7 +13,8 @@
 
 export type RedisArg = string | Buffer | number
 
-export type RedisReply = string | number | bigint | Buffer | null | RedisReply[] | { [key: string]: RedisReply }
+export type RedisReply =
+  string | number | bigint | Buffer | null | RedisReply[] | { [key: string]: RedisReply }
 
 export interface CommandOptions {
   /** The key that routes the command on a Cluster (the first key, usually). Keyless commands omit it. */
@@ -30,6 +31,8 @@ export type DriverEvent =
   | { readonly type: 'error'; readonly error: Error }
   | { readonly type: 'close' }
   | { readonly type: 'reconnecting'; readonly attempt: number; readonly delayMs: number }
+  /** The adapter moved to another master (Sentinel `+switch-master`, or a role check found a replica). */
+  | { readonly type: 'failover'; readonly from: string | null; readonly to: string }
 
 export type MessageListener = (message: Buffer, channel: string) => void
 
@@ -39,11 +42,21 @@ export interface NodeAddress {
   readonly port: number
 }
 
+/** One node that commands can be sent to directly (no routing). */
+export interface NodeCommander {
+  readonly address: string
+  command(args: readonly RedisArg[], options?: CommandOptions): Promise<RedisReply>
+}
+
 export interface DriverPort {
   /** Which library is behind the port: shows up in health reports and benchmarks. */
   readonly name: string
   /** `true` while commands can be written to a live connection. */
   readonly isReady: boolean
+  /** `host:port` commands go to now (the current master), or null before the first connect. */
+  readonly endpoint: string | null
+  /** The last connection error, already classified (TLS, auth, refused...), or null. */
+  readonly lastError: Error | null
   /** Opens the connection(s). Rejects if the first attempt fails; later reconnects are the adapter's job. */
   connect(): Promise<void>
   /** Sends one command. */
@@ -53,7 +66,10 @@ export interface DriverPort {
    * for that command; the promise rejects only when the batch could not be sent at all.
    * On a Cluster every command must route to the slot of `options.key`.
    */
-  pipeline(commands: readonly (readonly RedisArg[])[], options?: CommandOptions): Promise<(RedisReply | Error)[]>
+  pipeline(
+    commands: readonly (readonly RedisArg[])[],
+    options?: CommandOptions,
+  ): Promise<(RedisReply | Error)[]>
   /** Subscribes on the dedicated subscriber connection (created on first use). */
   subscribe(channel: string, listener: MessageListener): Promise<void>
   unsubscribe(channel: string, listener?: MessageListener): Promise<void>
@@ -63,7 +79,7 @@ export interface DriverPort {
   /** A separate connection with the same settings, for blocking commands (BLMOVE, XREADGROUP BLOCK...). */
   duplicate(): Promise<DriverPort>
   /** Every master node (one for standalone/Sentinel; each shard's master on a Cluster), for SCAN and SCRIPT LOAD. */
-  masters(): Promise<DriverPort[]>
+  masters(): Promise<NodeCommander[]>
   /** Listens to connection events. Returns a function that removes the listener. */
   onEvent(listener: (event: DriverEvent) => void): () => void
   /** Drops the socket(s) now and reconnects (used after a deadline expires or a failover is announced). */

@@ -1,0 +1,363 @@
+/**
+ * valkit's command path: every capability sends through here. It adds what the driver does
+ * not: a deadline per command (cheap: see deadlines.ts), fail-fast while disconnected or a
+ * bounded offline queue, retries with backoff for idempotent commands only, durable writes
+ * (WAIT), error classification, counters for metrics, and tracing when someone listens.
+ */
+import diagnostics from 'node:diagnostics_channel'
+import { performance } from 'node:perf_hooks'
+import type { CallOptions, Connection, ScriptRef } from '../api-types.js'
+import type { DriverPort, MessageListener, RedisArg, RedisReply } from '../driver/port.js'
+import { ValkitError } from '../errors.js'
+import { backoffDelay, type BackoffPolicy } from './backoff.js'
+import { classifyCommandError, isConnectionError, isTransientReply } from './classify-error.js'
+import { Deadlines } from './deadlines.js'
+import { runScript } from '../scripts/run-script.js'
+import { commandName, IDEMPOTENT_COMMANDS } from './idempotent-commands.js'
+
+export interface ConnectionOptions {
+  readonly commandTimeoutMs: number
+  readonly offlineQueue: { readonly enabled: boolean; readonly maxSize: number; readonly maxWaitMs: number }
+  readonly retry: { readonly attempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number }
+  readonly durableWrites: { readonly replicas: number; readonly timeoutMs: number } | null
+}
+
+/** Plain counters, read by the metrics registry at scrape time and by `stats()`. */
+export interface ConnectionStats {
+  commands: number
+  failures: number
+  timeouts: number
+  retries: number
+  rejectedOffline: number
+  queuedOffline: number
+}
+
+const commandChannel = diagnostics.tracingChannel('valkit:core:command')
+
+interface Waiter {
+  readonly run: () => void
+  readonly fail: (err: ValkitError) => void
+  done: boolean
+}
+
+function setFlagsBlockRetry(args: readonly RedisArg[]): boolean {
+  for (let i = 3; i < args.length; i++) {
+    const a = args[i]
+    const s = typeof a === 'string' ? a.toUpperCase() : ''
+    if (s === 'NX' || s === 'XX' || s === 'GET') return true
+  }
+  return false
+}
+
+export class ValkitConnection implements Connection {
+  readonly #driver: DriverPort
+  readonly #options: ConnectionOptions
+  readonly #deadlines = new Deadlines()
+  readonly #retryBackoff: BackoffPolicy
+  readonly #offline: Waiter[] = []
+  readonly stats: ConnectionStats = {
+    commands: 0,
+    failures: 0,
+    timeouts: 0,
+    retries: 0,
+    rejectedOffline: 0,
+    queuedOffline: 0,
+  }
+  #closed = false
+
+  constructor(driver: DriverPort, options: ConnectionOptions) {
+    this.#driver = driver
+    this.#options = options
+    this.#retryBackoff = {
+      initialDelayMs: options.retry.initialDelayMs,
+      maxDelayMs: options.retry.maxDelayMs,
+      jitter: 'full',
+    }
+    driver.onEvent((event) => {
+      if (event.type === 'ready') this.#flushOffline()
+    })
+  }
+
+  get isReady(): boolean {
+    return this.#driver.isReady
+  }
+
+  get driverName(): string {
+    return this.#driver.name
+  }
+
+  /** The driver behind this connection (for capabilities that need a duplicate or every master). */
+  get driver(): DriverPort {
+    return this.#driver
+  }
+
+  command(args: readonly RedisArg[], options?: CallOptions): Promise<RedisReply> {
+    if (commandChannel.hasSubscribers) {
+      return commandChannel.tracePromise(() => this.#command(args, options), {
+        command: commandName(args[0]),
+      })
+    }
+    return this.#command(args, options)
+  }
+
+  #command(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
+    this.stats.commands++
+    if (this.#closed) return Promise.reject(this.#closedError())
+    const durable = this.#options.durableWrites !== null && options?.durable === true
+    const send = durable ? () => this.#sendDurable(args, options) : () => this.#sendOnce(args, options)
+    if (!this.#driver.isReady) return this.#whenOnline(args, send, options)
+    const first = send()
+    if (this.#options.retry.attempts === 0 || !this.#isIdempotent(args, options)) return first
+    return first.catch((err: unknown) => this.#retry(err, send, options, performance.now(), args))
+  }
+
+  #isIdempotent(args: readonly RedisArg[], options: CallOptions | undefined): boolean {
+    if (options?.idempotent !== undefined) return options.idempotent
+    const name = commandName(args[0])
+    if (!IDEMPOTENT_COMMANDS.has(name)) return false
+    return name !== 'SET' || !setFlagsBlockRetry(args)
+  }
+
+  /** One attempt under one deadline. Rejects with a classified `ValkitError`. */
+  #sendOnce(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
+    const timeoutMs = options?.timeoutMs ?? this.#options.commandTimeoutMs
+    const key = options?.key ?? (args.length > 1 ? args[1] : undefined)
+    const driverOptions =
+      key === undefined && !options?.buffers ? undefined : { key, buffers: options?.buffers === true }
+    const work = this.#driver.command(args, driverOptions)
+    if (timeoutMs <= 0) return work.catch((err: unknown) => Promise.reject(this.#fail(err, args)))
+    return new Promise<RedisReply>((resolve, reject) => {
+      const finish = this.#deadlines.track(timeoutMs, () => {
+        this.stats.timeouts++
+        this.stats.failures++
+        reject(
+          new ValkitError(
+            'VALKIT_TIMEOUT',
+            `${commandName(args[0])} got no reply within ${timeoutMs} ms (commandTimeout).`,
+            {
+              details: { command: commandName(args[0]), timeoutMs },
+            },
+          ),
+        )
+      })
+      work.then(
+        (reply) => {
+          finish()
+          resolve(reply)
+        },
+        (err: unknown) => {
+          finish()
+          reject(this.#fail(err, args))
+        },
+      )
+    })
+  }
+
+  #fail(err: unknown, args: readonly RedisArg[]): ValkitError {
+    this.stats.failures++
+    const error = classifyCommandError(err, commandName(args[0]))
+    if (error.code === 'VALKIT_UNAVAILABLE' && this.#driver.lastError) {
+      return new ValkitError(
+        'VALKIT_UNAVAILABLE',
+        `${error.message} Last connection error: ${this.#driver.lastError.message}`,
+        {
+          cause: err,
+        },
+      )
+    }
+    return error
+  }
+
+  /** The write, then WAIT in the same round trip; fails when too few replicas confirmed it. */
+  async #sendDurable(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
+    const durable = this.#options.durableWrites!
+    const key = options?.key ?? args[1]
+    const [reply, acks] = await this.pipeline([args, ['WAIT', durable.replicas, durable.timeoutMs]], {
+      ...options,
+      ...(key !== undefined ? { key } : {}),
+      timeoutMs: (options?.timeoutMs ?? this.#options.commandTimeoutMs) + durable.timeoutMs,
+    })
+    if (reply instanceof Error) throw reply
+    if (acks instanceof Error) throw acks
+    if (typeof acks !== 'number' || acks < durable.replicas) {
+      throw new ValkitError(
+        'VALKIT_NOT_DURABLE',
+        `${commandName(args[0])} was applied on the master but confirmed by ${typeof acks === 'number' ? acks : 0} of ${durable.replicas} replicas within ${durable.timeoutMs} ms; treat it as possibly lost on failover.`,
+        { details: { acks, replicas: durable.replicas } },
+      )
+    }
+    return reply ?? null
+  }
+
+  async #retry(
+    err: unknown,
+    send: () => Promise<RedisReply>,
+    options: CallOptions | undefined,
+    startedAt: number,
+    args: readonly RedisArg[],
+  ): Promise<RedisReply> {
+    const budgetMs =
+      (options?.timeoutMs ?? this.#options.commandTimeoutMs) * (this.#options.retry.attempts + 1)
+    let lastError = err
+    for (let attempt = 1; attempt <= this.#options.retry.attempts; attempt++) {
+      if (!this.#retriable(lastError) || this.#closed) break
+      const delay = backoffDelay(this.#retryBackoff, attempt)
+      if (budgetMs > 0 && performance.now() - startedAt + delay > budgetMs) break
+      await sleep(delay)
+      if (!this.#driver.isReady) {
+        if (!this.#options.offlineQueue.enabled) continue
+      }
+      this.stats.retries++
+      try {
+        return this.#driver.isReady ? await send() : await this.#whenOnline(args, send, options)
+      } catch (next) {
+        lastError = next
+      }
+    }
+    throw lastError
+  }
+
+  #retriable(err: unknown): boolean {
+    if (err instanceof ValkitError) {
+      if (
+        err.code === 'VALKIT_TIMEOUT' ||
+        err.code === 'VALKIT_UNAVAILABLE' ||
+        err.code === 'VALKIT_READONLY'
+      )
+        return true
+      return err.cause !== undefined && isTransientReply(err.cause)
+    }
+    return isConnectionError(err) || isTransientReply(err)
+  }
+
+  /** Not connected: fail fast, or wait in the bounded offline queue when it is on. */
+  #whenOnline(
+    args: readonly RedisArg[],
+    send: () => Promise<RedisReply>,
+    options: CallOptions | undefined,
+  ): Promise<RedisReply> {
+    const queue = this.#options.offlineQueue
+    if (!queue.enabled || this.#offline.length >= queue.maxSize) {
+      this.stats.rejectedOffline++
+      this.stats.failures++
+      return Promise.reject(this.#unavailable(args, queue.enabled ? 'the offline queue is full' : undefined))
+    }
+    this.stats.queuedOffline++
+    return new Promise<RedisReply>((resolve, reject) => {
+      const waiter: Waiter = {
+        done: false,
+        run: () => {
+          finish()
+          send().then(resolve, reject)
+        },
+        fail: (err) => {
+          finish()
+          reject(err)
+        },
+      }
+      const finish = this.#deadlines.track(options?.timeoutMs ?? queue.maxWaitMs, () => {
+        if (waiter.done) return
+        waiter.done = true
+        this.stats.failures++
+        reject(this.#unavailable(args, `still offline after ${queue.maxWaitMs} ms in the offline queue`))
+      })
+      this.#offline.push(waiter)
+    })
+  }
+
+  #flushOffline(): void {
+    const waiting = this.#offline.splice(0, this.#offline.length)
+    for (const waiter of waiting) {
+      if (waiter.done) continue
+      waiter.done = true
+      waiter.run()
+    }
+  }
+
+  #unavailable(args: readonly RedisArg[], why?: string): ValkitError {
+    const last = this.#driver.lastError
+    const where = this.#driver.endpoint ?? 'the server'
+    const reason = why ?? `not connected to ${where}${last ? ` (${last.message})` : ''}`
+    return new ValkitError(
+      'VALKIT_UNAVAILABLE',
+      `${commandName(args[0])} not sent: ${reason}. valkit fails fast while disconnected; enable \`offlineQueue\` to wait instead.`,
+      { ...(last ? { cause: last } : {}), details: { command: commandName(args[0]) } },
+    )
+  }
+
+  #closedError(): ValkitError {
+    return new ValkitError('VALKIT_CLOSED', 'This valkit instance is closed; create a new one.')
+  }
+
+  script(
+    script: ScriptRef,
+    keys: readonly RedisArg[],
+    args: readonly RedisArg[],
+    options?: CallOptions,
+  ): Promise<RedisReply> {
+    return runScript(this, script, keys, args, options?.buffers ? { buffers: true } : undefined)
+  }
+
+  pipeline(
+    commands: readonly (readonly RedisArg[])[],
+    options?: CallOptions,
+  ): Promise<(RedisReply | Error)[]> {
+    if (this.#closed) return Promise.reject(this.#closedError())
+    this.stats.commands += commands.length
+    if (!this.#driver.isReady) {
+      this.stats.rejectedOffline++
+      return Promise.reject(this.#unavailable(commands[0] ?? ['PIPELINE']))
+    }
+    const timeoutMs = options?.timeoutMs ?? this.#options.commandTimeoutMs
+    const key = options?.key ?? commands[0]?.[1]
+    const work = this.#driver
+      .pipeline(commands, { ...(key !== undefined ? { key } : {}), buffers: options?.buffers === true })
+      .then((replies) => replies.map((r, i) => (r instanceof Error ? this.#fail(r, commands[i]!) : r)))
+    if (timeoutMs <= 0) return work
+    return new Promise((resolve, reject) => {
+      const finish = this.#deadlines.track(timeoutMs, () => {
+        this.stats.timeouts++
+        reject(
+          new ValkitError(
+            'VALKIT_TIMEOUT',
+            `A pipeline of ${commands.length} commands got no reply within ${timeoutMs} ms.`,
+          ),
+        )
+      })
+      work.then(
+        (r) => {
+          finish()
+          resolve(r)
+        },
+        (err: unknown) => {
+          finish()
+          reject(this.#fail(err, commands[0] ?? ['PIPELINE']))
+        },
+      )
+    })
+  }
+
+  subscribe(channel: string, listener: MessageListener): Promise<void> {
+    return this.#driver.subscribe(channel, listener)
+  }
+
+  unsubscribe(channel: string, listener?: MessageListener): Promise<void> {
+    return this.#driver.unsubscribe(channel, listener)
+  }
+
+  /** Rejects queued calls and stops timers; the driver is closed by the owner. */
+  close(): void {
+    this.#closed = true
+    for (const waiter of this.#offline.splice(0)) {
+      if (!waiter.done) {
+        waiter.done = true
+        waiter.fail(this.#closedError())
+      }
+    }
+    this.#deadlines.close()
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

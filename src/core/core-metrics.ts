@@ -1,0 +1,71 @@
+/** The core's metrics: command counters, supervisor state and PING latency, read at scrape time. */
+import type { ValkitConnection } from './connection/connection.js'
+import type { ConnectionSupervisor } from './supervisor/supervisor.js'
+import type { MetricsRegistry } from './telemetry/metrics-registry.js'
+
+const STATES = ['ready', 'degraded', 'recovering'] as const
+
+export function registerCoreMetrics(
+  registry: MetricsRegistry,
+  parts: { readonly connection: ValkitConnection; readonly supervisor: ConnectionSupervisor },
+): void {
+  const { connection, supervisor } = parts
+  registry.gauge({
+    name: 'commands_total',
+    help: 'Commands sent through the valkit connection.',
+    collect: () => connection.stats.commands,
+  })
+  registry.gauge({
+    name: 'command_failures_total',
+    help: 'Commands that failed (any reason).',
+    collect: () => connection.stats.failures,
+  })
+  registry.gauge({
+    name: 'command_timeouts_total',
+    help: 'Commands that hit their deadline.',
+    collect: () => connection.stats.timeouts,
+  })
+  registry.gauge({
+    name: 'command_retries_total',
+    help: 'Retries of idempotent commands.',
+    collect: () => connection.stats.retries,
+  })
+  registry.gauge({
+    name: 'commands_rejected_offline_total',
+    help: 'Commands refused at once because the server was not connected.',
+    collect: () => connection.stats.rejectedOffline,
+  })
+  registry.gauge({
+    name: 'connection_state',
+    help: 'Supervisor state: 1 for the current state, 0 for the others.',
+    labelNames: ['state'],
+    collect: (g) => {
+      for (const s of STATES) g.labels({ state: s }).set(supervisor.state === s ? 1 : 0)
+    },
+  })
+  registry.gauge({
+    name: 'backend_redis',
+    help: '1 while capabilities use Redis/Valkey, 0 while they use the memory backend.',
+    collect: () => (supervisor.backend === 'redis' ? 1 : 0),
+  })
+  registry.gauge({
+    name: 'state_transitions_total',
+    help: 'Supervisor state changes.',
+    collect: () => supervisor.counters.transitions,
+  })
+  registry.gauge({
+    name: 'ping_failures_total',
+    help: 'Health PINGs that failed or timed out.',
+    collect: () => supervisor.counters.pingFailures,
+  })
+  registry.gauge({
+    name: 'ping_latency_p99_seconds',
+    help: 'p99 of recent health PING round trips.',
+    collect: () => (supervisor.latency().p99Ms ?? 0) / 1000,
+  })
+  registry.gauge({
+    name: 'ping_latency_p50_seconds',
+    help: 'p50 of recent health PING round trips.',
+    collect: () => (supervisor.latency().p50Ms ?? 0) / 1000,
+  })
+}

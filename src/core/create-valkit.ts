@@ -1,0 +1,129 @@
+/**
+ * `createValkit` / `connect`: one connection, one supervisor, one metrics registry, one key
+ * space, shared by every capability.
+ */
+import type { Connection, Supervisor, ValkitCore } from './api-types.js'
+import { resolveConfig } from './config/resolve-config.js'
+import type { ResolvedValkitConfig } from './config/resolved-config.js'
+import type { ValkitOptions } from './config/valkit-options.js'
+import { ValkitConnection } from './connection/connection.js'
+import { createDriver } from './driver/create-driver.js'
+import type { DriverPort } from './driver/port.js'
+import { ValkitError } from './errors.js'
+import { HealthReporter } from './health/health-reporter.js'
+import type { HealthReport } from './health-types.js'
+import { createKeySpace, type KeySpace } from './keys/key-space.js'
+import { ConnectionSupervisor } from './supervisor/supervisor.js'
+import { createMetricsRegistry, type MetricsRegistry } from './telemetry/metrics-registry.js'
+import { registerCoreMetrics } from './core-metrics.js'
+
+/** One valkit instance. Capabilities are created on it; `close()` releases everything. */
+export interface Valkit extends ValkitCore {
+  /** The validated configuration. `describe()` and `toJSON()` are redacted. */
+  readonly config: ResolvedValkitConfig
+  readonly connection: Connection
+  readonly supervisor: Supervisor & { onRecover(hook: () => Promise<void>): () => void }
+  /** Every metric of this instance; `toPrometheus()` for `/metrics`. */
+  readonly metrics: MetricsRegistry
+  /** Builds keys `{prefix}:v{n}:{capability}:{tag}:{rest}`. */
+  readonly keys: KeySpace
+  /** The driver behind the connection (for blocking commands: `duplicate()`; for SCAN: `masters()`). */
+  readonly driver: DriverPort
+  health(): Promise<HealthReport>
+  close(): Promise<void>
+}
+
+/**
+ * Creates a valkit instance and starts connecting in the background. It never throws because
+ * the server is away: until it answers, the supervisor reports `degraded` and capabilities use
+ * their fallback. Invalid options throw `VALKIT_INVALID_OPTION` at once.
+ *
+ * @example
+ * ```ts
+ * import { createValkit } from 'valkit'
+ * const valkit = createValkit({ url: process.env.REDIS_URL })
+ * valkit.supervisor.onChange((c) => console.log(`${c.from} -> ${c.to}: ${c.reason}`))
+ * await valkit.connection.command(['SET', 'greeting', 'hello'])
+ * ```
+ */
+export function createValkit(options: ValkitOptions = {}): Valkit {
+  const config = resolveConfig(options)
+  return assemble(config)
+}
+
+/**
+ * Like {@link createValkit}, but waits for the first connection and rejects with a classified
+ * error if it fails (`VALKIT_TLS`, `VALKIT_AUTH`, `VALKIT_UNAVAILABLE`), closing the instance.
+ *
+ * @example
+ * ```ts
+ * const valkit = await connect({ url: 'rediss://app:secret@cache.internal:6380', tls: { ca: caPem } })
+ * ```
+ */
+export async function connect(options: ValkitOptions = {}): Promise<Valkit> {
+  const valkit = createValkit(options)
+  if (valkit.config.topology.kind === 'memory') return valkit
+  try {
+    await valkit.driver.connect()
+    await valkit.supervisor.waitFor('ready', valkit.config.connectTimeoutMs + 2000)
+    return valkit
+  } catch (err) {
+    await valkit.close()
+    throw err instanceof ValkitError ? err : (valkit.driver.lastError ?? err)
+  }
+}
+
+function assemble(config: ResolvedValkitConfig): Valkit {
+  const { driver, sentinel } = createDriver(config)
+  const memoryOnly = config.topology.kind === 'memory'
+  const connection = new ValkitConnection(driver, {
+    commandTimeoutMs: config.commandTimeoutMs,
+    offlineQueue: config.offlineQueue,
+    retry: config.retry,
+    durableWrites: config.durableWrites,
+  })
+  const supervisor = new ConnectionSupervisor(memoryOnly ? null : driver, {
+    intervalMs: config.health.intervalMs,
+    pingTimeoutMs: config.health.pingTimeoutMs,
+    failuresToDegrade: config.health.failuresToDegrade,
+    memoryOnly,
+  })
+  if (sentinel) {
+    driver.onEvent(() => {})
+  }
+  const reporter = new HealthReporter({
+    driver: memoryOnly ? null : driver,
+    supervisor,
+    topologyKind: config.topology.kind,
+    sentinel,
+    sentinelMasterName: config.topology.kind === 'sentinel' ? config.topology.masterName : null,
+    thresholds: config.health,
+    probeTimeoutMs: Math.max(config.commandTimeoutMs, 1000),
+  })
+  const metrics = createMetricsRegistry()
+  registerCoreMetrics(metrics, { connection, supervisor })
+  const keys = createKeySpace({ prefix: config.keyPrefix })
+  if (!memoryOnly) {
+    // Connect in the background; the supervisor reports progress, errors surface in health().
+    driver.connect().catch(() => {})
+  }
+  let closing: Promise<void> | null = null
+  return {
+    config,
+    connection,
+    supervisor,
+    metrics,
+    keys,
+    driver,
+    health: () => reporter.report(),
+    close: () => {
+      closing ??= (async () => {
+        supervisor.close()
+        connection.close()
+        await sentinel?.close()
+        await driver.close()
+      })()
+      return closing
+    },
+  }
+}

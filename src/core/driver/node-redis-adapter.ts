@@ -1,0 +1,228 @@
+/**
+ * The default adapter: node-redis (`@redis/client`) behind valkit's driver port, for a
+ * standalone server or a Sentinel-managed master. node-redis's own per-command timeout and
+ * reconnect are off: valkit enforces deadlines above the port and reconnects here, asking
+ * where the master is on every attempt.
+ */
+import type { RedisClientOptions } from '@redis/client'
+import type { BackoffPolicy } from '../connection/backoff.js'
+import { BUFFER_REPLIES, ManagedClient, type ManagedClientEvent } from './managed-client.js'
+import type {
+  CommandOptions,
+  DriverEvent,
+  DriverPort,
+  MessageListener,
+  NodeAddress,
+  NodeCommander,
+  RedisArg,
+  RedisReply,
+} from './port.js'
+
+export interface NodeRedisAdapterOptions {
+  /** Where to connect; called before every (re)connect. */
+  readonly resolveTarget: () => Promise<NodeAddress>
+  /** node-redis options for a target (socket, TLS, credentials, database, name). */
+  readonly clientOptions: (target: NodeAddress) => RedisClientOptions
+  readonly reconnect: BackoffPolicy
+  readonly connectTimeoutMs: number
+  readonly requireMaster: boolean
+  readonly tls: boolean
+}
+
+type Raw = NonNullable<ManagedClient['client']>
+
+export function toRedisArgs(args: readonly RedisArg[]): (string | Buffer)[] {
+  const out = new Array<string | Buffer>(args.length)
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    out[i] = typeof a === 'number' ? String(a) : a
+  }
+  return out
+}
+
+const NOT_CONNECTED = 'The client is offline'
+
+export class NodeRedisAdapter implements DriverPort {
+  readonly name = 'node-redis'
+  readonly #options: NodeRedisAdapterOptions
+  readonly #main: ManagedClient
+  #sub: ManagedClient | null = null
+  readonly #listeners = new Set<(event: DriverEvent) => void>()
+  readonly #channels = new Map<string, Set<MessageListener>>()
+  readonly #shardChannels = new Map<string, Set<MessageListener>>()
+
+  constructor(options: NodeRedisAdapterOptions) {
+    this.#options = options
+    this.#main = this.#managed((event) => this.#forward(event))
+  }
+
+  #managed(
+    onEvent: (event: ManagedClientEvent) => void,
+    onConnected?: (client: Raw) => Promise<void>,
+  ): ManagedClient {
+    return new ManagedClient({
+      resolveTarget: this.#options.resolveTarget,
+      clientOptions: this.#options.clientOptions,
+      reconnect: this.#options.reconnect,
+      connectTimeoutMs: this.#options.connectTimeoutMs,
+      requireMaster: this.#options.requireMaster,
+      tls: this.#options.tls,
+      onEvent,
+      ...(onConnected ? { onConnected } : {}),
+    })
+  }
+
+  #forward(event: ManagedClientEvent): void {
+    let out: DriverEvent
+    switch (event.type) {
+      case 'ready':
+        out = { type: 'ready' }
+        break
+      case 'close':
+        out = { type: 'close' }
+        break
+      case 'error':
+        out = { type: 'error', error: event.error }
+        break
+      case 'reconnecting':
+        out = { type: 'reconnecting', attempt: event.attempt, delayMs: event.delayMs }
+        break
+    }
+    for (const listener of this.#listeners) listener(out)
+  }
+
+  get isReady(): boolean {
+    return this.#main.client !== null
+  }
+
+  get endpoint(): string | null {
+    return this.#main.endpoint
+  }
+
+  get lastError(): Error | null {
+    return this.#main.lastError
+  }
+
+  connect(): Promise<void> {
+    return this.#main.start()
+  }
+
+  command(args: readonly RedisArg[], options?: CommandOptions): Promise<RedisReply> {
+    const client = this.#main.client
+    if (client === null) return Promise.reject(new Error(NOT_CONNECTED))
+    return client.sendCommand<RedisReply>(toRedisArgs(args), options?.buffers ? BUFFER_REPLIES : undefined)
+  }
+
+  pipeline(
+    commands: readonly (readonly RedisArg[])[],
+    options?: CommandOptions,
+  ): Promise<(RedisReply | Error)[]> {
+    const client = this.#main.client
+    if (client === null) return Promise.reject(new Error(NOT_CONNECTED))
+    // node-redis writes every command issued in one tick in a single write: this is a pipeline.
+    const typeMapping = options?.buffers ? BUFFER_REPLIES : undefined
+    return Promise.all(
+      commands.map((args) =>
+        client
+          .sendCommand<RedisReply>(toRedisArgs(args), typeMapping)
+          .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
+      ),
+    )
+  }
+
+  async #subscriber(): Promise<Raw> {
+    if (this.#sub === null) {
+      this.#sub = this.#managed(
+        () => {},
+        async (client) => {
+          for (const channel of this.#channels.keys()) await this.#rawSubscribe(client, channel, false)
+          for (const channel of this.#shardChannels.keys()) await this.#rawSubscribe(client, channel, true)
+        },
+      )
+      await this.#sub.start()
+    }
+    const client = this.#sub.client
+    if (client === null) throw new Error(NOT_CONNECTED)
+    return client
+  }
+
+  #rawSubscribe(client: Raw, channel: string, sharded: boolean): Promise<void> {
+    const registry = sharded ? this.#shardChannels : this.#channels
+    const dispatch = (message: Buffer, ch: Buffer | string): void => {
+      const name = typeof ch === 'string' ? ch : ch.toString()
+      for (const listener of registry.get(name) ?? []) listener(message, name)
+    }
+    return sharded ? client.sSubscribe(channel, dispatch, true) : client.subscribe(channel, dispatch, true)
+  }
+
+  async #add(channel: string, listener: MessageListener, sharded: boolean): Promise<void> {
+    const registry = sharded ? this.#shardChannels : this.#channels
+    let set = registry.get(channel)
+    const first = set === undefined
+    if (set === undefined) {
+      set = new Set()
+      registry.set(channel, set)
+    }
+    set.add(listener)
+    if (first) {
+      try {
+        await this.#rawSubscribe(await this.#subscriber(), channel, sharded)
+      } catch (err) {
+        // Kept in the registry: the subscriber connection subscribes it again when it is back.
+        if (this.#sub?.client) throw err
+      }
+    }
+  }
+
+  async #remove(channel: string, listener: MessageListener | undefined, sharded: boolean): Promise<void> {
+    const registry = sharded ? this.#shardChannels : this.#channels
+    const set = registry.get(channel)
+    if (set === undefined) return
+    if (listener) set.delete(listener)
+    else set.clear()
+    if (set.size > 0) return
+    registry.delete(channel)
+    const client = this.#sub?.client
+    if (client) await (sharded ? client.sUnsubscribe(channel) : client.unsubscribe(channel))
+  }
+
+  subscribe(channel: string, listener: MessageListener): Promise<void> {
+    return this.#add(channel, listener, false)
+  }
+
+  unsubscribe(channel: string, listener?: MessageListener): Promise<void> {
+    return this.#remove(channel, listener, false)
+  }
+
+  ssubscribe(channel: string, listener: MessageListener): Promise<void> {
+    return this.#add(channel, listener, true)
+  }
+
+  sunsubscribe(channel: string, listener?: MessageListener): Promise<void> {
+    return this.#remove(channel, listener, true)
+  }
+
+  async duplicate(): Promise<DriverPort> {
+    const copy = new NodeRedisAdapter(this.#options)
+    await copy.connect()
+    return copy
+  }
+
+  async masters(): Promise<NodeCommander[]> {
+    return [{ address: this.endpoint ?? '?', command: (args, options) => this.command(args, options) }]
+  }
+
+  onEvent(listener: (event: DriverEvent) => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  reconnect(): void {
+    this.#main.reconnect()
+    this.#sub?.reconnect()
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#main.close(), this.#sub?.close()])
+  }
+}
