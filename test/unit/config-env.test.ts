@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { resolveConfig } from '../../src/core/config/index.js'
+import { ENV_VARIABLES, resolveConfig, VALKIT_OPTION_NAMES } from '../../src/core/config/index.js'
 import { isValkitError } from '../../src/core/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'valkit-config-env-'))
@@ -336,5 +336,57 @@ void describe('*_FILE variables', () => {
       'env VALKIT_REDIS_URL_FILE',
     )
     assert.ok(!err.message.includes('hidden-pw'))
+  })
+})
+
+void describe('docs/configuration.md', () => {
+  void it('lists every environment variable, its _FILE variant, and every option', () => {
+    const docs = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8')
+    for (const v of ENV_VARIABLES) {
+      assert.ok(docs.includes(`\`${v.name}\``), `${v.name} is not documented`)
+      if (v.file) assert.ok(docs.includes(`\`${v.name}_FILE\``), `${v.name}_FILE is not documented`)
+    }
+    for (const name of VALKIT_OPTION_NAMES)
+      assert.ok(docs.includes(`| \`${name}`), `option ${name} has no row`)
+  })
+
+  void it('every variable in the table is read by resolveConfig (a bad value is rejected or used)', () => {
+    // Each variable, set to a value no option accepts, must either fail naming that variable or
+    // be one whose text is free-form; this catches table entries nobody reads.
+    const freeForm = new Set([
+      'VALKIT_USERNAME',
+      'VALKIT_PASSWORD',
+      'VALKIT_SENTINEL_USERNAME',
+      'VALKIT_SENTINEL_PASSWORD',
+      'VALKIT_TLS_SERVERNAME',
+      'VALKIT_CLIENT_NAME',
+      'VALKIT_KEY_PREFIX',
+      'VALKIT_SENTINEL_MASTER',
+    ])
+    for (const v of ENV_VARIABLES) {
+      if (freeForm.has(v.name)) continue
+      const env: Record<string, string> = { [v.name]: '{bad value}' }
+      if (v.name.startsWith('VALKIT_SENTINEL') && v.name !== 'VALKIT_SENTINELS')
+        Object.assign(env, { VALKIT_SENTINELS: 's', VALKIT_SENTINEL_MASTER: 'm' })
+      if (v.name.startsWith('VALKIT_CLUSTER') && v.name !== 'VALKIT_CLUSTER_NODES')
+        env.VALKIT_CLUSTER_NODES = 'n'
+      if (v.name.startsWith('VALKIT_TLS_') && v.name !== 'VALKIT_TLS_KEY') env.VALKIT_TLS = 'true'
+      if (v.name === 'VALKIT_TLS_KEY')
+        env.VALKIT_TLS_CERT = '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----'
+      if (v.name === 'VALKIT_TLS_CERT')
+        env.VALKIT_TLS_KEY = '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----'
+      if (v.name.startsWith('VALKIT_DURABLE'))
+        Object.assign(env, {
+          VALKIT_DURABLE_WRITES_REPLICAS: '1',
+          VALKIT_DURABLE_WRITES_TIMEOUT: '1s',
+          [v.name]: '{bad value}',
+        })
+      if (v.name.startsWith('VALKIT_OFFLINE_QUEUE_')) env.VALKIT_OFFLINE_QUEUE = 'true'
+      assert.throws(
+        () => resolveConfig({ env }),
+        (err: unknown) => isValkitError(err) && String(err.details?.path).startsWith(`env ${v.name}`),
+        v.name,
+      )
+    }
   })
 })
