@@ -1,32 +1,11 @@
 import { createClient } from '@redis/client'
+import { startServer } from '../../src/testing/index.js'
 import type { BenchOptions, BenchServer } from './types.js'
 
 /** A server acquired for one benchmark; `release()` stops it if the harness started it. */
 export interface AcquiredServer {
   readonly server: BenchServer
   release(): Promise<void>
-}
-
-/** The part of the test launcher (src/testing) the harness uses. */
-interface LaunchedServer {
-  readonly host: string
-  readonly port: number
-  readonly url: string
-  stop(): Promise<void>
-}
-type StartServer = (options: { engine: 'redis' | 'valkey' }) => Promise<LaunchedServer>
-
-// A variable specifier: the launcher may not be committed yet, and the type checker must not
-// require it. Relative to this file.
-const LAUNCHER_MODULE = '../../src/testing/index.js'
-
-async function loadLauncher(): Promise<StartServer | undefined> {
-  try {
-    const mod = (await import(LAUNCHER_MODULE)) as { startServer?: unknown }
-    return typeof mod.startServer === 'function' ? (mod.startServer as StartServer) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /**
@@ -38,14 +17,7 @@ export async function acquireServer(options: BenchOptions): Promise<AcquiredServ
     const server = await describeServer(options.url, 'url')
     return { server, release: async () => {} }
   }
-  const startServer = await loadLauncher()
-  if (startServer === undefined) {
-    throw new Error(
-      'The test launcher (src/testing: startServer) is not available yet. ' +
-        'Pass --url redis://127.0.0.1:6379 to benchmark against a running server.',
-    )
-  }
-  const launched = await startServer({ engine: options.engine })
+  const launched = await startServer({ engine: options.engine, label: 'bench' })
   try {
     const server = await describeServer(launched.url, 'launcher')
     return { server, release: () => launched.stop() }
