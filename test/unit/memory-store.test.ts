@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { describe, it } from 'node:test'
 import { isValkitError } from '../../src/core/errors.js'
 import { compileGlob, createMemoryStore, estimateSize } from '../../src/core/memory/index.js'
@@ -206,6 +209,19 @@ void describe('memory store: expiry', () => {
     assert.equal(await expired, 'soon')
     assert.equal(store.size, 0)
     store.close()
+  })
+
+  void it('the sweeper timer never keeps the process alive', async () => {
+    const storeModule = fileURLToPath(new URL('../../src/core/memory/index.ts', import.meta.url))
+    const script = `import { createMemoryStore } from ${JSON.stringify(storeModule)}
+      const s = createMemoryStore({ sweepIntervalMs: 10 }); s.set('k', 1, { ttlMs: 60000 }); console.log('set')`
+    // If the timer kept the process alive, execFile's timeout would kill it and reject.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { timeout: 20_000 },
+    )
+    assert.equal(stdout.trim(), 'set')
   })
 
   void it('prefers evicting an expired entry over a live one', () => {
