@@ -1,4 +1,5 @@
 import type { ValkitCore } from '../core/api-types.js'
+import type { ValkitOptions } from '../core/config/index.js'
 import { invalidOption } from '../core/errors.js'
 
 /**
@@ -33,7 +34,7 @@ export interface ServerOptions {
    * URL and no `VALKIT_REDIS_URL` / `REDIS_URL`, it runs on the memory backend.
    * @defaultValue `{}`
    */
-  readonly valkitOptions?: Record<string, unknown>
+  readonly valkitOptions?: ValkitOptions
   /** @defaultValue `'127.0.0.1'` */
   readonly host?: string
   /** TCP port; `0` picks a free one (read it from `server.url`). @defaultValue `7379` */

@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict'
+import { PassThrough } from 'node:stream'
+import { after, before, describe, it } from 'node:test'
+import { createValkit } from '../../src/index.js'
+import { createServer, type ValkitServer } from '../../src/server/index.js'
+import { startServer, testEngines, waitFor, type ServerHandle } from '../../src/testing/index.js'
+
+const TOKEN = 'test-admin-token-0123456789abcdef'
+const auth = { authorization: `Bearer ${TOKEN}` }
+
+interface SseEvent {
+  readonly event: string
+  readonly data: unknown
+}
+
+/** Reads Server-Sent Events from an inject() stream, across several `until()` calls. */
+class SseReader {
+  readonly #it: AsyncIterator<Buffer | string>
+  #buffer = ''
+  readonly #parsed: SseEvent[] = []
+
+  constructor(stream: AsyncIterable<Buffer | string>) {
+    this.#it = stream[Symbol.asyncIterator]()
+  }
+
+  /** Resolves with the first event `accept` takes (earlier events are skipped); rejects after `timeoutMs`. */
+  async until(accept: (event: SseEvent) => boolean, timeoutMs = 15_000): Promise<SseEvent> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const event = this.#parsed.shift()
+      if (event) {
+        if (accept(event)) return event
+        continue
+      }
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error('timed out waiting for the expected event')
+      let timer: NodeJS.Timeout | undefined
+      const next = await Promise.race([
+        this.#it.next(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out waiting for the expected event')), left)
+        }),
+      ]).finally(() => clearTimeout(timer))
+      if (next.done) throw new Error('the event stream ended before the expected event')
+      this.#buffer += next.value.toString()
+      let idx
+      while ((idx = this.#buffer.indexOf('\n\n')) >= 0) {
+        const block = this.#buffer.slice(0, idx)
+        this.#buffer = this.#buffer.slice(idx + 2)
+        let name = 'message'
+        const data: string[] = []
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) name = line.slice(7)
+          else if (line.startsWith('data: ')) data.push(line.slice(6))
+        }
+        if (data.length > 0) this.#parsed.push({ event: name, data: JSON.parse(data.join('\n')) as unknown })
+      }
+    }
+  }
+}
+
+void describe('server on the memory backend (no Redis configured)', () => {
+  let server: ValkitServer
+  const logs = new PassThrough()
+  let logText = ''
+  logs.on('data', (chunk: Buffer) => (logText += chunk.toString()))
+
+  before(async () => {
+    server = await createServer({
+      valkitOptions: { env: {} },
+      port: 0,
+      adminToken: TOKEN,
+      logLevel: 'trace',
+      logStream: logs,
+      env: {},
+    })
+  })
+  after(() => server.close())
+
+  void it('answers /healthz with 200 and says it runs on the memory backend', async () => {
+    const res = await server.app.inject({ url: '/healthz' })
+    assert.equal(res.statusCode, 200)
+    const body = res.json<{ status: string; state: string; backend: string }>()
+    assert.equal(body.status, 'ok')
+    assert.equal(body.backend, 'memory')
+  })
+
+  void it('answers /readyz with 200 by default and names the state and backend', async () => {
+    const res = await server.app.inject({ url: '/readyz' })
+    assert.equal(res.statusCode, 200)
+    const body = res.json<{ state: string; backend: string }>()
+    assert.equal(body.backend, 'memory')
+    assert.equal(body.state, server.valkit.supervisor.state)
+  })
+
+  void it('refuses the admin API without a token, with a wrong token, and admits the right one', async () => {
+    const none = await server.app.inject({ url: '/api/health' })
+    assert.equal(none.statusCode, 401)
+    assert.equal(none.json<{ error: { code: string } }>().error.code, 'VALKIT_UNAUTHORIZED')
+    assert.match(String(none.headers['www-authenticate']), /^Bearer/)
+
+    const wrong = await server.app.inject({
+      url: '/api/health',
+      headers: { authorization: 'Bearer not-the-token' },
+    })
+    assert.equal(wrong.statusCode, 401)
+    assert.equal(wrong.json<{ error: { code: string } }>().error.code, 'VALKIT_UNAUTHORIZED')
+
+    const basic = await server.app.inject({
+      url: '/api/history',
+      headers: { authorization: `Basic ${TOKEN}` },
+    })
+    assert.equal(basic.statusCode, 401)
+
+    const ok = await server.app.inject({ url: '/api/health', headers: auth })
+    assert.equal(ok.statusCode, 200)
+    const report = ok.json<{ backend: string; findings: { message: string }[] }>()
+    assert.equal(report.backend, 'memory')
+    assert.ok(
+      report.findings.some((f) => /memory/i.test(f.message)),
+      'the health report has a finding about the memory backend',
+    )
+
+    const history = await server.app.inject({ url: '/api/history', headers: auth })
+    assert.equal(history.statusCode, 200)
+    assert.ok(Array.isArray(history.json<{ history: unknown[] }>().history))
+  })
+
+  void it('keeps /metrics behind the token and serves Prometheus text with it', async () => {
+    const refused = await server.app.inject({ url: '/metrics' })
+    assert.equal(refused.statusCode, 401)
+    const res = await server.app.inject({ url: '/metrics', headers: auth })
+    assert.equal(res.statusCode, 200)
+    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/)
+  })
+
+  void it('serves the dashboard without a token, with a strict content security policy', async () => {
+    const page = await server.app.inject({ url: '/' })
+    assert.equal(page.statusCode, 200)
+    assert.match(String(page.headers['content-type']), /^text\/html/)
+    assert.match(page.body, /data-testid="state"/)
+    assert.match(String(page.headers['content-security-policy']), /default-src 'none'/)
+    for (const asset of ['/app.js', '/style.css']) {
+      assert.equal((await server.app.inject({ url: asset })).statusCode, 200, asset)
+    }
+  })
+
+  void it('never writes the token or the Authorization header to its logs', async () => {
+    await server.app.inject({ url: '/api/health', headers: auth })
+    await server.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${TOKEN}x` } })
+    await waitFor(() => logText.includes('incoming request'), { what: 'request logs' })
+    assert.ok(!logText.includes(TOKEN), 'the token appears in the logs')
+  })
+})
+
+void describe('server without an admin token', () => {
+  void it('refuses every admin request and says how to set a token; health stays open', async () => {
+    const server = await createServer({ valkitOptions: { env: {} }, port: 0, env: {} })
+    try {
+      const res = await server.app.inject({
+        url: '/api/health',
+        headers: { authorization: 'Bearer anything-at-all' },
+      })
+      assert.equal(res.statusCode, 401)
+      assert.match(res.json<{ error: { message: string } }>().error.message, /VALKIT_ADMIN_TOKEN/)
+      assert.equal((await server.app.inject({ url: '/metrics' })).statusCode, 401)
+      assert.equal((await server.app.inject({ url: '/healthz' })).statusCode, 200)
+    } finally {
+      await server.close()
+    }
+  })
+
+  void it('serves /metrics openly only with metricsPublic', async () => {
+    const server = await createServer({ valkitOptions: { env: {} }, port: 0, env: {}, metricsPublic: true })
+    try {
+      assert.equal((await server.app.inject({ url: '/metrics' })).statusCode, 200)
+      assert.equal((await server.app.inject({ url: '/api/health' })).statusCode, 401)
+    } finally {
+      await server.close()
+    }
+  })
+
+  void it('reads the token from VALKIT_ADMIN_TOKEN', async () => {
+    const server = await createServer({
+      valkitOptions: { env: {} },
+      port: 0,
+      env: { VALKIT_ADMIN_TOKEN: TOKEN },
+    })
+    try {
+      assert.equal((await server.app.inject({ url: '/api/history', headers: auth })).statusCode, 200)
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+for (const engine of testEngines()) {
+  void describe(`server against ${engine}`, () => {
+    let redis: ServerHandle
+    let valkit: ReturnType<typeof createValkit>
+    let server: ValkitServer
+    let strict: ValkitServer
+
+    before(async () => {
+      redis = await startServer({ engine })
+      valkit = createValkit({ url: redis.url, env: {} })
+      await valkit.supervisor.waitFor('ready', 10_000)
+      server = await createServer({ valkit, port: 0, adminToken: TOKEN, snapshotIntervalMs: 200, env: {} })
+      strict = await createServer({ valkit, port: 0, adminToken: TOKEN, degradedIsNotReady: true, env: {} })
+    })
+    after(async () => {
+      await server?.close()
+      await strict?.close()
+      await valkit?.close()
+      await redis?.stop()
+    })
+
+    void it('reports the engine in /api/health', async () => {
+      const res = await server.app.inject({ url: '/api/health', headers: auth })
+      assert.equal(res.statusCode, 200)
+      const report = res.json<{
+        state: string
+        backend: string
+        server: { engine: string; version: string } | null
+      }>()
+      assert.equal(report.backend, 'redis')
+      assert.equal(report.server?.engine, engine)
+      assert.match(report.server?.version ?? '', /^\d+\.\d+/)
+    })
+
+    void it('streams a snapshot over /api/events', async () => {
+      const res = await server.app.inject({ url: '/api/events', headers: auth, payloadAsStream: true })
+      assert.equal(res.statusCode, 200)
+      assert.match(String(res.headers['content-type']), /^text\/event-stream/)
+      const stream = res.stream()
+      const events = new SseReader(stream)
+      try {
+        const first = await events.until((e) => e.event === 'snapshot')
+        const snap = first.data as {
+          state: string
+          backend: string
+          server: { engine: string } | null
+          latency: unknown
+        }
+        assert.equal(snap.state, 'ready')
+        assert.equal(snap.backend, 'redis')
+        assert.equal(snap.server?.engine, engine)
+        assert.ok(snap.latency)
+        // and keeps streaming: a second snapshot follows
+        await events.until((e) => e.event === 'snapshot')
+      } finally {
+        stream.destroy()
+      }
+    })
+
+    void it('says degraded while Redis is down: /readyz 503 with degradedIsNotReady, 200 otherwise; a state event is streamed', async () => {
+      const res = await server.app.inject({ url: '/api/events', headers: auth, payloadAsStream: true })
+      const stream = res.stream()
+      const events = new SseReader(stream)
+      try {
+        await events.until((e) => e.event === 'snapshot')
+        const degradedEvent = events.until(
+          (e) => e.event === 'state' && (e.data as { to: string }).to === 'degraded',
+        )
+        await redis.kill()
+        await valkit.supervisor.waitFor('degraded', 15_000)
+        const change = (await degradedEvent).data as { to: string; backend: string }
+        assert.equal(change.backend, 'memory')
+
+        const strictRes = await strict.app.inject({ url: '/readyz' })
+        assert.equal(strictRes.statusCode, 503)
+        assert.equal(strictRes.json<{ state: string }>().state, 'degraded')
+        const lenient = await server.app.inject({ url: '/readyz' })
+        assert.equal(lenient.statusCode, 200)
+        assert.equal(lenient.json<{ state: string; ready: boolean }>().state, 'degraded')
+        assert.equal(lenient.json<{ ready: boolean }>().ready, false)
+        assert.equal((await strict.app.inject({ url: '/healthz' })).statusCode, 200)
+      } finally {
+        stream.destroy()
+      }
+
+      await redis.restart()
+      await valkit.supervisor.waitFor('ready', 15_000)
+      assert.equal((await strict.app.inject({ url: '/readyz' })).statusCode, 200)
+    })
+  })
+}
