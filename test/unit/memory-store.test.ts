@@ -219,7 +219,8 @@ void describe('memory store: expiry', () => {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', '--input-type=module', '-e', script],
-      { timeout: 20_000 },
+      // Without NODE_TEST_CONTEXT, or the child would run as a test-runner child that exits on its own.
+      { timeout: 10_000, env: { ...process.env, NODE_TEST_CONTEXT: undefined } },
     )
     assert.equal(stdout.trim(), 'set')
   })
