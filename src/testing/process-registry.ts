@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -56,11 +56,13 @@ export function processState(pid: number): string | undefined {
   }
 }
 
-function commandLineOf(pid: number): string {
+/** Whether `pid` is a redis/valkey process running in `dir` (so a reused pid is never killed). */
+function isOurServer(pid: number, dir: string): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    return /redis|valkey/.test(cmd) && realpathSync(`/proc/${pid}/cwd`) === realpathSync(dir)
   } catch {
-    return ''
+    return false
   }
 }
 
@@ -96,8 +98,7 @@ export function reapOrphans(): void {
       if (owner.ownerPid === process.pid || isProcessAlive(owner.ownerPid)) continue
       const serverPid = owner.serverPid
       if (serverPid !== undefined && isProcessAlive(serverPid)) {
-        const cmd = commandLineOf(serverPid)
-        if (/redis|valkey/.test(cmd) && cmd.includes(dir)) process.kill(serverPid, 'SIGKILL')
+        if (isOurServer(serverPid, dir)) process.kill(serverPid, 'SIGKILL')
       }
       rmSync(dir, { recursive: true, force: true })
     } catch {

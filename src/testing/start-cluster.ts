@@ -160,7 +160,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       )
     }
     const cluster = new Cluster(engine, nodes, stopAll)
-    await cluster.waitForHealthy(readyTimeoutMs, total)
+    await cluster.waitForHealthy(readyTimeoutMs, { nodes: total, replicas: total - masterCount })
     return cluster
   } catch (err) {
     await stopAll()
@@ -210,8 +210,12 @@ class Cluster implements ClusterHandle {
     )
   }
 
-  /** With `knownNodes`, also waits until every node knows that many nodes and replicas are in sync (start-up). */
-  async waitForHealthy(timeoutMs = 15_000, knownNodes?: number): Promise<void> {
+  /**
+   * With `expected` (start-up), also waits until every node knows every node with its final
+   * role and every replica is in sync.
+   */
+  async waitForHealthy(timeoutMs = 15_000, expected?: { nodes: number; replicas: number }): Promise<void> {
+    const knownNodes = expected?.nodes
     await waitFor(
       async () => {
         const live = this.#live()
@@ -222,8 +226,10 @@ class Cluster implements ClusterHandle {
           if (info.cluster_state !== 'ok' || info.cluster_slots_ok !== '16384') return false
           // Every slot must be served by a master that is really up, as every node sees it.
           const view = parseClusterNodes(String(await node.command('CLUSTER', 'NODES')))
-          if (view.some((n) => n.role === 'master' && n.slots.length > 0 && !livePorts.has(n.port)))
+          if (view.some((n) => n.role === 'master' && n.slots.length > 0 && !livePorts.has(n.port))) {
             return false
+          }
+          if (expected && view.filter((n) => n.role === 'replica').length !== expected.replicas) return false
           if (knownNodes !== undefined && Number(info.cluster_known_nodes) !== knownNodes) return false
           if (knownNodes !== undefined) {
             const replication = await node.info('replication')

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { startCluster, testEngines, type ClusterHandle } from '../../src/testing/index.js'
+import {
+  cleanPrefix,
+  randomPrefix,
+  startCluster,
+  testEngines,
+  type ClusterHandle,
+} from '../../src/testing/index.js'
 
 for (const engine of testEngines()) {
   void describe(`launcher: cluster ${engine}`, () => {
@@ -31,6 +37,20 @@ for (const engine of testEngines()) {
       const replicas = (await cluster.clusterNodes()).filter((n) => n.role === 'replica')
       assert.equal(replicas.length, 3)
       assert.ok(replicas.every((r) => masters.some((m) => m.id === r.masterId)))
+    })
+
+    void it('cleanPrefix removes a prefix from every master', async () => {
+      const prefix = randomPrefix('cluster')
+      const masters = await cluster.masters()
+      // Write each key on the master that owns its slot.
+      for (let i = 0; i < 60; i++) {
+        const key = `${prefix}${i}`
+        const slot = Number(await cluster.nodes[0]!.command('CLUSTER', 'KEYSLOT', key))
+        const owner = masters.find((m) => m.slots.some(([a, b]) => slot >= a && slot <= b))!
+        await cluster.node(owner.port).command('SET', key, 'v')
+      }
+      assert.equal(await cleanPrefix(cluster, prefix), 60)
+      for (const m of masters) assert.equal(await cluster.node(m.port).command('DBSIZE'), 0)
     })
 
     void it('a killed master is failed over and the cluster becomes healthy again', async () => {
