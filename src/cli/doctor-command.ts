@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { redactUrl } from '../core/config/index.js'
 import type { Finding, HealthReport } from '../core/health-types.js'
@@ -65,6 +66,11 @@ export async function doctorCommand(args: readonly string[], io: CliIo): Promise
       await valkit.supervisor.waitFor('ready', timeoutSeconds * 1000)
     } catch {
       reachable = false
+    }
+    if (reachable) {
+      // A few PINGs make the latency percentiles meaningful (the supervisor pings every 250 ms by default).
+      const until = Date.now() + 1500
+      while (valkit.supervisor.latency().samples < 5 && Date.now() < until) await sleep(100)
     }
     let report: HealthReport = await valkit.health()
     if (!reachable && !report.findings.some((f) => f.severity === 'critical')) {
