@@ -3,7 +3,7 @@
  * Runs each registered benchmark against its own server, prints a table per benchmark and
  * writes the results to bench/results/<name>-<timestamp>.json.
  */
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { BENCHMARKS } from './registry.js'
 import { USAGE, parseCommandLine } from './lib/options.js'
 import { redactUrl, writeResults } from './lib/results.js'
@@ -50,13 +50,16 @@ async function main(): Promise<number> {
       log(
         `bench ${name}: ${acquired.server.engine} ${acquired.server.version} at ${redactUrl(acquired.server.url)} (${acquired.server.source})`,
       )
+      const loadBefore = loadavg()[0]!
       const report = await bench.run(ctx)
+      const load = { start: loadBefore, end: loadavg()[0]! }
       const header = [
         `server: ${acquired.server.engine} ${acquired.server.version} (${acquired.server.source === 'launcher' ? 'started by the launcher' : `--url ${redactUrl(acquired.server.url)}`})`,
-        `machine: ${cpus().length} cores, Node ${process.version}; ${options.rounds} rounds × ${options.durationMs} ms (warm-up ${options.warmupMs} ms), ${options.inflight} in flight; medians`,
+        `machine: ${cpus().length} cores, Node ${process.version}; load average ${load.start.toFixed(1)} before, ${load.end.toFixed(1)} after`,
+        `${options.rounds} rounds × ${options.durationMs} ms (warm-up ${options.warmupMs} ms), ${options.inflight} in flight; medians`,
       ]
       process.stdout.write(`\n${renderReport(report, header)}\n\n`)
-      const path = await writeResults(name, report, ctx)
+      const path = await writeResults(name, report, ctx, { loadAverage1m: load })
       log(`bench ${name}: results written to ${path}`)
     } catch (err) {
       failed++

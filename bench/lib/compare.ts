@@ -86,7 +86,8 @@ export interface CompareSettings {
  */
 export async function compareSubjects(settings: CompareSettings): Promise<BenchRow[]> {
   const { scenarios, subjects, options } = settings
-  const measurements = new Map<string, Measurement[]>()
+  // Per (scenario, subject): the measurement of each round, by round index (holes where it failed).
+  const measurements = new Map<string, (Measurement | undefined)[]>()
   const failures = new Map<string, string>()
   const key = (scenario: string, subject: string): string => `${scenario}\u0000${subject}`
   const measureSettings: MeasureSettings = {
@@ -116,7 +117,9 @@ export async function compareSubjects(settings: CompareSettings): Promise<BenchR
         try {
           const m = await subject.measure(scenario, measureSettings)
           if (m === undefined) continue
-          measurements.set(k, [...(measurements.get(k) ?? []), m])
+          const list = measurements.get(k) ?? []
+          list[round] = m
+          measurements.set(k, list)
           settings.log(
             `  round ${round + 1}/${options.rounds}  ${scenario}  ${subject.name}: ${Math.round(m.opsPerSec)} ops/s`,
           )
@@ -131,12 +134,21 @@ export async function compareSubjects(settings: CompareSettings): Promise<BenchR
   const rows: BenchRow[] = []
   for (const scenario of scenarios) {
     const anchorRounds = measurements.get(key(scenario, settings.anchor))
-    const anchorOps = anchorRounds && median(anchorRounds.map((m) => m.opsPerSec))
     for (const subject of subjects) {
       const rounds = measurements.get(key(scenario, subject.name))
       const failure = failures.get(key(scenario, subject.name))
       if (!rounds && failure === undefined) continue
-      const list = rounds ?? []
+      const list = (rounds ?? []).filter((m): m is Measurement => m !== undefined)
+      // Paired ratio: each round against the anchor's measurement in the same round (close in
+      // time, so a burst of machine noise affects both), then the median over rounds.
+      const ratio = anchorRounds
+        ? median(
+            (rounds ?? []).map((m, r) => {
+              const a = anchorRounds[r]
+              return m && a ? m.opsPerSec / a.opsPerSec : undefined
+            }),
+          )
+        : undefined
       const opsPerSec = median(list.map((m) => m.opsPerSec)) ?? 0
       const errors = list.reduce((sum, m) => sum + m.errors, 0)
       const note = failure ?? (errors > 0 ? `${errors} operations failed` : undefined)
@@ -144,7 +156,7 @@ export async function compareSubjects(settings: CompareSettings): Promise<BenchR
         scenario,
         library: subject.name,
         opsPerSec,
-        ratio: anchorOps ? opsPerSec / anchorOps : undefined,
+        ratio,
         p50Ms: median(list.map((m) => m.p50Ms)),
         p99Ms: median(list.map((m) => m.p99Ms)),
         clientCpuUsPerOp: median(list.map((m) => m.clientCpuUsPerOp)),

@@ -17,8 +17,13 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** Writes a report to bench/results/<name>-<timestamp>.json and returns the file's path. */
-export async function writeResults(name: string, report: BenchReport, ctx: BenchContext): Promise<string> {
+/** Writes a report to bench/results/<name>-<timestamp>.json (`extra` goes under `machine`) and returns its path. */
+export async function writeResults(
+  name: string,
+  report: BenchReport,
+  ctx: BenchContext,
+  extra: Readonly<Record<string, unknown>> = {},
+): Promise<string> {
   await mkdir(RESULTS_DIR, { recursive: true })
   const startedAt = new Date()
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
@@ -31,6 +36,7 @@ export async function writeResults(name: string, report: BenchReport, ctx: Bench
       cpuModel: cpus()[0]?.model,
       platform: `${platform()} ${release()}`,
       node: process.version,
+      ...extra,
     },
     server: { ...ctx.server, url: redactUrl(ctx.server.url) },
     options:

@@ -41,7 +41,7 @@ export function renderReport(report: BenchReport, header: readonly string[]): st
   const out: string[] = [
     `== ${report.title}`,
     ...header.map((h) => `   ${h}`),
-    `   ratio: ops/s ÷ ${report.anchor}`,
+    `   ratio: ops/s relative to ${report.anchor} in the same round (median over rounds)`,
     '',
   ]
   out.push(line(COLUMNS), line(widths.map((w) => '-'.repeat(w))))

@@ -49,7 +49,10 @@ export interface BenchRow {
   readonly library: string
   /** Median operations per second. */
   readonly opsPerSec: number
-  /** `opsPerSec` divided by the anchor library's in the same scenario; `undefined` when there is no anchor row. */
+  /**
+   * Median over rounds of (this library's ops/s ÷ the anchor's ops/s in the same round and
+   * scenario); `undefined` when there is no anchor row.
+   */
   readonly ratio: number | undefined
   /** Median over rounds of each round's latency percentiles, in milliseconds. */
   readonly p50Ms: number | undefined
