@@ -133,6 +133,7 @@ void describe('configuration from the environment', () => {
 
   void it('Sentinel without a master name names the missing variable', () => {
     rejects(() => resolveConfig({ env: { VALKIT_SENTINELS: 's1' } }), 'env VALKIT_SENTINEL_MASTER')
+    rejects(() => resolveConfig({ env: { VALKIT_SENTINEL_MASTER: 'm' } }), 'env VALKIT_SENTINELS')
   })
 
   void it('Cluster from VALKIT_CLUSTER_NODES with a NAT map', () => {
@@ -246,6 +247,9 @@ void describe('code wins over the environment', () => {
       resolveConfig({ offlineQueue: false, env: { VALKIT_OFFLINE_QUEUE: 'true' } }).offlineQueue.enabled,
       false,
     )
+    const c = resolveConfig({ env: { VALKIT_OFFLINE_QUEUE: 'on' } })
+    assert.equal(c.offlineQueue.enabled, true)
+    assert.equal(c.sources.offlineQueue, 'env VALKIT_OFFLINE_QUEUE')
   })
 
   void it('sentinel in code takes a missing password from VALKIT_SENTINEL_PASSWORD', () => {

@@ -3,14 +3,11 @@ import { invalidOption } from '../errors.js'
 import { describeConfig, redactedConfig } from './describe-config.js'
 import { parseDuration } from './duration.js'
 import { EnvReader } from './env.js'
+import { resolveDriver } from './resolve-driver.js'
+import { resolveLogger } from './resolve-logger.js'
 import { resolveConnection, type UrlSource } from './resolve-connection.js'
 import type { ResolvedValkitConfig } from './resolved-config.js'
-import {
-  VALKIT_DEFAULTS,
-  VALKIT_OPTION_NAMES,
-  type ConfigLogger,
-  type ValkitOptions,
-} from './valkit-options.js'
+import { VALKIT_DEFAULTS, VALKIT_OPTION_NAMES, type ValkitOptions } from './valkit-options.js'
 import {
   checkKeys,
   describeValue,
@@ -25,57 +22,12 @@ import {
 // Printable characters (ASCII 0x21-0x7e, or any non-ASCII) without braces.
 const KEY_PREFIX = /^[!-z|~\u0080-\uffff]+$/
 const CLIENT_NAME = /^[!-~]+$/
-const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'] as const
 
 type Data = Omit<ResolvedValkitConfig, 'describe' | 'toJSON'>
 
 function sourceName(path: string): string {
   if (path === 'default' || path.startsWith('env ') || path === 'driver.ioredis') return path
   return path.startsWith('url') ? 'url' : 'code'
-}
-
-function resolveDriver(value: unknown): ResolvedValkitConfig['driver'] {
-  if (value === undefined || value === 'node-redis') return { kind: 'node-redis' }
-  const expected =
-    "'node-redis' or { ioredis: client } with a client made by `new Redis()` or `new Redis.Cluster()`"
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidOption('driver', `got ${describeValue(value)}`, expected)
-  }
-  checkKeys(value as Record<string, unknown>, ['ioredis'], 'driver')
-  const client = (value as { ioredis?: unknown }).ioredis
-  if (
-    typeof client !== 'object' ||
-    client === null ||
-    typeof (client as { sendCommand?: unknown }).sendCommand !== 'function'
-  ) {
-    throw invalidOption(
-      'driver.ioredis',
-      `got ${describeValue(client)}, which is not an ioredis client`,
-      expected,
-    )
-  }
-  return { kind: 'ioredis', client }
-}
-
-function resolveLogger(value: unknown): ConfigLogger | false | undefined {
-  if (value === undefined || value === false) return value
-  if (typeof value !== 'object' || value === null) {
-    throw invalidOption(
-      'logger',
-      `got ${describeValue(value)}`,
-      'false or an object with debug, info, warn and error functions',
-    )
-  }
-  for (const method of LOGGER_METHODS) {
-    if (typeof (value as Record<string, unknown>)[method] !== 'function') {
-      throw invalidOption(
-        `logger.${method}`,
-        'is not a function',
-        'a logger with debug, info, warn and error functions',
-      )
-    }
-  }
-  return value as ConfigLogger
 }
 
 function deepFreeze<T>(value: T, skip: ReadonlySet<unknown>): T {
@@ -192,8 +144,12 @@ export function resolveConfig(options: ValkitOptions = {}): ResolvedValkitConfig
     )
   }
   const queueLeaf = sectionOf('offlineQueue', ['maxSize', 'maxWait'])
-  const queueEnabled =
-    queueRaw === undefined ? (env.boolean('VALKIT_OFFLINE_QUEUE')?.value ?? false) : queueRaw !== false
+  const queueSource =
+    queueRaw === undefined
+      ? env.boolean('VALKIT_OFFLINE_QUEUE')
+      : { value: queueRaw !== false, path: 'offlineQueue' }
+  note('offlineQueue', queueSource)
+  const queueEnabled = queueSource?.value ?? false
   const maxSizeSource = queueLeaf('maxSize', 'VALKIT_OFFLINE_QUEUE_MAX_SIZE', 'number')
   const maxWaitSource = queueLeaf('maxWait', 'VALKIT_OFFLINE_QUEUE_MAX_WAIT')
   const offlineQueue = {

@@ -55,7 +55,7 @@ export function resolveSentinel(code: unknown, env: EnvReader): TopologyResult {
       : envList(env, 'VALKIT_SENTINELS', VALKIT_DEFAULTS.sentinelPort)
   if (sentinels === undefined) {
     throw invalidOption(
-      'sentinel.sentinels',
+      code === undefined ? 'env VALKIT_SENTINELS' : 'sentinel.sentinels',
       'is missing',
       "a non-empty array of sentinel addresses (or env VALKIT_SENTINELS='h1:26379,h2:26379')",
     )
