@@ -16,6 +16,9 @@ import { createKeySpace, type KeySpace } from './keys/key-space.js'
 import { ConnectionSupervisor } from './supervisor/supervisor.js'
 import { createMetricsRegistry, type MetricsRegistry } from './telemetry/metrics-registry.js'
 import { registerCoreMetrics } from './core-metrics.js'
+import { HealthMonitor } from './health/health-monitor.js'
+import { createJsonLogger, silentLogger, type Logger } from './telemetry/logger.js'
+import { redactingLogger } from './telemetry/redacting-logger.js'
 
 /** One valkit instance. Capabilities are created on it; `close()` releases everything. */
 export interface Valkit extends ValkitCore {
@@ -29,6 +32,8 @@ export interface Valkit extends ValkitCore {
   readonly keys: KeySpace
   /** The driver behind the connection (for blocking commands: `duplicate()`; for SCAN: `masters()`). */
   readonly driver: DriverPort
+  /** valkit's logger; every line passes through secret redaction. */
+  readonly logger: Logger
   health(): Promise<HealthReport>
   close(): Promise<void>
 }
@@ -88,9 +93,13 @@ function assemble(config: ResolvedValkitConfig): Valkit {
     failuresToDegrade: config.health.failuresToDegrade,
     memoryOnly,
   })
-  if (sentinel) {
-    driver.onEvent(() => {})
-  }
+  const baseLogger: Logger = config.logger === false ? silentLogger : (config.logger ?? createJsonLogger())
+  const logger = redactingLogger(baseLogger, () => config.secrets)
+  supervisor.onChange((change) => {
+    const fields = { from: change.from, to: change.to, reason: change.reason, endpoint: driver.endpoint }
+    if (change.to === 'degraded') logger.warn(`valkit degraded: ${change.reason}`, fields)
+    else logger.info(`valkit ${change.to}`, fields)
+  })
   const reporter = new HealthReporter({
     driver: memoryOnly ? null : driver,
     supervisor,
@@ -102,10 +111,12 @@ function assemble(config: ResolvedValkitConfig): Valkit {
   })
   const metrics = createMetricsRegistry()
   registerCoreMetrics(metrics, { connection, supervisor })
+  const monitor = new HealthMonitor({ report: () => reporter.report(), logger, metrics, intervalMs: 10_000 })
   const keys = createKeySpace({ prefix: config.keyPrefix })
   if (!memoryOnly) {
     // Connect in the background; the supervisor reports progress, errors surface in health().
     driver.connect().catch(() => {})
+    monitor.start()
   }
   let closing: Promise<void> | null = null
   return {
@@ -115,9 +126,11 @@ function assemble(config: ResolvedValkitConfig): Valkit {
     metrics,
     keys,
     driver,
+    logger,
     health: () => reporter.report(),
     close: () => {
       closing ??= (async () => {
+        monitor.close()
         supervisor.close()
         connection.close()
         await sentinel?.close()
