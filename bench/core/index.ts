@@ -138,6 +138,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   }
 }
 
+/** The `core` benchmark, registered in bench/registry.ts. */
 const core: Benchmark = {
   name: 'core',
   description:

@@ -2,6 +2,7 @@ import { loopSubject } from '../lib/compare.js'
 import type { OpenSubject } from './driver-subjects.js'
 import { SCENARIOS, VALUE, isGet, keyFor } from './workload.js'
 
+/** Row name of valkit's command path. */
 export const VALKIT_COMMAND_PATH = 'valkit (command path)'
 
 /** The part of a valkit instance this benchmark uses (see src/core/api-types.ts). */

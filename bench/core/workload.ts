@@ -12,6 +12,7 @@ export const SCENARIOS = {
   evalsha: 'EVALSHA tiny script',
 } as const
 
+/** The keyspace, 16-byte names. */
 export const KEYS: readonly string[] = Array.from(
   { length: KEYSPACE },
   (_, i) => `key:${String(i).padStart(12, '0')}`,

@@ -1,6 +1,7 @@
 /** One operation under test; `i` counts calls from 0 so operations can pick keys without `Math.random`. */
 export type Operation = (i: number) => Promise<unknown>
 
+/** How {@link runClosedLoop} drives an operation. */
 export interface ClosedLoopSettings {
   /** Requests kept outstanding: each completion issues the next one until the deadline. */
   readonly inflight: number
@@ -9,6 +10,7 @@ export interface ClosedLoopSettings {
   readonly recordLatency?: boolean
 }
 
+/** What one closed-loop run produced. */
 export interface ClosedLoopResult {
   /** Successful completions, including those that finished after the deadline while draining. */
   readonly ops: number

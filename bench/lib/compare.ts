@@ -69,6 +69,7 @@ export function loopSubject(
   }
 }
 
+/** Input of {@link compareSubjects}. */
 export interface CompareSettings {
   readonly scenarios: readonly string[]
   readonly subjects: readonly Subject[]

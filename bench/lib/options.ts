@@ -11,6 +11,7 @@ export const DEFAULT_BENCH_OPTIONS: Readonly<BenchOptions> = Object.freeze({
   noReference: false,
 })
 
+/** The command line of `bench/run.ts`, parsed. */
 export interface ParsedCommandLine {
   readonly options: BenchOptions
   /** Benchmark names given as positional arguments (empty: all). */
@@ -19,6 +20,7 @@ export interface ParsedCommandLine {
   readonly help: boolean
 }
 
+/** `--help` text. */
 export const USAGE = `Usage: npm run bench -- [name ...] [options]
 
   name               run only these benchmarks (default: every registered one)

@@ -11,6 +11,7 @@ export interface RedisBenchmarkRow {
   readonly p99Ms: number | undefined
 }
 
+/** One redis-benchmark invocation. */
 export interface RedisBenchmarkRun {
   readonly host: string
   readonly port: number

@@ -36,6 +36,7 @@ export interface BenchServer {
   readonly source: 'launcher' | 'url'
 }
 
+/** What the harness hands a benchmark's `run()`. */
 export interface BenchContext {
   readonly options: BenchOptions
   readonly server: BenchServer
@@ -81,6 +82,7 @@ export interface Measurement {
   readonly serverCpuUsPerOp: number | undefined
 }
 
+/** What a benchmark returns: the harness prints it as a table and writes it as JSON. */
 export interface BenchReport {
   /** Title printed above the table. */
   readonly title: string
