@@ -48,17 +48,18 @@ function fmtBytes(n) {
     n /= 1024
     i++
   }
-  return `${n >= 100 || i === 0 ? Math.round(n) : n.toFixed(1)} ${units[i]}`
+  return `${n >= 100 || i === 0 ? Math.round(n) : +n.toFixed(1)} ${units[i]}`
 }
 function fmtMs(ms) {
   if (ms === null || ms === undefined) return '—'
+  if (ms === 0) return '0'
   if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`
-  if (ms < 10) return `${ms.toFixed(2)} ms`
-  return `${ms.toFixed(0)} ms`
+  if (ms < 10) return `${+ms.toFixed(2)} ms`
+  return `${+ms.toFixed(ms < 100 ? 1 : 0)} ms`
 }
 function fmtNumber(n) {
   if (n === null || n === undefined) return '—'
-  return new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 }).format(n)
+  return new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 }).format(n)
 }
 function fmtDuration(sec) {
   if (sec === null || sec === undefined) return '—'
@@ -157,7 +158,7 @@ function statePanel() {
   return {
     section,
     update() {
-      const items = model.history.slice(-8).reverse()
+      const items = model.history.slice(-10).reverse()
       empty.hidden = items.length > 0
       list.replaceChildren(
         ...items.map((c) =>
@@ -165,9 +166,7 @@ function statePanel() {
             'li',
             {},
             h('time', { text: fmtTime(c.at) }),
-            h('span', { class: `pill pill-${c.from}`, text: c.from }),
-            h('span', { class: 'arrow', text: '→' }),
-            h('span', { class: `pill pill-${c.to}`, text: c.to }),
+            h('span', { class: `pill pill-${c.to}`, text: c.to, title: `from ${c.from}` }),
             h('span', { class: 'reason', text: c.reason, title: c.reason }),
           ),
         ),
@@ -259,6 +258,16 @@ function chart(lines, format) {
       const last = [...pts].reverse().find((p) => line.pick(p) !== null && line.pick(p) !== undefined)
       setText(current[line.key], last ? format(line.pick(last)) : '—')
     }
+    if (!lines.some((line) => pts.some((p) => line.pick(p) !== null && line.pick(p) !== undefined))) {
+      const empty = s('text', {
+        x: (PAD.l + W - PAD.r) / 2,
+        y: (PAD.t + H - PAD.b) / 2,
+        class: 'empty',
+        'text-anchor': 'middle',
+      })
+      empty.textContent = model.snapshot?.backend === 'memory' ? 'no data: memory backend' : 'no data yet'
+      children.push(empty)
+    }
     svg.replaceChildren(...children)
   }
   return { svg, legend, draw }
@@ -316,12 +325,7 @@ function memoryPanel() {
         )
         return
       }
-      setText(
-        big,
-        m.maxBytes > 0
-          ? `${fmtBytes(m.usedBytes)} / ${fmtBytes(m.maxBytes)}`
-          : `${fmtBytes(m.usedBytes)} used`,
-      )
+      setText(big, `${fmtBytes(m.usedBytes)} used`)
       const ratio = m.maxBytes > 0 ? m.usedBytes / m.maxBytes : 0
       bar.firstChild.style.width = `${Math.min(100, ratio * 100).toFixed(1)}%`
       bar.className = `bar${ratio > 0.9 ? ' bad' : ratio > 0.75 ? ' warn' : ''}`
@@ -329,7 +333,7 @@ function memoryPanel() {
       setText(
         note,
         m.maxBytes > 0
-          ? `${(ratio * 100).toFixed(1)}% of maxmemory · policy ${policy}`
+          ? `${(ratio * 100).toFixed(1)}% of ${fmtBytes(m.maxBytes)} maxmemory · policy ${policy}`
           : `no maxmemory limit · policy ${policy}`,
       )
     },
