@@ -238,7 +238,7 @@ void describe('resolveConfig options', () => {
       ],
       natMap: {
         '10.0.0.1:7000': { host: 'public.example', port: 17000 },
-        '[fd00::1]:7001': { host: 'public.example', port: 17001 },
+        'fd00::1:7001': { host: 'public.example', port: 17001 },
       },
       readFromReplicas: true,
     })

@@ -1,6 +1,6 @@
 import { invalidOption } from '../errors.js'
 import type { EnvReader } from './env.js'
-import { formatHostPort, parseHostPort, type ResolvedHostPort } from './host-port.js'
+import { parseHostPort, type ResolvedHostPort } from './host-port.js'
 import { resolveTls } from './resolve-tls.js'
 import type { Topology } from './resolved-config.js'
 import { VALKIT_DEFAULTS } from './valkit-options.js'
@@ -114,6 +114,14 @@ export function resolveSentinel(code: unknown, env: EnvReader): TopologyResult {
 }
 
 /**
+ * NAT map keys are what the drivers look up: the announced address as `${host}:${port}`,
+ * IPv6 without brackets (node-redis `nodeAddressMap` and ioredis `natMap` both build it so).
+ */
+function natKey(address: ResolvedHostPort): string {
+  return `${address.host}:${address.port}`
+}
+
+/**
  * Resolves a Cluster topology from `cluster` in code (when given) and `VALKIT_CLUSTER_*`.
  * @internal
  */
@@ -136,9 +144,7 @@ export function resolveCluster(code: unknown, env: EnvReader): TopologyResult {
       "an object mapping 'host:port' to 'host:port' or { host, port }",
     )
     for (const [from, to] of Object.entries(map)) {
-      const key = formatHostPort(
-        parseHostPort(from, `cluster.natMap[${JSON.stringify(from)}]`, VALKIT_DEFAULTS.port),
-      )
+      const key = natKey(parseHostPort(from, `cluster.natMap[${JSON.stringify(from)}]`, VALKIT_DEFAULTS.port))
       natMap[key] = parseHostPort(to, `cluster.natMap[${JSON.stringify(from)}]`, VALKIT_DEFAULTS.port)
     }
   } else {
@@ -149,7 +155,7 @@ export function resolveCluster(code: unknown, env: EnvReader): TopologyResult {
       if (from === undefined || to === undefined || extra !== undefined) {
         throw invalidOption(path, `got ${describeValue(pair)}`, "'announced-host:port=reachable-host:port'")
       }
-      natMap[formatHostPort(parseHostPort(from, path, VALKIT_DEFAULTS.port))] = parseHostPort(
+      natMap[natKey(parseHostPort(from, path, VALKIT_DEFAULTS.port))] = parseHostPort(
         to,
         path,
         VALKIT_DEFAULTS.port,

@@ -30,6 +30,7 @@ export type Topology =
   | {
       readonly kind: 'cluster'
       readonly nodes: readonly { readonly host: string; readonly port: number }[]
+      /** Keyed by the announced `host:port` (IPv6 without brackets: the form node-redis and ioredis look up). */
       readonly natMap: Readonly<Record<string, { readonly host: string; readonly port: number }>>
       readonly readFromReplicas: boolean
     }

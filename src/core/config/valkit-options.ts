@@ -50,7 +50,7 @@ export interface SentinelOptions {
 export interface ClusterOptions {
   /** Seed nodes; one reachable node is enough, more survive a node being down. A string without a port gets 6379. */
   nodes: HostPort[]
-  /** Maps the addresses nodes announce (`host:port`) to addresses this process can reach (NAT, containers). @defaultValue {} */
+  /** Maps the addresses nodes announce (`host:port`; `[ipv6]:port` is accepted) to addresses this process can reach (NAT, containers). Resolved keys are `host:port` with IPv6 unbracketed, as the drivers look them up. @defaultValue {} */
   natMap?: Record<string, HostPort>
   /** Send read-only commands to replicas (they may lag the master). @defaultValue false */
   readFromReplicas?: boolean
