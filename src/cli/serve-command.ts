@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { isValkitError } from '../core/errors.js'
 import { defaultTokenFilePath, writeNewTokenFile } from '../server/admin-token.js'
 import { createServer } from '../server/create-server.js'
 import type { ServerLogLevel } from '../server/server-options.js'
@@ -66,6 +67,8 @@ export async function serveCommand(args: readonly string[], io: CliIo): Promise<
     )
 
   const style = createStyle(io)
+  // Validates the URL and options before anything is written.
+  const valkit = loadValkit({ ...(values.url === undefined ? {} : { url: values.url }), env: io.env })
   // The token: from the environment, else a fresh one in a 0600 file whose path (never the token) is printed.
   let adminToken: string | undefined
   let tokenSource: string
@@ -79,12 +82,12 @@ export async function serveCommand(args: readonly string[], io: CliIo): Promise<
       adminToken = writeNewTokenFile(path)
     } catch (err) {
       println(io.stderr, `valkit serve: cannot write the admin token file ${path}: ${(err as Error).message}`)
+      await valkit.close()
       return 1
     }
     tokenSource = `written to ${path} (mode 0600, new at each start)`
   }
 
-  const valkit = loadValkit({ ...(values.url === undefined ? {} : { url: values.url }), env: io.env })
   let server
   try {
     server = await createServer({
@@ -99,6 +102,10 @@ export async function serveCommand(args: readonly string[], io: CliIo): Promise<
     })
   } catch (err) {
     await valkit.close()
+    if (isValkitError(err)) {
+      println(io.stderr, `valkit serve: ${err.message}`)
+      return 2
+    }
     const code = (err as NodeJS.ErrnoException).code
     const why =
       code === 'EADDRINUSE'
