@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { Cluster, Redis } from 'ioredis'
 import { resolveConfig, VALKIT_DEFAULTS, type ValkitOptions } from '../../src/core/config/index.js'
 import { isValkitError } from '../../src/core/errors.js'
 
@@ -182,6 +183,50 @@ void describe('resolveConfig options', () => {
     rejects(() => resolve({ driver: { ioredis: client }, url: 'redis://h' }), 'url', /ioredis/)
     rejects(() => resolve({ driver: { ioredis: {} } }), 'driver.ioredis')
     rejects(() => resolve({ driver: 'ioredis' as never }), 'driver')
+  })
+
+  void it('driver: real ioredis clients (never connected) are described, their passwords are secrets', () => {
+    const standalone = new Redis({
+      lazyConnect: true,
+      host: 'cache',
+      port: 6390,
+      username: 'u',
+      password: 'iopw',
+      db: 3,
+    })
+    const sentinel = new Redis({
+      lazyConnect: true,
+      sentinels: [{ host: 's1', port: 26379 }],
+      name: 'mm',
+      sentinelPassword: 'sp',
+    })
+    const cluster = new Cluster([{ host: 'n1', port: 7000 }, 'n2:7001'], {
+      lazyConnect: true,
+      redisOptions: { password: 'cpw' },
+    })
+    try {
+      const a = resolve({ driver: { ioredis: standalone } })
+      assert.equal(a.describe(), 'standalone redis://u:***@cache:6390/3 tls=off driver=ioredis')
+      assert.deepEqual(a.secrets, ['iopw'])
+      const b = resolve({ driver: { ioredis: sentinel } })
+      assert.ok(b.topology.kind === 'sentinel' && b.topology.masterName === 'mm')
+      assert.deepEqual(b.secrets, ['sp'])
+      const c = resolve({ driver: { ioredis: cluster } })
+      assert.deepEqual(c.topology, {
+        kind: 'cluster',
+        nodes: [
+          { host: 'n1', port: 7000 },
+          { host: 'n2', port: 7001 },
+        ],
+        natMap: {},
+        readFromReplicas: false,
+      })
+      assert.ok(!JSON.stringify(c).includes('cpw') && c.secrets.includes('cpw'))
+    } finally {
+      standalone.disconnect()
+      sentinel.disconnect()
+      cluster.disconnect()
+    }
   })
 
   void it('logger: a custom logger is kept (not frozen), false is kept, a broken one is rejected', () => {
