@@ -166,3 +166,21 @@ function installHooks(): void {
     process.on(signal, onSignal)
   }
 }
+
+/**
+ * Creates a directory under the root that belongs to a topology rather than to one server
+ * (shared TLS certificates); it is removed on exit like a server's. Returns its path and a
+ * function that removes it.
+ */
+export function createSharedDir(label: string): { readonly dir: string; remove(): void } {
+  const dir = createServerDir(label)
+  const entry: RegisteredProcess = { pid: undefined, dir }
+  register(entry)
+  return {
+    dir,
+    remove() {
+      unregister(entry)
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}

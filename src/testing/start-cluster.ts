@@ -3,11 +3,13 @@ import { promisify } from 'node:util'
 import { ValkitError } from '../core/errors.js'
 import { engineBinary, type Engine } from './engine.js'
 import { freePort } from './free-port.js'
+import { createSharedDir } from './process-registry.js'
 import type { ServerHandle } from './server-handle.js'
 import { resolveStartServerOptions } from './server-options.js'
 import type { Address } from './start-sentinel.js'
 import { launchServer } from './start-server.js'
 import { checkInteger, type ClusterOptions } from './topology-options.js'
+import { generateTlsCertificates } from './tls-certificates.js'
 import { waitFor } from './wait-for.js'
 
 const run = promisify(execFile)
@@ -99,7 +101,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const nodeOptions = resolveStartServerOptions({
     ...(options.engine !== undefined && { engine: options.engine }),
     ...(password !== undefined && { password }),
+    ...(options.tls !== undefined && { tls: options.tls }),
     args: [
+      ...(options.tls ? ['--tls-cluster', 'yes'] : []),
       '--cluster-enabled',
       'yes',
       '--cluster-config-file',
@@ -117,10 +121,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const cli = engineBinary(engine, 'cli')
   const total = masterCount * (1 + replicasPerMaster)
   const started: ServerHandle[] = []
+  const shared = nodeOptions.tls ? createSharedDir(`${engine}-cluster-tls`) : undefined
   const stopAll = async (): Promise<void> => {
     await Promise.all(started.map((s) => s.stop().catch(() => undefined)))
+    shared?.remove()
   }
   try {
+    const tls = shared && (await generateTlsCertificates(shared.dir))
     const nodes = await Promise.all(
       Array.from({ length: total }, async (_, i) => {
         // The bus port is chosen freely (not port + 10000, which may be out of range) and
@@ -133,6 +140,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
             busPorts.set(port, bus)
             return ['--cluster-port', String(bus)]
           },
+          tls,
         )
         started.push(node)
         return node
@@ -146,6 +154,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       String(replicasPerMaster),
       '--cluster-yes',
       ...(password !== undefined ? ['-a', password, '--no-auth-warning'] : []),
+      ...(tls ? ['--tls', '--cacert', tls.caFile, '--cert', tls.certFile, '--key', tls.keyFile] : []),
     ]
     try {
       await run(cli, args, { timeout: readyTimeoutMs })

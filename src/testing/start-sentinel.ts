@@ -4,12 +4,13 @@ import { join } from 'node:path'
 import { ValkitError, invalidOption } from '../core/errors.js'
 import { engineBinary, isOnPath, type Engine } from './engine.js'
 import { ManagedServer } from './managed-server.js'
-import { createServerDir } from './process-registry.js'
+import { createServerDir, createSharedDir } from './process-registry.js'
 import type { RespReply } from './resp-client.js'
 import type { ServerHandle } from './server-handle.js'
 import { resolveStartServerOptions } from './server-options.js'
 import { launchServer } from './start-server.js'
 import { checkInteger, type SentinelOptions } from './topology-options.js'
+import { generateTlsCertificates, type TlsMaterial } from './tls-certificates.js'
 import { waitFor } from './wait-for.js'
 
 /** A host and port. */
@@ -82,6 +83,7 @@ export async function startSentinel(options: SentinelOptions = {}): Promise<Sent
   const nodeOptions = resolveStartServerOptions({
     ...(options.engine !== undefined && { engine: options.engine }),
     ...(options.password !== undefined && { password: options.password }),
+    ...(options.tls !== undefined && { tls: options.tls }),
     args: [
       ...(options.password !== undefined ? ['--masterauth', options.password] : []),
       ...(options.args ?? []),
@@ -90,17 +92,21 @@ export async function startSentinel(options: SentinelOptions = {}): Promise<Sent
   })
   const engine = nodeOptions.engine
   const started: ServerHandle[] = []
+  const shared = nodeOptions.tls ? createSharedDir(`${engine}-sentinel-tls`) : undefined
   const stopAll = async (): Promise<void> => {
     await Promise.all(started.map((s) => s.stop().catch(() => undefined)))
+    shared?.remove()
   }
   try {
-    const master = await launchServer({ ...nodeOptions, label: `${engine}-sentinel-master` })
+    const tls = shared && (await generateTlsCertificates(shared.dir))
+    const master = await launchServer({ ...nodeOptions, label: `${engine}-sentinel-master` }, undefined, tls)
     started.push(master)
     const replicas = await Promise.all(
       Array.from({ length: replicaCount }, async (_, i) => {
         const replica = await launchServer(
           { ...nodeOptions, label: `${engine}-sentinel-replica${i + 1}` },
           () => ['--replicaof', master.host, String(master.port)],
+          tls,
         )
         started.push(replica)
         return replica
@@ -121,9 +127,16 @@ export async function startSentinel(options: SentinelOptions = {}): Promise<Sent
       `sentinel parallel-syncs ${masterName} 1`,
       ...(options.password !== undefined ? [`sentinel auth-pass ${masterName} ${options.password}`] : []),
     ]
+    const tlsSetup = tls && nodeOptions.tls && { material: tls, authClients: nodeOptions.tls.authClients }
     const sentinels = await Promise.all(
       Array.from({ length: sentinelCount }, async (_, i) => {
-        const sentinel = await launchSentinel(engine, `${engine}-sentinel${i + 1}`, monitor, readyTimeoutMs)
+        const sentinel = await launchSentinel(
+          engine,
+          `${engine}-sentinel${i + 1}`,
+          monitor,
+          readyTimeoutMs,
+          tlsSetup,
+        )
         started.push(sentinel)
         return sentinel
       }),
@@ -166,6 +179,7 @@ async function launchSentinel(
   label: string,
   monitor: readonly string[],
   readyTimeoutMs: number,
+  tls: { material: TlsMaterial; authClients: string } | undefined,
 ): Promise<ManagedServer> {
   const dir = createServerDir(label)
   const confFile = join(dir, 'sentinel.conf')
@@ -181,8 +195,19 @@ async function launchSentinel(
     prepare: async (port) => {
       // Sentinel rewrites its config (known replicas, epochs): keep it across restarts.
       if (writtenFor !== port || !existsSync(confFile)) {
+        const tlsLines = tls
+          ? [
+              'port 0',
+              `tls-port ${port}`,
+              `tls-cert-file ${tls.material.serverCertFile}`,
+              `tls-key-file ${tls.material.serverKeyFile}`,
+              `tls-ca-cert-file ${tls.material.caFile}`,
+              `tls-auth-clients ${tls.authClients}`,
+              'tls-replication yes',
+            ]
+          : [`port ${port}`]
         const lines = [
-          `port ${port}`,
+          ...tlsLines,
           'bind 127.0.0.1',
           'daemonize no',
           `dir ${dir}`,
@@ -194,7 +219,7 @@ async function launchSentinel(
       }
       return viaServer ? [confFile, '--sentinel'] : [confFile]
     },
-    tls: undefined,
+    tls: tls?.material,
     admin: undefined,
     credentials: new Map([['default', undefined]]),
     readyTimeoutMs,

@@ -11,7 +11,7 @@ import {
   type ResolvedStartServerOptions,
   type StartServerOptions,
 } from './server-options.js'
-import { generateTlsCertificates } from './tls-certificates.js'
+import { generateTlsCertificates, type TlsMaterial } from './tls-certificates.js'
 
 /**
  * Starts a real `redis-server` or `valkey-server` on a free port of 127.0.0.1, in its own
@@ -40,16 +40,20 @@ export async function startServer(options?: StartServerOptions): Promise<ServerH
   return launchServer(resolveStartServerOptions(options))
 }
 
-/** Starts a data node with extra arguments (cluster mode, `replicaof`...). Internal. */
+/**
+ * Starts a data node with extra arguments (cluster mode, `replicaof`...) and, for a TLS
+ * topology, certificates shared by all its nodes. Internal.
+ */
 export async function launchServer(
   options: ResolvedStartServerOptions,
   extraArgs: (port: number) => Promise<string[]> | string[] = () => [],
+  sharedTls?: TlsMaterial,
 ): Promise<ManagedServer> {
   const binary = engineBinary(options.engine, 'server')
   const dir = createServerDir(options.label)
   let server: ManagedServer | undefined
   try {
-    const tls = options.tls ? await generateTlsCertificates(dir) : undefined
+    const tls = options.tls ? (sharedTls ?? (await generateTlsCertificates(dir))) : undefined
     const acl = buildAcl(options)
     if (acl.file !== undefined) await writeFile(join(dir, 'users.acl'), acl.file, { mode: 0o600 })
     server = new ManagedServer({

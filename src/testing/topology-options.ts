@@ -1,5 +1,6 @@
 import { invalidOption } from '../core/errors.js'
 import type { Engine } from './engine.js'
+import type { ServerTlsOptions } from './server-options.js'
 
 /** Options of `startSentinel()`: one master, its replicas and the Sentinels watching them. */
 export interface SentinelOptions {
@@ -19,6 +20,12 @@ export interface SentinelOptions {
   readonly failoverTimeoutMs?: number
   /** Password of the data nodes' `default` user (Sentinels get it as `auth-pass`). @defaultValue none */
   readonly password?: string
+  /**
+   * TLS only on every data node, replication and every Sentinel, with one generated CA;
+   * every handle's `tls` (data nodes and Sentinels) holds the CA and a client certificate.
+   * @defaultValue `false`
+   */
+  readonly tls?: boolean | ServerTlsOptions
   /** Extra raw arguments for every data node. @defaultValue `[]` */
   readonly args?: readonly string[]
   /** How long to wait for the whole topology to be up and known to every Sentinel. @defaultValue `20000` */
@@ -39,6 +46,12 @@ export interface ClusterOptions {
   readonly requireFullCoverage?: boolean
   /** Password of every node's `default` user (also used as `masterauth`). @defaultValue none */
   readonly password?: string
+  /**
+   * TLS only on every node, the cluster bus and replication, with one generated CA shared
+   * by all nodes; every node handle's `tls` holds the CA and a client certificate.
+   * @defaultValue `false`
+   */
+  readonly tls?: boolean | ServerTlsOptions
   /** Extra raw arguments for every node. @defaultValue `[]` */
   readonly args?: readonly string[]
   /** How long to wait for the cluster to be created and healthy. @defaultValue `30000` */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import {
+  RespClient,
   cleanPrefix,
   randomPrefix,
   startCluster,
@@ -61,6 +62,38 @@ for (const engine of testEngines()) {
       const masters = await cluster.masters()
       assert.equal(masters.length, 3)
       assert.ok(!masters.some((m) => m.port === victim!.port))
+    })
+  })
+}
+
+for (const engine of testEngines()) {
+  void describe(`launcher: cluster ${engine} with TLS and a password`, () => {
+    void it('serves TLS only, with every slot covered', async () => {
+      const cluster = await startCluster({
+        engine,
+        masters: 3,
+        replicasPerMaster: 0,
+        tls: true,
+        password: 'pw',
+      })
+      try {
+        const node = cluster.nodes[0]!
+        assert.match(node.url, /^rediss:/)
+        const tls = { ca: node.tls!.ca, cert: node.tls!.cert, key: node.tls!.key }
+        const client = await RespClient.connect({ port: node.port, tls, password: 'pw' })
+        try {
+          assert.match(String(await client.command('CLUSTER', 'INFO')), /cluster_slots_ok:16384/)
+        } finally {
+          client.close()
+        }
+        await assert.rejects(RespClient.connect({ port: node.port, tls, password: 'wrong' }), /WRONGPASS/)
+        await assert.rejects(async () => {
+          const plain = await RespClient.connect({ port: node.port, commandTimeoutMs: 1000 })
+          await plain.command('PING')
+        })
+      } finally {
+        await cluster.stop()
+      }
     })
   })
 }

@@ -51,3 +51,28 @@ for (const engine of testEngines()) {
     })
   })
 }
+
+for (const engine of testEngines()) {
+  void describe(`launcher: sentinel ${engine} with TLS`, () => {
+    void it('data nodes and sentinels serve TLS and see each other', async () => {
+      const topo = await startSentinel({ engine, replicas: 1, sentinels: 3, tls: true })
+      try {
+        for (const handle of [...topo.nodes, ...topo.sentinels]) assert.match(handle.url, /^rediss:/)
+        assert.deepEqual(await topo.currentMaster(), { host: '127.0.0.1', port: topo.master.port })
+        const sentinel = topo.sentinels[0]!
+        const client = await RespClient.connect({
+          port: sentinel.port,
+          tls: { ca: sentinel.tls!.ca, cert: sentinel.tls!.cert, key: sentinel.tls!.key },
+        })
+        try {
+          const replicas = (await client.command('SENTINEL', 'replicas', topo.masterName)) as unknown[]
+          assert.equal(replicas.length, 1)
+        } finally {
+          client.close()
+        }
+      } finally {
+        await topo.stop()
+      }
+    })
+  })
+}
