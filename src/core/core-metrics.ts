@@ -10,30 +10,30 @@ export function registerCoreMetrics(
   parts: { readonly connection: ValkitConnection; readonly supervisor: ConnectionSupervisor },
 ): void {
   const { connection, supervisor } = parts
-  registry.gauge({
+  registry.counter({
     name: 'commands_total',
     help: 'Commands sent through the valkit connection.',
-    collect: () => connection.stats.commands,
+    read: () => connection.stats.commands,
   })
-  registry.gauge({
+  registry.counter({
     name: 'command_failures_total',
     help: 'Commands that failed (any reason).',
-    collect: () => connection.stats.failures,
+    read: () => connection.stats.failures,
   })
-  registry.gauge({
+  registry.counter({
     name: 'command_timeouts_total',
     help: 'Commands that hit their deadline.',
-    collect: () => connection.stats.timeouts,
+    read: () => connection.stats.timeouts,
   })
-  registry.gauge({
+  registry.counter({
     name: 'command_retries_total',
     help: 'Retries of idempotent commands.',
-    collect: () => connection.stats.retries,
+    read: () => connection.stats.retries,
   })
-  registry.gauge({
+  registry.counter({
     name: 'commands_rejected_offline_total',
     help: 'Commands refused at once because the server was not connected.',
-    collect: () => connection.stats.rejectedOffline,
+    read: () => connection.stats.rejectedOffline,
   })
   registry.gauge({
     name: 'connection_state',
@@ -48,15 +48,15 @@ export function registerCoreMetrics(
     help: '1 while capabilities use Redis/Valkey, 0 while they use the memory backend.',
     collect: () => (supervisor.backend === 'redis' ? 1 : 0),
   })
-  registry.gauge({
+  registry.counter({
     name: 'state_transitions_total',
     help: 'Supervisor state changes.',
-    collect: () => supervisor.counters.transitions,
+    read: () => supervisor.counters.transitions,
   })
-  registry.gauge({
+  registry.counter({
     name: 'ping_failures_total',
     help: 'Health PINGs that failed or timed out.',
-    collect: () => supervisor.counters.pingFailures,
+    read: () => supervisor.counters.pingFailures,
   })
   registry.gauge({
     name: 'ping_latency_p99_seconds',

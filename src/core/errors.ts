@@ -73,7 +73,11 @@ export function isValkitError(err: unknown, code?: ValkitErrorCode): err is Valk
 
 /** Shorthand for the most common error: an option with an invalid value. */
 export function invalidOption(path: string, problem: string, expected: string): ValkitError {
-  return new ValkitError('VALKIT_INVALID_OPTION', `Invalid option \`${path}\`: ${problem}. Expected ${expected}.`, {
-    details: { path, expected },
-  })
+  return new ValkitError(
+    'VALKIT_INVALID_OPTION',
+    `Invalid option \`${path}\`: ${problem}. Expected ${expected}.`,
+    {
+      details: { path, expected },
+    },
+  )
 }

@@ -43,7 +43,7 @@ export function computeFindings(input: FindingInputs): Finding[] {
     findings.push({
       id: 'server.unreachable',
       severity: 'critical',
-      message: `The server is not reachable${input.lastError ? `: ${input.lastError}` : ''}. Capabilities run on their fallback.`,
+      message: `The server is not reachable${input.lastError ? `: ${input.lastError.replace(/\.+$/, '')}` : ''}. Capabilities run on their fallback.`,
       recommendation:
         'Check that the server runs and that the address, TLS settings and credentials are right.',
     })

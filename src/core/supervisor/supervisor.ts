@@ -51,13 +51,8 @@ export class ConnectionSupervisor implements Supervisor {
   constructor(driver: DriverPort | null, options: SupervisorOptions) {
     this.#driver = driver
     this.#options = options
+    // Starts `degraded` (not connected yet) and records only real changes from there.
     this.#state = options.memoryOnly ? 'ready' : 'degraded'
-    this.#history.push({
-      from: this.#state,
-      to: this.#state,
-      at: Date.now(),
-      reason: options.memoryOnly ? 'memory backend (no Redis configured)' : 'starting: not connected yet',
-    })
     if (driver === null) return
     driver.onEvent((event) => {
       if (event.type === 'close') this.#transition('degraded', 'connection closed')

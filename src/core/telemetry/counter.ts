@@ -43,6 +43,8 @@ export class Counter<L extends string = never> implements RegisteredMetric {
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly L[],
+    /** For a counter without labels whose value lives elsewhere (a plain field on a hot path): read at scrape time. */
+    private readonly read?: () => number,
   ) {
     this.signature = `counter(${labelNames.join(',')})`
     if (labelNames.length > 0) this.children = new LabelChildren(name, labelNames, () => new CounterChild())
@@ -62,10 +64,12 @@ export class Counter<L extends string = never> implements RegisteredMetric {
 
   /** Value of a counter without labels. */
   get value(): number {
+    if (this.read !== undefined) return this.read()
     return this.only().value
   }
 
   snapshot(): MetricSnapshot {
+    if (this.read !== undefined && this.single !== undefined) this.single.value = this.read()
     const samples =
       this.single !== undefined
         ? [{ labels: {}, value: this.single.value }]

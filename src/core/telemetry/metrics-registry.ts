@@ -31,7 +31,7 @@ export interface MetricsRegistry {
    * metric; a different shape throws.
    * @throws ValkitError `VALKIT_INVALID_ARGUMENT` for invalid names or a conflicting declaration.
    */
-  counter<const L extends string = never>(options: MetricOptions<L>): Counter<L>
+  counter<const L extends string = never>(options: CounterOptions<L>): Counter<L>
   /** Declares a gauge (see {@link GaugeOptions.collect} for values computed at scrape time). */
   gauge<const L extends string = never>(options: GaugeOptions<L>): Gauge<L>
   /** Declares a histogram. */
@@ -40,6 +40,15 @@ export interface MetricsRegistry {
   toPrometheus(): string
   /** Every metric as plain data: the same numbers `toPrometheus()` prints. */
   snapshot(): MetricSnapshot[]
+}
+
+/** Options of a counter. */
+export interface CounterOptions<L extends string = never> extends MetricOptions<L> {
+  /**
+   * Reads the current total at scrape time instead of `inc()` calls: for counts kept in a
+   * plain field on a hot path. Must never decrease. Only for counters without labels.
+   */
+  read?: () => number
 }
 
 /** The `Content-Type` of {@link MetricsRegistry.toPrometheus}'s output. */
@@ -114,8 +123,18 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
 
   return {
     prefix,
-    counter<const L extends string = never>(opts: MetricOptions<L>): Counter<L> {
-      return register(opts, [], (name, help, labels) => new Counter(name, help, labels as readonly L[]))
+    counter<const L extends string = never>(opts: CounterOptions<L>): Counter<L> {
+      if (opts.read !== undefined && (opts.labelNames?.length ?? 0) > 0) {
+        throw new ValkitError(
+          'VALKIT_INVALID_ARGUMENT',
+          `Metric ${opts.name}: read is only for counters without labels.`,
+        )
+      }
+      return register(
+        opts,
+        [],
+        (name, help, labels) => new Counter(name, help, labels as readonly L[], opts.read),
+      )
     },
     gauge<const L extends string = never>(opts: GaugeOptions<L>): Gauge<L> {
       if (opts?.collect !== undefined && typeof opts.collect !== 'function') {

@@ -1,7 +1,5 @@
+import { REDACTED, redactSecrets } from '../config/redact.js'
 import type { Logger } from './logger.js'
-
-/** What replaces a secret. */
-export const REDACTED = '***'
 
 /** `scheme://user:password@` → the password part. */
 const URL_CREDENTIALS = /([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s/?#@:]*):([^\s/?#]*)@/g
@@ -41,9 +39,7 @@ export function redactingLogger(logger: Logger, secrets: () => readonly string[]
 
 /** Replaces secrets and URL passwords in one string. */
 export function redactString(text: string, secrets: readonly string[]): string {
-  let out = text
-  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED)
-  return out.replace(URL_CREDENTIALS, `$1:${REDACTED}@`)
+  return redactSecrets(text, secrets).replace(URL_CREDENTIALS, `$1:${REDACTED}@`)
 }
 
 function redactValue(
