@@ -26,7 +26,7 @@ function leakSurface(err: unknown): string {
       parts.push(e.message, e.stack ?? '', JSON.stringify(e))
       e = e.cause
     } else {
-      parts.push(String(e))
+      parts.push(JSON.stringify(e) ?? typeof e)
       break
     }
   }
