@@ -93,7 +93,10 @@ function assemble(config: ResolvedValkitConfig): Valkit {
     failuresToDegrade: config.health.failuresToDegrade,
     memoryOnly,
   })
-  const baseLogger: Logger = config.logger === false ? silentLogger : (config.logger ?? createJsonLogger())
+  const baseLogger: Logger =
+    config.logger === false
+      ? silentLogger
+      : (config.logger ?? createJsonLogger(process.env.VALKIT_LOG_LEVEL ? {} : { level: 'warn' }))
   const logger = redactingLogger(baseLogger, () => config.secrets)
   supervisor.onChange((change) => {
     const fields = { from: change.from, to: change.to, reason: change.reason, endpoint: driver.endpoint }

@@ -108,7 +108,7 @@ export class ValkitConnection implements Connection {
     if (!this.#driver.isReady) return this.#whenOnline(args, send, options)
     const first = send()
     if (this.#options.retry.attempts === 0 || !this.#isIdempotent(args, options)) return first
-    return first.catch((err: unknown) => this.#retry(err, send, options, performance.now(), args))
+    return first.catch((err: unknown) => this.#retry(err, send, options, performance.now()))
   }
 
   #isIdempotent(args: readonly RedisArg[], options: CallOptions | undefined): boolean {
@@ -194,7 +194,6 @@ export class ValkitConnection implements Connection {
     send: () => Promise<RedisReply>,
     options: CallOptions | undefined,
     startedAt: number,
-    args: readonly RedisArg[],
   ): Promise<RedisReply> {
     const budgetMs =
       (options?.timeoutMs ?? this.#options.commandTimeoutMs) * (this.#options.retry.attempts + 1)
@@ -204,17 +203,37 @@ export class ValkitConnection implements Connection {
       const delay = backoffDelay(this.#retryBackoff, attempt)
       if (budgetMs > 0 && performance.now() - startedAt + delay > budgetMs) break
       await sleep(delay)
+      // A retry belongs to a call made while connected: wait for the reconnect, within the budget.
       if (!this.#driver.isReady) {
-        if (!this.#options.offlineQueue.enabled) continue
+        const left =
+          budgetMs > 0 ? budgetMs - (performance.now() - startedAt) : this.#options.commandTimeoutMs
+        if (left <= 0 || !(await this.#untilReady(left))) break
       }
       this.stats.retries++
       try {
-        return this.#driver.isReady ? await send() : await this.#whenOnline(args, send, options)
+        return await send()
       } catch (next) {
         lastError = next
       }
     }
     throw lastError
+  }
+
+  /** Resolves true when the driver is ready, false after `ms` or on close. */
+  #untilReady(ms: number): Promise<boolean> {
+    if (this.#driver.isReady) return Promise.resolve(true)
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        off()
+        resolve(false)
+      }, ms)
+      const off = this.#driver.onEvent((event) => {
+        if (event.type !== 'ready') return
+        clearTimeout(timer)
+        off()
+        resolve(true)
+      })
+    })
   }
 
   #retriable(err: unknown): boolean {
@@ -244,6 +263,7 @@ export class ValkitConnection implements Connection {
     }
     this.stats.queuedOffline++
     return new Promise<RedisReply>((resolve, reject) => {
+      let finish = (): void => {}
       const waiter: Waiter = {
         done: false,
         run: () => {
@@ -255,13 +275,20 @@ export class ValkitConnection implements Connection {
           reject(err)
         },
       }
-      const finish = this.#deadlines.track(options?.timeoutMs ?? queue.maxWaitMs, () => {
-        if (waiter.done) return
-        waiter.done = true
-        this.stats.failures++
-        reject(this.#unavailable(args, `still offline after ${queue.maxWaitMs} ms in the offline queue`))
-      })
       this.#offline.push(waiter)
+      const waitMs = options?.timeoutMs ?? queue.maxWaitMs
+      // maxWait 0: wait as long as it takes (bounded by maxSize only).
+      if (waitMs > 0) {
+        finish = this.#deadlines.track(waitMs, () => {
+          if (waiter.done) return
+          waiter.done = true
+          // Frees its place in the queue.
+          const at = this.#offline.indexOf(waiter)
+          if (at !== -1) this.#offline.splice(at, 1)
+          this.stats.failures++
+          reject(this.#unavailable(args, `still offline after ${waitMs} ms in the offline queue`))
+        })
+      }
     })
   }
 
