@@ -9,7 +9,9 @@ test('a counter with `read` reports the field it reads, as a counter, at every s
   stats.commands = 41
   assert.match(registry.toPrometheus(), /# TYPE valkit_commands_total counter\nvalkit_commands_total 41\n/)
   stats.commands++
-  const snapshot = registry.snapshot().find((m) => m.name === 'valkit_commands_total' || m.name === 'commands_total')
+  const snapshot = registry
+    .snapshot()
+    .find((m) => m.name === 'valkit_commands_total' || m.name === 'commands_total')
   const sample = snapshot?.samples[0]
   assert.ok(sample !== undefined && 'value' in sample)
   assert.equal(sample.value, 42)
