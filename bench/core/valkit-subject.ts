@@ -29,9 +29,9 @@ export async function loadCreateValkit(): Promise<{ create?: CreateValkit; reaso
   }
 }
 
-/** The options the benchmark gives `createValkit`: only where to connect. */
+/** The options the benchmark gives `createValkit`: where to connect, and no log lines in the progress output. */
 function valkitOptions(url: string): object {
-  return { url }
+  return { url, logger: false }
 }
 
 /** valkit's `connection.command([...])`: deadlines, retries and telemetry on top of node-redis. */
