@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { performance } from 'node:perf_hooks'
-import { createValkit, type Valkit } from '../../src/core/create-valkit.js'
+import { connect, createValkit, type Valkit } from '../../src/core/create-valkit.js'
 import type { ValkitOptions } from '../../src/core/config/valkit-options.js'
 import { isValkitError } from '../../src/core/errors.js'
 import { defineScript } from '../../src/core/scripts/index.js'
@@ -146,58 +146,48 @@ for (const engine of testEngines()) {
       }
     })
 
-    void it(
-      'a queued command that waited maxWait rejects VALKIT_UNAVAILABLE and frees its place',
-      { todo: 'bug: expired offline-queue entries still count toward maxSize (connection.ts #whenOnline)' },
-      async () => {
-        const server = await startServer({ engine })
-        const valkit = await ready(open(server.url, { offlineQueue: { maxSize: 1, maxWait: '200ms' } }))
-        try {
-          await server.kill()
-          await waitFor(() => !valkit.connection.isReady, { what: 'the connection to drop' })
-          const { error, ms } = await rejection(valkit.connection.command(['GET', k('w1')]))
-          assert.ok(isValkitError(error, 'VALKIT_UNAVAILABLE'), String(error))
-          assert.match(error.message, /offline queue/)
-          assert.ok(ms >= 190 && ms < 1000, `expired after ${ms.toFixed(0)} ms (maxWait 200 ms)`)
-          // The expired command left the queue: the next one waits its turn instead of "full".
-          const next = await rejection(valkit.connection.command(['GET', k('w2')]))
-          assert.ok(isValkitError(next.error, 'VALKIT_UNAVAILABLE'))
-          assert.doesNotMatch(next.error.message, /full/)
-          assert.ok(next.ms >= 190, `rejected after ${next.ms.toFixed(0)} ms: it was never queued`)
-        } finally {
-          await valkit.close()
-          await server.stop()
-        }
-      },
-    )
+    void it('a queued command that waited maxWait rejects VALKIT_UNAVAILABLE and frees its place', async () => {
+      const server = await startServer({ engine })
+      const valkit = await ready(open(server.url, { offlineQueue: { maxSize: 1, maxWait: '200ms' } }))
+      try {
+        await server.kill()
+        await waitFor(() => !valkit.connection.isReady, { what: 'the connection to drop' })
+        const { error, ms } = await rejection(valkit.connection.command(['GET', k('w1')]))
+        assert.ok(isValkitError(error, 'VALKIT_UNAVAILABLE'), String(error))
+        assert.match(error.message, /offline queue/)
+        assert.ok(ms >= 190 && ms < 1000, `expired after ${ms.toFixed(0)} ms (maxWait 200 ms)`)
+        // The expired command left the queue: the next one waits its turn instead of "full".
+        const next = await rejection(valkit.connection.command(['GET', k('w2')]))
+        assert.ok(isValkitError(next.error, 'VALKIT_UNAVAILABLE'))
+        assert.doesNotMatch(next.error.message, /full/)
+        assert.ok(next.ms >= 190, `rejected after ${next.ms.toFixed(0)} ms: it was never queued`)
+      } finally {
+        await valkit.close()
+        await server.stop()
+      }
+    })
 
-    void it(
-      'offlineQueue maxWait 0 waits as long as it takes',
-      {
-        todo: 'bug: maxWait 0 ("no limit") expires queued commands after ~1 ms (connection.ts #whenOnline tracks 0 ms)',
-      },
-      async () => {
-        const server = await startServer({ engine })
-        const valkit = await ready(
-          open(server.url, { offlineQueue: { maxSize: 10, maxWait: 0 }, reconnect: { maxDelay: '100ms' } }),
-        )
-        try {
-          await server.kill()
-          await waitFor(() => !valkit.connection.isReady, { what: 'the connection to drop' })
-          let settled = false
-          const queued = valkit.connection.command(['SET', k('forever'), 'v']).finally(() => (settled = true))
-          queued.catch(() => {})
-          // Still pending once the server answers again (restart takes a few hundred ms).
-          await server.restart()
-          assert.equal(await queued, 'OK')
-          assert.ok(settled)
-          assert.equal(await server.command('GET', k('forever')), 'v')
-        } finally {
-          await valkit.close()
-          await server.stop()
-        }
-      },
-    )
+    void it('offlineQueue maxWait 0 waits as long as it takes', async () => {
+      const server = await startServer({ engine })
+      const valkit = await ready(
+        open(server.url, { offlineQueue: { maxSize: 10, maxWait: 0 }, reconnect: { maxDelay: '100ms' } }),
+      )
+      try {
+        await server.kill()
+        await waitFor(() => !valkit.connection.isReady, { what: 'the connection to drop' })
+        let settled = false
+        const queued = valkit.connection.command(['SET', k('forever'), 'v']).finally(() => (settled = true))
+        queued.catch(() => {})
+        // Still pending once the server answers again (restart takes a few hundred ms).
+        await server.restart()
+        assert.equal(await queued, 'OK')
+        assert.ok(settled)
+        assert.equal(await server.command('GET', k('forever')), 'v')
+      } finally {
+        await valkit.close()
+        await server.stop()
+      }
+    })
 
     void describe('across a connection reset (tcpProxy)', () => {
       let proxy: Awaited<ReturnType<typeof tcpProxy>>
@@ -242,6 +232,7 @@ for (const engine of testEngines()) {
           const incrsBefore = await calls(shared, 'incr')
           const incr = await rejection((await resetAfterExecution(valkit, ['INCR', k('counter')])).sent)
           assert.ok(isValkitError(incr.error, 'VALKIT_UNAVAILABLE'), String(incr.error))
+          assert.match(incr.error.message, /^INCR: /)
           await valkit.supervisor.waitFor('ready', 5000)
           // A later command on the new connection: anything resent would have run before it.
           assert.equal(await valkit.connection.command(['GET', k('counter')]), '1')
@@ -251,23 +242,17 @@ for (const engine of testEngines()) {
         }
       })
 
-      void it(
-        'without the offline queue, an idempotent GET still survives a reset when the reconnect is slower than the retry delays',
-        {
-          todo: 'bug: #retry skips attempts while disconnected (offline queue off) instead of waiting for the reconnect',
-        },
-        async () => {
-          const valkit = await ready(
-            open(proxy.url, { commandTimeout: '5s', reconnect: { initialDelay: '300ms', jitter: 'none' } }),
-          )
-          try {
-            await shared.command('SET', k('r2'), 'value')
-            assert.equal(await (await resetAfterExecution(valkit, ['GET', k('r2')])).sent, 'value')
-          } finally {
-            await valkit.close()
-          }
-        },
-      )
+      void it('without the offline queue, an idempotent GET still survives a reset when the reconnect is slower than the retry delays', async () => {
+        const valkit = await ready(
+          open(proxy.url, { commandTimeout: '5s', reconnect: { initialDelay: '300ms', jitter: 'none' } }),
+        )
+        try {
+          await shared.command('SET', k('r2'), 'value')
+          assert.equal(await (await resetAfterExecution(valkit, ['GET', k('r2')])).sent, 'value')
+        } finally {
+          await valkit.close()
+        }
+      })
     })
 
     void it('durable writes succeed with a replica and reject VALKIT_NOT_DURABLE without one', async () => {
@@ -280,6 +265,10 @@ for (const engine of testEngines()) {
       try {
         await waitFor(async () => (await replica.info('replication')).master_link_status === 'up', {
           what: 'the replica to sync',
+        })
+        // The master counts the replica for WAIT once it has acknowledged an offset.
+        await waitFor(async () => Number(await master.command('WAIT', 1, 100)) >= 1, {
+          what: 'the master to see the replica acknowledge',
         })
         await ready(withReplica)
         await ready(without)
@@ -375,6 +364,93 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])`,
         await valkit.close()
       }
     })
+
+    void it('a timed-out command is retried only when idempotent, within (attempts + 1) x commandTimeout', async () => {
+      const server = await startServer({ engine })
+      const valkit = await ready(open(server.url, { commandTimeout: '300ms', retry: { attempts: 2 } }))
+      try {
+        await server.pause()
+        const incr = await rejection(valkit.connection.command(['INCR', k('frozen-incr')]))
+        assert.ok(isValkitError(incr.error, 'VALKIT_TIMEOUT'), String(incr.error))
+        assert.ok(incr.ms < 600, `INCR is never retried: rejected after ${incr.ms.toFixed(0)} ms`)
+        const get = await rejection(valkit.connection.command(['GET', k('frozen-get')]))
+        assert.ok(isValkitError(get.error, 'VALKIT_TIMEOUT'), String(get.error))
+        // 3 attempts of 300 ms plus jittered delays: the documented budget, with CI slack.
+        assert.ok(get.ms < 3 * 300 + 500, `GET rejected after ${get.ms.toFixed(0)} ms`)
+        await server.resume()
+        await waitFor(async () => (await valkit.connection.command(['PING'])) === 'PONG', {
+          what: 'PING after resume',
+        })
+        // The timed-out INCR was in the socket: it ran once when the server woke up, never twice.
+        assert.equal(await server.command('GET', k('frozen-incr')), '1')
+      } finally {
+        await valkit.close()
+        await server.stop()
+      }
+    })
+
+    void it('connect() to a port nobody listens on rejects VALKIT_UNAVAILABLE naming the endpoint', async () => {
+      const dead = await startServer({ engine })
+      const { port } = dead
+      await dead.stop()
+      const { error, ms } = await rejection(
+        connect({ url: `redis://127.0.0.1:${port}`, env: {}, logger: false }),
+      )
+      assert.ok(isValkitError(error, 'VALKIT_UNAVAILABLE'), String(error))
+      assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}`))
+      assert.match(error.message, /refused/)
+      assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`)
+      // createValkit never throws for an absent server: it starts degraded and fails fast.
+      const valkit = open(`redis://127.0.0.1:${port}`)
+      try {
+        assert.equal(valkit.supervisor.state, 'degraded')
+        assert.equal(valkit.supervisor.backend, 'memory')
+        await assert.rejects(valkit.connection.command(['GET', 'x']), (err) =>
+          isValkitError(err, 'VALKIT_UNAVAILABLE'),
+        )
+      } finally {
+        await valkit.close()
+      }
+    })
+
+    void it('close() rejects commands waiting in the offline queue with VALKIT_CLOSED', async () => {
+      const server = await startServer({ engine })
+      const valkit = await ready(open(server.url, { offlineQueue: { maxSize: 5, maxWait: '10s' } }))
+      try {
+        await server.kill()
+        await waitFor(() => !valkit.connection.isReady, { what: 'the connection to drop' })
+        const queued = rejection(valkit.connection.command(['SET', k('never'), 'v']))
+        await valkit.close()
+        const { error, ms } = await queued
+        assert.ok(isValkitError(error, 'VALKIT_CLOSED'), String(error))
+        assert.ok(ms < 1000)
+      } finally {
+        await valkit.close()
+        await server.stop()
+      }
+    })
+
+    void it(
+      'close() rejects a command still waiting for a frozen server with VALKIT_CLOSED',
+      {
+        todo: 'bug: a call pending at close() rejects VALKIT_UNAVAILABLE ("Disconnects client"), ~1 s later',
+      },
+      async () => {
+        const server = await startServer({ engine })
+        const valkit = await ready(open(server.url, { commandTimeout: '10s' }))
+        try {
+          await server.pause()
+          const pending = rejection(valkit.connection.command(['INCR', k('closing')]))
+          await valkit.close()
+          const { error } = await pending
+          assert.ok(isValkitError(error, 'VALKIT_CLOSED'), String(error))
+        } finally {
+          await server.resume()
+          await valkit.close()
+          await server.stop()
+        }
+      },
+    )
 
     void it('after close(), calls reject VALKIT_CLOSED', async () => {
       const valkit = await ready(open(shared.url))
