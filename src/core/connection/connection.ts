@@ -130,6 +130,7 @@ export class ValkitConnection implements Connection {
       const finish = this.#deadlines.track(timeoutMs, () => {
         this.stats.timeouts++
         this.stats.failures++
+        this.#driver.commandTimedOut?.(key)
         reject(
           new ValkitError(
             'VALKIT_TIMEOUT',

@@ -3,6 +3,7 @@
  * topology refresh are node-redis's; deadlines, retries and the supervisor stay above the port.
  */
 import { createCluster } from '@redis/client'
+import { slotOf } from '../keys/slot.js'
 import { BUFFER_REPLIES } from './managed-client.js'
 import { toRedisArgs } from './node-redis-adapter.js'
 import type {
@@ -145,6 +146,28 @@ export class NodeRedisClusterAdapter implements DriverPort {
     this.#listeners.add(listener)
     return () => this.#listeners.delete(listener)
   }
+
+  /**
+   * A node that stops answering with its socket open (frozen, partitioned) never triggers
+   * node-redis's refresh, and after it resumes it may still accept writes for its old slots
+   * until it learns it was demoted. So: on a timeout, re-read the slot map from the other
+   * nodes (at most every 250 ms); once a replica is promoted, commands go there.
+   */
+  commandTimedOut(key: RedisArg | undefined): void {
+    const now = Date.now()
+    if (key === undefined || now - this.#lastRefresh < 250 || !this.#cluster.isOpen) return
+    this.#lastRefresh = now
+    let suspect: string | undefined
+    try {
+      const master = this.#cluster.getSlotMaster(slotOf(typeof key === 'number' ? String(key) : key))
+      suspect = `${master.host}:${master.port}`
+    } catch {
+      suspect = undefined
+    }
+    this.#cluster._slots.rediscover(undefined, suspect ? new Set([suspect]) : undefined).catch(() => {})
+  }
+
+  #lastRefresh = 0
 
   reconnect(): void {
     // node-redis reconnects each node on its own and refreshes the slot map on MOVED and on

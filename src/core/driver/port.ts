@@ -84,6 +84,11 @@ export interface DriverPort {
   onEvent(listener: (event: DriverEvent) => void): () => void
   /** Drops the socket(s) now and reconnects (used after a deadline expires or a failover is announced). */
   reconnect(): void
+  /**
+   * A command routed by `key` got no reply within its deadline. A Cluster adapter uses it to
+   * re-read the slot map from the other nodes (a frozen master's slots may have moved).
+   */
+  commandTimedOut?(key: RedisArg | undefined): void
   /** Closes every connection. Pending commands are rejected. Idempotent. */
   close(): Promise<void>
 }
