@@ -266,10 +266,15 @@ for (const engine of testEngines()) {
         await waitFor(async () => (await replica.info('replication')).master_link_status === 'up', {
           what: 'the replica to sync',
         })
-        // The master counts the replica for WAIT once it has acknowledged an offset.
-        await waitFor(async () => Number(await master.command('WAIT', 1, 100)) >= 1, {
-          what: 'the master to see the replica acknowledge',
-        })
+        // A replica that has just attached acknowledges its first offset up to ~1 s later (its
+        // periodic REPLCONF ACK): wait until it confirms a write of the launcher's own.
+        await waitFor(
+          async () => {
+            await master.command('SET', k('synced'), '1')
+            return Number(await master.command('WAIT', 1, 200)) >= 1
+          },
+          { what: 'the replica to acknowledge writes' },
+        )
         await ready(withReplica)
         await ready(without)
         assert.equal(await withReplica.connection.command(['SET', k('d'), 'safe'], { durable: true }), 'OK')
