@@ -38,7 +38,7 @@ async function withServer(
 
 for (const engine of testEngines()) {
   void describe(`supervisor on ${engine}`, () => {
-    void it('kill -9: degraded within 1 s; restart: recovering then ready within ~1 s of the server answering', async () => {
+    void it('kill -9: degraded within 1 s; restart: recovering then ready within ~1 s of the server answering', async (t) => {
       await withServer(engine, async (server, valkit) => {
         const rec = recorder(valkit)
         const killedAt = performance.now()
@@ -47,6 +47,7 @@ for (const engine of testEngines()) {
         const degraded = rec.next('degraded', killedAt)!
         const detectMs = degraded.atMs - killedAt
         // The socket closes with the process: promised 1 s, plus the CI allowance.
+        t.diagnostic(`degraded ${detectMs.toFixed(0)} ms after kill -9`)
         assert.ok(detectMs < 1000 + CI_ALLOWANCE_MS, `degraded ${detectMs.toFixed(0)} ms after kill -9`)
         assert.equal(valkit.supervisor.backend, 'memory')
         await killed
@@ -59,6 +60,7 @@ for (const engine of testEngines()) {
         // reconnect attempt lands within 1 s of the server answering; +CI allowance, +200 ms
         // for the connect handshake and the recovery step.
         const recoverMs = ready.atMs - answeringAt
+        t.diagnostic(`ready ${recoverMs.toFixed(0)} ms after the server answered again`)
         assert.ok(recoverMs < 1500, `ready ${recoverMs.toFixed(0)} ms after the server answered again`)
         const order = rec.seen.map((c) => c.to)
         assert.deepEqual(order.slice(order.indexOf('degraded')), ['degraded', 'recovering', 'ready'])
@@ -68,7 +70,33 @@ for (const engine of testEngines()) {
       })
     })
 
-    void it('SIGSTOP: degraded by PING timeouts; SIGCONT: ready again', async () => {
+    void it('after an outage long enough for the reconnect backoff to reach its 1 s cap, ready within ~1 s of the server answering', async (t) => {
+      await withServer(engine, async (server, valkit) => {
+        let attempts = 0
+        const off = valkit.driver.onEvent((event) => {
+          if (event.type === 'reconnecting') attempts = Math.max(attempts, event.attempt)
+        })
+        await server.kill()
+        // 50 ms doubling reaches the 1 s cap at attempt 6; wait until the driver got there.
+        await waitFor(() => attempts >= 7, {
+          timeoutMs: 15_000,
+          what: 'the reconnect backoff to reach its cap',
+        })
+        off()
+        await server.restart()
+        const answeringAt = performance.now()
+        await valkit.supervisor.waitFor('ready', 5000)
+        const recoverMs = performance.now() - answeringAt
+        t.diagnostic(`ready ${recoverMs.toFixed(0)} ms after the server answered again (backoff at cap)`)
+        // At most one capped delay (< 1 s with full jitter), plus connect, recovery and CI slack.
+        assert.ok(
+          recoverMs < 1000 + 200 + CI_ALLOWANCE_MS,
+          `ready ${recoverMs.toFixed(0)} ms after the server answered`,
+        )
+      })
+    })
+
+    void it('SIGSTOP: degraded by PING timeouts; SIGCONT: ready again', async (t) => {
       await withServer(engine, async (server, valkit) => {
         const rec = recorder(valkit)
         const pausedAt = performance.now()
@@ -81,6 +109,7 @@ for (const engine of testEngines()) {
         }
         const degraded = rec.next('degraded', pausedAt)!
         assert.match(degraded.reason, /PING/)
+        t.diagnostic(`degraded ${(degraded.atMs - pausedAt).toFixed(0)} ms after SIGSTOP`)
         assert.ok(degraded.atMs - pausedAt < 2000 + CI_ALLOWANCE_MS, 'frozen server detected within ~2 s')
         await valkit.supervisor.waitFor('ready', 5000)
         const order = rec.seen.map((c) => c.to)
