@@ -370,6 +370,27 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])`,
       }
     })
 
+    void it('a subscription survives a server restart', async () => {
+      const server = await startServer({ engine })
+      const valkit = await ready(open(server.url))
+      try {
+        const channel = k('restart-channel')
+        const messages: string[] = []
+        await valkit.connection.subscribe(channel, (message) => messages.push(message.toString()))
+        await server.kill()
+        await server.restart()
+        await valkit.supervisor.waitFor('ready', 5000)
+        // Publish until a subscriber is back on the channel, then check the message arrived.
+        await waitFor(async () => Number(await server.command('PUBLISH', channel, 'after restart')) > 0, {
+          what: 'the subscription to be restored',
+        })
+        await waitFor(() => messages.includes('after restart'), { what: 'the message after restart' })
+      } finally {
+        await valkit.close()
+        await server.stop()
+      }
+    })
+
     void it('a timed-out command is retried only when idempotent, within (attempts + 1) x commandTimeout', async () => {
       const server = await startServer({ engine })
       const valkit = await ready(open(server.url, { commandTimeout: '300ms', retry: { attempts: 2 } }))

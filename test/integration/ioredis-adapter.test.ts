@@ -74,18 +74,30 @@ for (const engine of testEngines()) {
       }
     })
 
-    void it('the supervisor follows the ioredis connection: degraded when the server dies, ready when it returns', async () => {
+    void it('the supervisor follows the ioredis connection: degraded (fail fast) when the server dies, ready and resubscribed when it returns', async () => {
       const own = await startServer({ engine })
       const client = new Redis(own.url, { retryStrategy: () => 50 })
       client.on('error', () => {})
       const valkit = createValkit({ driver: { ioredis: client }, env: {}, logger: false })
       try {
         await valkit.supervisor.waitFor('ready', 10_000)
+        const channel = k('restart')
+        const messages: string[] = []
+        await valkit.connection.subscribe(channel, (m) => messages.push(m.toString()))
         await own.kill()
         await valkit.supervisor.waitFor('degraded', 5000)
+        await assert.rejects(valkit.connection.command(['GET', k('x')]), (err) => {
+          assert.ok(isValkitError(err, 'VALKIT_UNAVAILABLE'), String(err))
+          assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${own.port}`))
+          return true
+        })
         await own.restart()
         await valkit.supervisor.waitFor('ready', 5000)
         assert.equal(await valkit.connection.command(['PING']), 'PONG')
+        await waitFor(async () => Number(await own.command('PUBLISH', channel, 'back')) > 0, {
+          what: 'the subscription to be restored',
+        })
+        await waitFor(() => messages.includes('back'), { what: 'the message after restart' })
       } finally {
         await valkit.close()
         client.disconnect()
