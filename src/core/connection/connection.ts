@@ -11,7 +11,7 @@ import type { DriverPort, MessageListener, RedisArg, RedisReply } from '../drive
 import { ValkitError } from '../errors.js'
 import { backoffDelay, type BackoffPolicy } from './backoff.js'
 import { classifyCommandError, isConnectionError, isTransientReply } from './classify-error.js'
-import { Deadlines } from './deadlines.js'
+import { Deadlines, type DeadlineEntry } from './deadlines.js'
 import { runScript } from '../scripts/run-script.js'
 import { commandName, IDEMPOTENT_COMMANDS } from './idempotent-commands.js'
 
@@ -49,10 +49,46 @@ function setFlagsBlockRetry(args: readonly RedisArg[]): boolean {
   return false
 }
 
+/** One command in flight: the deadline entry, and the holder of the caller's settle functions. */
+class PendingCall implements DeadlineEntry {
+  deadline = 0
+  done = false
+  resolve: (reply: RedisReply | Promise<RedisReply>) => void = noop
+  reject: (err: unknown) => void = noop
+
+  constructor(
+    readonly owner: ValkitConnection,
+    readonly args: readonly RedisArg[],
+    readonly options: CallOptions | undefined,
+    readonly timeoutMs: number,
+    readonly key: RedisArg | undefined,
+    readonly retry: boolean,
+  ) {}
+
+  expire(): void {
+    this.owner.expired(this)
+  }
+}
+
+function noop(): void {}
+
+// `new Promise(executor)` runs the executor synchronously: a shared executor that stores the
+// settle functions on the call being created avoids a closure per command.
+let pendingCall: PendingCall | null = null
+function captureSettlers(
+  resolve: (reply: RedisReply | Promise<RedisReply>) => void,
+  reject: (err: unknown) => void,
+): void {
+  pendingCall!.resolve = resolve
+  pendingCall!.reject = reject
+}
+
 export class ValkitConnection implements Connection {
   readonly #driver: DriverPort
   readonly #options: ConnectionOptions
   readonly #deadlines = new Deadlines()
+  /** The driver needs the routing key (Cluster); otherwise no options object is built per command. */
+  readonly #routesByKey: boolean
   readonly #retryBackoff: BackoffPolicy
   readonly #offline: Waiter[] = []
   readonly stats: ConnectionStats = {
@@ -68,6 +104,7 @@ export class ValkitConnection implements Connection {
   constructor(driver: DriverPort, options: ConnectionOptions) {
     this.#driver = driver
     this.#options = options
+    this.#routesByKey = driver.routesByKey === true
     this.#retryBackoff = {
       initialDelayMs: options.retry.initialDelayMs,
       maxDelayMs: options.retry.maxDelayMs,
@@ -103,8 +140,19 @@ export class ValkitConnection implements Connection {
   #command(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
     this.stats.commands++
     if (this.#closed) return Promise.reject(this.#closedError())
-    const durable = this.#options.durableWrites !== null && options?.durable === true
-    const send = durable ? () => this.#sendDurable(args, options) : () => this.#sendOnce(args, options)
+    if (this.#options.durableWrites !== null && options?.durable === true)
+      return this.#durableCommand(args, options)
+    if (!this.#driver.isReady)
+      return this.#whenOnline(args, () => this.#sendOnce(args, options, false), options)
+    return this.#sendOnce(
+      args,
+      options,
+      this.#options.retry.attempts > 0 && this.#isIdempotent(args, options),
+    )
+  }
+
+  #durableCommand(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
+    const send = (): Promise<RedisReply> => this.#sendDurable(args, options)
     if (!this.#driver.isReady) return this.#whenOnline(args, send, options)
     const first = send()
     if (this.#options.retry.attempts === 0 || !this.#isIdempotent(args, options)) return first
@@ -113,45 +161,85 @@ export class ValkitConnection implements Connection {
 
   #isIdempotent(args: readonly RedisArg[], options: CallOptions | undefined): boolean {
     if (options?.idempotent !== undefined) return options.idempotent
-    const name = commandName(args[0])
-    if (!IDEMPOTENT_COMMANDS.has(name)) return false
+    const first = args[0]
+    let name = typeof first === 'string' ? first : commandName(first)
+    if (!IDEMPOTENT_COMMANDS.has(name)) {
+      const upper = name.toUpperCase()
+      if (upper === name || !IDEMPOTENT_COMMANDS.has(upper)) return false
+      name = upper
+    }
     return name !== 'SET' || !setFlagsBlockRetry(args)
   }
 
-  /** One attempt under one deadline. Rejects with a classified `ValkitError`. */
-  #sendOnce(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
+  /**
+   * One attempt under one deadline: the hot path. One `PendingCall` per command is both the
+   * deadline entry and the holder of the caller's settle functions; when `retry` is set, a
+   * retriable failure or a timeout continues in `#retry` instead of rejecting.
+   */
+  #sendOnce(
+    args: readonly RedisArg[],
+    options: CallOptions | undefined,
+    retry: boolean,
+  ): Promise<RedisReply> {
     const timeoutMs = options?.timeoutMs ?? this.#options.commandTimeoutMs
     const key = options?.key ?? (args.length > 1 ? args[1] : undefined)
-    const driverOptions =
-      key === undefined && !options?.buffers ? undefined : { key, buffers: options?.buffers === true }
-    const work = this.#driver.command(args, driverOptions)
-    if (timeoutMs <= 0) return work.catch((err: unknown) => Promise.reject(this.#fail(err, args)))
-    return new Promise<RedisReply>((resolve, reject) => {
-      const finish = this.#deadlines.track(timeoutMs, () => {
-        this.stats.timeouts++
-        this.stats.failures++
-        this.#driver.commandTimedOut?.(key)
-        reject(
-          new ValkitError(
-            'VALKIT_TIMEOUT',
-            `${commandName(args[0])} got no reply within ${timeoutMs} ms (commandTimeout).`,
-            {
-              details: { command: commandName(args[0]), timeoutMs },
-            },
-          ),
-        )
-      })
-      work.then(
-        (reply) => {
-          finish()
-          resolve(reply)
-        },
-        (err: unknown) => {
-          finish()
-          reject(this.#fail(err, args))
-        },
-      )
-    })
+    const buffers = options?.buffers === true
+    const work = this.#driver.command(
+      args,
+      buffers || (this.#routesByKey && key !== undefined) ? { key, buffers } : undefined,
+    )
+    const call = new PendingCall(this, args, options, timeoutMs, key, retry)
+    pendingCall = call
+    const promise = new Promise<RedisReply>(captureSettlers)
+    pendingCall = null
+    if (timeoutMs > 0) this.#deadlines.add(call, timeoutMs)
+    work.then(
+      (reply) => this.#replied(call, reply),
+      (err: unknown) => this.#errored(call, err),
+    )
+    return promise
+  }
+
+  #replied(call: PendingCall, reply: RedisReply): void {
+    if (call.done) return
+    call.done = true
+    if (call.timeoutMs > 0) this.#deadlines.settled(call.timeoutMs)
+    call.resolve(reply)
+  }
+
+  #errored(call: PendingCall, err: unknown): void {
+    if (call.done) return
+    call.done = true
+    if (call.timeoutMs > 0) this.#deadlines.settled(call.timeoutMs)
+    if (call.retry && this.#retriable(err)) call.resolve(this.#retryCall(call, this.#fail(err, call.args)))
+    else call.reject(this.#fail(err, call.args))
+  }
+
+  /** Called by `Deadlines` (through the call) when a command's deadline passed first. @internal */
+  expired(call: PendingCall): void {
+    this.stats.timeouts++
+    this.stats.failures++
+    this.#driver.commandTimedOut?.(call.key)
+    const name = commandName(call.args[0])
+    const error = new ValkitError(
+      'VALKIT_TIMEOUT',
+      `${name} got no reply within ${call.timeoutMs} ms (commandTimeout).`,
+      {
+        details: { command: name, timeoutMs: call.timeoutMs },
+      },
+    )
+    if (call.retry) call.resolve(this.#retryCall(call, error))
+    else call.reject(error)
+  }
+
+  #retryCall(call: PendingCall, err: unknown): Promise<RedisReply> {
+    const { args, options } = call
+    return this.#retry(
+      err,
+      () => this.#sendOnce(args, options, false),
+      options,
+      call.deadline - call.timeoutMs,
+    )
   }
 
   #fail(err: unknown, args: readonly RedisArg[]): ValkitError {

@@ -31,7 +31,11 @@ export interface NodeRedisAdapterOptions {
 
 type Raw = NonNullable<ManagedClient['client']>
 
-export function toRedisArgs(args: readonly RedisArg[]): (string | Buffer)[] {
+/** node-redis takes strings and Buffers only; numbers become strings (no copy when there are none). */
+export function toRedisArgs(args: readonly RedisArg[]): readonly (string | Buffer)[] {
+  let i = 0
+  while (i < args.length && typeof args[i] !== 'number') i++
+  if (i === args.length) return args as readonly (string | Buffer)[]
   const out = new Array<string | Buffer>(args.length)
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!

@@ -21,6 +21,7 @@ type RawCluster = ReturnType<typeof createCluster>
 
 export class NodeRedisClusterAdapter implements DriverPort {
   readonly name = 'node-redis'
+  readonly routesByKey = true
   readonly #options: ClusterOptions
   readonly #cluster: RawCluster
   readonly #listeners = new Set<(event: DriverEvent) => void>()
@@ -69,7 +70,7 @@ export class NodeRedisClusterAdapter implements DriverPort {
     return this.#cluster.sendCommand<RedisReply>(
       typeof options?.key === 'number' ? String(options.key) : options?.key,
       options?.readonly,
-      toRedisArgs(args),
+      [...toRedisArgs(args)],
       options?.buffers ? BUFFER_REPLIES : undefined,
     )
   }

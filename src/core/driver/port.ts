@@ -55,6 +55,8 @@ export interface DriverPort {
   readonly isReady: boolean
   /** `host:port` commands go to now (the current master), or null before the first connect. */
   readonly endpoint: string | null
+  /** Commands must carry their routing `key` (Cluster). Otherwise valkit omits it. */
+  readonly routesByKey?: boolean
   /** The last connection error, already classified (TLS, auth, refused...), or null. */
   readonly lastError: Error | null
   /** Opens the connection(s). Rejects if the first attempt fails; later reconnects are the adapter's job. */
