@@ -89,7 +89,7 @@ void describe('toServerInfo on real INFO text', () => {
       assert.equal(info.maxMemoryBytes, 0, name)
       assert.equal(info.maxMemoryPolicy, 'noeviction', name)
       assert.equal(info.connectedReplicas, 0, name)
-      assert.equal(info.replicationLagBytes, 0, name)
+      assert.equal(info.replicationLagBytes, null, `${name}: a replica cannot see its own lag`)
       assert.equal(info.totalKeys, 2, name)
       assert.equal(info.hitRate, null, `${name}: no reads yet`)
     }
@@ -107,12 +107,12 @@ void describe('toServerInfo on real INFO text', () => {
     assert.equal(dbs.totalKeys, 7)
   })
 
-  void it('a replica lagging behind its master reports the lag in bytes', () => {
+  void it("a replica reports no lag in bytes: both offsets in its INFO are its own (the master's INFO shows the lag)", () => {
     const info = toServerInfo(
-      parseInfo('redis_version:7.0.15\nrole:slave\nmaster_repl_offset:5000\nslave_repl_offset:3000\n'),
+      parseInfo('redis_version:7.0.15\nrole:slave\nmaster_repl_offset:5000\nslave_repl_offset:5000\n'),
     )
     assert.equal(info.role, 'replica')
-    assert.equal(info.replicationLagBytes, 2000)
+    assert.equal(info.replicationLagBytes, null)
   })
 
   void it('a master reports the worst lag among its replicas', () => {

@@ -8,7 +8,7 @@ import diagnostics from 'node:diagnostics_channel'
 import { performance } from 'node:perf_hooks'
 import type { CallOptions, Connection, ScriptRef } from '../api-types.js'
 import type { DriverPort, MessageListener, RedisArg, RedisReply } from '../driver/port.js'
-import { ValkitError } from '../errors.js'
+import { ValkitError, isValkitError } from '../errors.js'
 import { backoffDelay, type BackoffPolicy } from './backoff.js'
 import { classifyCommandError, isConnectionError, isTransientReply } from './classify-error.js'
 import { Deadlines, type DeadlineEntry } from './deadlines.js'
@@ -100,6 +100,8 @@ export class ValkitConnection implements Connection {
     queuedOffline: 0,
   }
   #closed = false
+  /** Bumped on every fresh connection: a timed-out command is retried only on a new one (or on a Cluster, whose slot map may have moved). */
+  #epoch = 0
 
   constructor(driver: DriverPort, options: ConnectionOptions) {
     this.#driver = driver
@@ -111,7 +113,9 @@ export class ValkitConnection implements Connection {
       jitter: 'full',
     }
     driver.onEvent((event) => {
-      if (event.type === 'ready') this.#flushOffline()
+      if (event.type !== 'ready') return
+      this.#epoch++
+      this.#flushOffline()
     })
   }
 
@@ -211,7 +215,7 @@ export class ValkitConnection implements Connection {
     if (call.done) return
     call.done = true
     if (call.timeoutMs > 0) this.#deadlines.settled(call.timeoutMs)
-    if (call.retry && this.#retriable(err)) call.resolve(this.#retryCall(call, this.#fail(err, call.args)))
+    if (call.retry && this.#retriable(err)) call.resolve(this.#retryCall(call, this.#fail(err, call.args), 0))
     else call.reject(this.#fail(err, call.args))
   }
 
@@ -228,30 +232,39 @@ export class ValkitConnection implements Connection {
         details: { command: name, timeoutMs: call.timeoutMs },
       },
     )
-    if (call.retry) call.resolve(this.#retryCall(call, error))
+    if (call.retry) call.resolve(this.#retryCall(call, error, call.timeoutMs))
     else call.reject(error)
   }
 
-  #retryCall(call: PendingCall, err: unknown): Promise<RedisReply> {
+  /** `elapsedMs`: how long the first attempt took (its timeout when it expired; ~0 for a quick failure). */
+  #retryCall(call: PendingCall, err: unknown, elapsedMs: number): Promise<RedisReply> {
     const { args, options } = call
     return this.#retry(
       err,
       () => this.#sendOnce(args, options, false),
       options,
-      call.deadline - call.timeoutMs,
+      performance.now() - elapsedMs,
     )
   }
 
   #fail(err: unknown, args: readonly RedisArg[]): ValkitError {
     this.stats.failures++
+    if (this.#closed) {
+      return new ValkitError(
+        'VALKIT_CLOSED',
+        `${commandName(args[0])}: the valkit instance was closed before the reply.`,
+        {
+          cause: err,
+          details: { command: commandName(args[0]) },
+        },
+      )
+    }
     const error = classifyCommandError(err, commandName(args[0]))
     if (error.code === 'VALKIT_UNAVAILABLE' && this.#driver.lastError) {
       return new ValkitError(
         'VALKIT_UNAVAILABLE',
         `${error.message} Last connection error: ${this.#driver.lastError.message}`,
-        {
-          cause: err,
-        },
+        { cause: err, ...(error.details ? { details: error.details } : {}) },
       )
     }
     return error
@@ -287,6 +300,7 @@ export class ValkitConnection implements Connection {
     const budgetMs =
       (options?.timeoutMs ?? this.#options.commandTimeoutMs) * (this.#options.retry.attempts + 1)
     let lastError = err
+    const epoch = this.#epoch
     for (let attempt = 1; attempt <= this.#options.retry.attempts; attempt++) {
       if (!this.#retriable(lastError) || this.#closed) break
       const delay = backoffDelay(this.#retryBackoff, attempt)
@@ -298,6 +312,8 @@ export class ValkitConnection implements Connection {
           budgetMs > 0 ? budgetMs - (performance.now() - startedAt) : this.#options.commandTimeoutMs
         if (left <= 0 || !(await this.#untilReady(left))) break
       }
+      // Sending a timed-out command again down the same stalled socket only multiplies the wait.
+      if (isValkitError(lastError, 'VALKIT_TIMEOUT') && !this.#routesByKey && this.#epoch === epoch) break
       this.stats.retries++
       try {
         return await send()

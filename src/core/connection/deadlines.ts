@@ -2,15 +2,17 @@
  * Per-command deadlines at a cost far below an AbortSignal per command.
  *
  * Commands with the same timeout expire in the order they were sent, so each distinct timeout
- * gets a FIFO queue and one timer armed for its oldest entry. Finishing a command flips a
- * flag and drops finished entries from the head of its queue at once (replies come back in
- * order on one connection), so entries stay short-lived and cheap for the garbage collector.
+ * gets a FIFO queue. No clock is read per command: while a queue holds entries, a timer ticks
+ * every `timeout / 8` and bumps the queue's generation; an entry remembers the generation it
+ * was added in and expires once eight or nine ticks have passed, that is between `timeout` and
+ * `timeout * 9/8` after it was sent. Finishing a command flips a flag; finished entries leave
+ * the head of the queue at once (replies come back in order on one connection), so entries
+ * stay short-lived and cheap for the garbage collector.
  */
-import { performance } from 'node:perf_hooks'
 
 /** What the hot path hands in: one object per command, no closure. */
 export interface DeadlineEntry {
-  /** Set by `Deadlines.add`. */
+  /** Set by `Deadlines.add` (the generation the entry was added in). */
   deadline: number
   /** Set by the owner when the work settled; set by `Deadlines` before `expire()`. */
   done: boolean
@@ -18,10 +20,16 @@ export interface DeadlineEntry {
   expire(): void
 }
 
+/** Ticks per timeout: the deadline fires between `timeout` and `timeout * (1 + 1/TICKS)`. */
+const TICKS = 8
+
 class FifoQueue {
   items: DeadlineEntry[] = []
   head = 0
+  generation = 0
   timer: NodeJS.Timeout | null = null
+
+  constructor(readonly tickMs: number) {}
 
   /** Drops finished entries at the head; returns the first live one. */
   peekLive(): DeadlineEntry | undefined {
@@ -56,14 +64,14 @@ export class Deadlines {
 
   /** Tracks `entry` for `timeoutMs` from now. The owner sets `entry.done` when the work settles, then calls `settled(timeoutMs)`. */
   add(entry: DeadlineEntry, timeoutMs: number): void {
-    entry.deadline = performance.now() + timeoutMs
     let queue = this.#queues.get(timeoutMs)
     if (queue === undefined) {
-      queue = new FifoQueue()
+      queue = new FifoQueue(Math.max(1, Math.ceil(timeoutMs / TICKS)))
       this.#queues.set(timeoutMs, queue)
     }
+    entry.deadline = queue.generation
     queue.items.push(entry)
-    if (queue.timer === null && !this.#closed) this.#arm(queue)
+    if (queue.timer === null && !this.#closed) this.#start(queue)
   }
 
   /** Lets the queue of `timeoutMs` drop finished entries from its head now. */
@@ -85,24 +93,25 @@ export class Deadlines {
     }
   }
 
-  #arm(queue: FifoQueue): void {
-    const first = queue.peekLive()
-    if (first === undefined) return
-    const delay = Math.max(1, Math.ceil(first.deadline - performance.now()))
-    queue.timer = setTimeout(() => this.#fire(queue), delay)
+  #start(queue: FifoQueue): void {
+    queue.timer = setInterval(() => this.#tick(queue), queue.tickMs)
     queue.timer.unref()
   }
 
-  #fire(queue: FifoQueue): void {
-    queue.timer = null
-    const now = performance.now()
+  #tick(queue: FifoQueue): void {
+    queue.generation++
+    // An entry added in generation g has seen TICKS full ticks once the generation is g + TICKS + 1.
+    const expiredBefore = queue.generation - TICKS
     for (let entry = queue.peekLive(); entry !== undefined; entry = queue.peekLive()) {
-      if (entry.deadline > now) break
+      if (entry.deadline >= expiredBefore) break
       entry.done = true
       queue.head++
       entry.expire()
     }
-    if (!this.#closed && queue.peekLive() !== undefined) this.#arm(queue)
+    if (queue.peekLive() === undefined && queue.timer !== null) {
+      clearInterval(queue.timer)
+      queue.timer = null
+    }
   }
 
   /** Number of commands still waiting, for metrics. */
@@ -118,7 +127,7 @@ export class Deadlines {
   close(): void {
     this.#closed = true
     for (const queue of this.#queues.values()) {
-      if (queue.timer) clearTimeout(queue.timer)
+      if (queue.timer) clearInterval(queue.timer)
       queue.timer = null
     }
     this.#queues.clear()

@@ -36,12 +36,8 @@ function totalKeys(fields: InfoFields): number {
 
 function replicationLag(fields: InfoFields): number | null {
   const role = fields.get('role')
-  if (role === 'slave') {
-    const masterOffset = fields.get('master_repl_offset')
-    const replicaOffset = fields.get('slave_repl_offset')
-    if (masterOffset === undefined || replicaOffset === undefined) return null
-    return Math.max(0, Number(masterOffset) - Number(replicaOffset))
-  }
+  // A replica's INFO only knows its own offsets; the lag in bytes is visible on the master.
+  if (role === 'slave') return null
   const masterOffset = num(fields, 'master_repl_offset')
   let worst: number | null = null
   for (const [name, value] of fields) {
