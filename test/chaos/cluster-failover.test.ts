@@ -43,19 +43,31 @@ for (const engine of testEngines()) {
       assert.equal(report.server?.engine, engine)
     })
 
+    // Replication is asynchronous: writes a master acknowledged in its last moments may not have
+    // reached its replica when it is killed, whatever the client (durable writes exist for that).
+    // So: every write acknowledged more than 1 s before the kill, and every write acknowledged
+    // after it, must survive; losses inside that last second are reported, not failed.
     test('kill -9 of a master: every slot is writable again and no acknowledged write is lost', async (t) => {
       const prefix = randomPrefix('cluster')
       const writer = startWriter(valkit, prefix, { concurrency: 8 })
       let victimSlots: readonly (readonly [number, number])[] = []
       let victimPort = 0
+      let windowStart = 0
+      let killedAt = 0
       try {
         await waitForWrites(writer, 1000, 15_000)
         const masters = await cluster.masters()
         const victim = masters[0]!
         victimPort = victim.port
         victimSlots = victim.slots
+        windowStart = writer.mark()
+        const windowOpened = Date.now()
+        await waitFor(() => Date.now() - windowOpened >= 1000, {
+          intervalMs: 50,
+          what: 'one more second of writes',
+        })
         await cluster.node(victim.port).kill('SIGKILL')
-        const killedAt = writer.mark()
+        killedAt = writer.mark()
         // Wait until a replica owns the dead master's slots and writes to them succeed again.
         await cluster.waitForHealthy(30_000)
         const inVictim = (i: number): boolean => {
@@ -71,11 +83,23 @@ for (const engine of testEngines()) {
         await writer.stop()
       }
       const lost = await findLost(valkit, prefix, writer.acked)
-      t.diagnostic(`acknowledged ${writer.acked.length}, failed ${writer.failed}, lost ${lost.length}`)
+      const position = new Map(writer.acked.map((i, at) => [i, at]))
+      const outsideWindow = lost.filter((i) => {
+        const at = position.get(i)!
+        return at < windowStart || at >= killedAt
+      })
+      t.diagnostic(
+        `acknowledged ${writer.acked.length}, failed ${writer.failed}, lost ${lost.length} ` +
+          `(all within the last second before the kill: ${outsideWindow.length === 0})`,
+      )
       // Bring the dead node back: it rejoins as the replica of the master that replaced it.
       await cluster.node(victimPort).restart()
       assert.ok(victimSlots.length > 0)
-      assert.equal(lost.length, 0, `${lost.length} of ${writer.acked.length} acknowledged writes lost`)
+      assert.equal(
+        outsideWindow.length,
+        0,
+        `${outsideWindow.length} acknowledged writes lost outside the last second before the kill`,
+      )
     })
 
     test('a master frozen 6 s then resumed: writes go on elsewhere and no acknowledged write is lost', async (t) => {

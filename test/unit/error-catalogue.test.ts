@@ -5,7 +5,7 @@ import { ERROR_CODES, ValkitError, isValkitError } from '../../src/index.js'
 
 test('every error code is documented in docs/errors.md, and nothing else is', () => {
   const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
-  const documented = new Set([...doc.matchAll(/^\| `(VALKIT_[A-Z_]+)` \|/gm)].map((m) => m[1]))
+  const documented = new Set([...doc.matchAll(/^\|\s*`(VALKIT_[A-Z_]+)`\s*\|/gm)].map((m) => m[1]))
   assert.deepEqual([...documented].sort(), Object.keys(ERROR_CODES).sort())
 })
 
