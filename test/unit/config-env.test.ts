@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { ENV_VARIABLES, resolveConfig, VALKIT_OPTION_NAMES } from '../../src/core/config/index.js'
 import { isValkitError } from '../../src/core/errors.js'
+import { rejectsOption } from '../support/rejects-option.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'valkit-config-env-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -14,22 +15,6 @@ function file(content: string): string {
   const path = join(dir, `f${counter++}`)
   writeFileSync(path, content)
   return path
-}
-
-function rejects(fn: () => unknown, path: string, messagePart?: RegExp) {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(
-    isValkitError(caught, 'VALKIT_INVALID_OPTION'),
-    `expected VALKIT_INVALID_OPTION, got ${String(caught)}`,
-  )
-  assert.equal(caught.details?.path, path)
-  if (messagePart) assert.match(caught.message, messagePart)
-  return caught
 }
 
 void describe('configuration from the environment', () => {
@@ -132,8 +117,8 @@ void describe('configuration from the environment', () => {
   })
 
   void it('Sentinel without a master name names the missing variable', () => {
-    rejects(() => resolveConfig({ env: { VALKIT_SENTINELS: 's1' } }), 'env VALKIT_SENTINEL_MASTER')
-    rejects(() => resolveConfig({ env: { VALKIT_SENTINEL_MASTER: 'm' } }), 'env VALKIT_SENTINELS')
+    rejectsOption(() => resolveConfig({ env: { VALKIT_SENTINELS: 's1' } }), 'env VALKIT_SENTINEL_MASTER')
+    rejectsOption(() => resolveConfig({ env: { VALKIT_SENTINEL_MASTER: 'm' } }), 'env VALKIT_SENTINELS')
   })
 
   void it('Cluster from VALKIT_CLUSTER_NODES with a NAT map', () => {
@@ -156,14 +141,14 @@ void describe('configuration from the environment', () => {
       },
       readFromReplicas: true,
     })
-    rejects(
+    rejectsOption(
       () => resolveConfig({ env: { VALKIT_CLUSTER_NODES: 'n1', VALKIT_CLUSTER_NAT_MAP: 'a:1' } }),
       'env VALKIT_CLUSTER_NAT_MAP[0]',
     )
   })
 
   void it('two topologies in the environment are a conflict', () => {
-    rejects(
+    rejectsOption(
       () => resolveConfig({ env: { VALKIT_REDIS_URL: 'redis://h', VALKIT_CLUSTER_NODES: 'n1' } }),
       'env VALKIT_CLUSTER_NODES',
       /cannot be combined with `env VALKIT_REDIS_URL`/,
@@ -191,7 +176,7 @@ void describe('configuration from the environment', () => {
   ]
   for (const [name, env] of bad) {
     void it(`a bad value names \`env ${name}\``, () => {
-      rejects(() => resolveConfig({ env }), `env ${name}`, /Expected /)
+      rejectsOption(() => resolveConfig({ env }), `env ${name}`, /Expected /)
     })
   }
 })
@@ -296,7 +281,7 @@ void describe('*_FILE variables', () => {
 
   void it('a missing file names the variable and the path', () => {
     const missing = join(dir, 'does-not-exist')
-    const err = rejects(
+    const err = rejectsOption(
       () => resolveConfig({ env: { VALKIT_PASSWORD_FILE: missing } }),
       'env VALKIT_PASSWORD_FILE',
     )
@@ -310,7 +295,7 @@ void describe('*_FILE variables', () => {
     () => {
       const path = file('secret')
       chmodSync(path, 0o000)
-      const err = rejects(
+      const err = rejectsOption(
         () => resolveConfig({ env: { VALKIT_TLS_KEY_FILE: path } }),
         'env VALKIT_TLS_KEY_FILE',
       )
@@ -319,7 +304,7 @@ void describe('*_FILE variables', () => {
   )
 
   void it('a directory instead of a file is rejected', () => {
-    rejects(
+    rejectsOption(
       () => resolveConfig({ env: { VALKIT_REDIS_URL_FILE: dir } }),
       'env VALKIT_REDIS_URL_FILE',
       /EISDIR/,
@@ -327,7 +312,7 @@ void describe('*_FILE variables', () => {
   })
 
   void it('setting both the variable and its _FILE variant is an error', () => {
-    rejects(
+    rejectsOption(
       () => resolveConfig({ env: { VALKIT_PASSWORD: 'a', VALKIT_PASSWORD_FILE: file('b') } }),
       'env VALKIT_PASSWORD_FILE',
       /both VALKIT_PASSWORD and VALKIT_PASSWORD_FILE/,
@@ -335,7 +320,7 @@ void describe('*_FILE variables', () => {
   })
 
   void it('a bad value read from a file names the _FILE variable and hides the secret', () => {
-    const err = rejects(
+    const err = rejectsOption(
       () => resolveConfig({ env: { VALKIT_REDIS_URL_FILE: file('redis://:hidden-pw@h/abc\n') } }),
       'env VALKIT_REDIS_URL_FILE',
     )

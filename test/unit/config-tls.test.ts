@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { resolveConfig, type ValkitOptions } from '../../src/core/config/index.js'
-import { isValkitError } from '../../src/core/errors.js'
+import { rejectsOption } from '../support/rejects-option.js'
 
 const CA = '-----BEGIN CERTIFICATE-----\nCAAAA\n-----END CERTIFICATE-----\n'
 const CERT = '-----BEGIN CERTIFICATE-----\nCLIENT\n-----END CERTIFICATE-----\n'
@@ -19,25 +19,6 @@ function file(content: string): string {
   return path
 }
 const resolve = (options: ValkitOptions) => resolveConfig({ env: {}, ...options })
-
-function rejects(fn: () => unknown, path: string, messagePart?: RegExp) {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(
-    isValkitError(caught, 'VALKIT_INVALID_OPTION'),
-    `expected VALKIT_INVALID_OPTION, got ${String(caught)}`,
-  )
-  assert.equal(caught.details?.path, path)
-  if (messagePart) assert.match(caught.message, messagePart)
-  assert.ok(
-    !caught.message.includes('PRIVATEKEYMATERIAL') && !JSON.stringify(caught).includes('PRIVATEKEYMATERIAL'),
-  )
-  return caught
-}
 
 void describe('tls option', () => {
   void it('tls: true uses Node CAs and verifies the server', () => {
@@ -110,7 +91,7 @@ void describe('tls option', () => {
   ]
   for (const [name, options, path, message] of bad) {
     void it(`${name} -> \`${path}\``, () => {
-      rejects(
+      rejectsOption(
         () => resolve(options.sentinel === undefined ? { host: 'h', ...options } : options),
         path,
         message,
@@ -164,7 +145,7 @@ void describe('TLS from the environment', () => {
 
   void it('tls: false in code wins over an env rediss:// URL; VALKIT_TLS=false next to it is a conflict', () => {
     assert.equal(resolveConfig({ tls: false, env: { VALKIT_REDIS_URL: 'rediss://h' } }).tls, null)
-    rejects(
+    rejectsOption(
       () => resolveConfig({ env: { VALKIT_REDIS_URL: 'rediss://h', VALKIT_TLS: 'false' } }),
       'env VALKIT_TLS',
       /rediss/,
@@ -172,12 +153,12 @@ void describe('TLS from the environment', () => {
   })
 
   void it('a bad VALKIT_TLS_KEY names the variable and hides the value', () => {
-    rejects(
+    rejectsOption(
       () => resolveConfig({ env: { VALKIT_TLS_CERT: CERT, VALKIT_TLS_KEY: 'PRIVATEKEYMATERIAL' } }),
       'env VALKIT_TLS_KEY',
       /no PEM/,
     )
-    rejects(
+    rejectsOption(
       () => resolveConfig({ env: { VALKIT_TLS_KEY_FILE: join(dir, 'gone') } }),
       'env VALKIT_TLS_KEY_FILE',
       /gone.*ENOENT/,

@@ -6,25 +6,9 @@ import {
   resolveConfig,
   type ValkitOptions,
 } from '../../src/core/config/index.js'
-import { isValkitError } from '../../src/core/errors.js'
+import { rejectsOption } from '../support/rejects-option.js'
 
 const resolve = (options: ValkitOptions) => resolveConfig({ env: {}, ...options })
-
-function rejects(fn: () => unknown, path: string, messagePart?: RegExp) {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(
-    isValkitError(caught, 'VALKIT_INVALID_OPTION'),
-    `expected VALKIT_INVALID_OPTION, got ${String(caught)}`,
-  )
-  assert.equal(caught.details?.path, path)
-  if (messagePart) assert.match(caught.message, messagePart)
-  return caught
-}
 
 void describe('connection URLs', () => {
   void it('redis:// with user, password, host, port and database', () => {
@@ -75,7 +59,7 @@ void describe('connection URLs', () => {
   })
 
   void it('rediss:// with tls: false in code is a conflict; tls options refine rediss://', () => {
-    rejects(() => resolve({ url: 'rediss://h', tls: false }), 'tls', /rediss/)
+    rejectsOption(() => resolve({ url: 'rediss://h', tls: false }), 'tls', /rediss/)
     assert.deepEqual(resolve({ url: 'rediss://h', tls: { servername: 'cache.example' } }).tls, {
       servername: 'cache.example',
       rejectUnauthorized: true,
@@ -85,7 +69,7 @@ void describe('connection URLs', () => {
 
   void it('memory:// means no server', () => {
     assert.deepEqual(resolve({ url: 'memory://' }).topology, { kind: 'memory' })
-    rejects(() => resolve({ url: 'memory://somewhere' }), 'url', /memory:\/\//)
+    rejectsOption(() => resolve({ url: 'memory://somewhere' }), 'url', /memory:\/\//)
   })
 
   void it('unix:// sockets, with an optional database parameter', () => {
@@ -93,7 +77,7 @@ void describe('connection URLs', () => {
     assert.ok(c.topology.kind === 'standalone')
     assert.equal(c.topology.socketPath, '/var/run/redis.sock')
     assert.equal(c.database, 3)
-    rejects(() => resolve({ url: 'unix://' }), 'url')
+    rejectsOption(() => resolve({ url: 'unix://' }), 'url')
   })
 
   void it('query parameters clientName, commandTimeout and connectTimeout', () => {
@@ -106,23 +90,23 @@ void describe('connection URLs', () => {
       100,
       'the option wins',
     )
-    rejects(
+    rejectsOption(
       () => resolve({ url: 'redis://h?timeout=5' }),
       'url',
       /did you mean `commandTimeout` or `connectTimeout`/,
     )
-    rejects(() => resolve({ url: 'redis://h?clientname=x' }), 'url', /did you mean `clientName`/)
-    rejects(() => resolve({ url: 'redis://h?commandTimeout=soon' }), 'url (?commandTimeout=)')
+    rejectsOption(() => resolve({ url: 'redis://h?clientname=x' }), 'url', /did you mean `clientName`/)
+    rejectsOption(() => resolve({ url: 'redis://h?commandTimeout=soon' }), 'url (?commandTimeout=)')
   })
 
   void it('an unknown scheme lists the valid ones', () => {
-    rejects(
+    rejectsOption(
       () => resolve({ url: 'http://h:6379' }),
       'url',
       /`http:\/\/` is not supported.*redis:\/\/, rediss:\/\/, valkey:\/\/, valkeys:\/\/, unix:\/\/, memory:\/\//,
     )
-    rejects(() => resolve({ url: 'localhost:6379' }), 'url', /not supported/)
-    rejects(() => resolve({ url: 'cache.internal' }), 'url', /no scheme/)
+    rejectsOption(() => resolve({ url: 'localhost:6379' }), 'url', /not supported/)
+    rejectsOption(() => resolve({ url: 'cache.internal' }), 'url', /no scheme/)
   })
 
   const bad: [string, RegExp][] = [
@@ -135,12 +119,12 @@ void describe('connection URLs', () => {
   ]
   for (const [url, message] of bad) {
     void it(`rejects ${url}`, () => {
-      rejects(() => resolve({ url }), 'url', message)
+      rejectsOption(() => resolve({ url }), 'url', message)
     })
   }
 
   void it('a URL password that differs from the password option is a conflict', () => {
-    rejects(
+    rejectsOption(
       () => resolve({ url: 'redis://:a@h', password: 'b' }),
       'password',
       /differs from the password in `url`/,
@@ -150,7 +134,7 @@ void describe('connection URLs', () => {
       'a',
       'the same value twice is fine',
     )
-    rejects(() => resolve({ url: 'redis://h/1', database: 2 }), 'database')
+    rejectsOption(() => resolve({ url: 'redis://h/1', database: 2 }), 'database')
   })
 
   void it('parseConnectionUrl reports the scheme', () => {
@@ -172,7 +156,11 @@ void describe('parseDuration', () => {
 
   for (const value of ['', '1d', '-1s', 'fast', NaN, Infinity, -5, null, true, {}]) {
     void it(`rejects ${typeof value === 'number' ? String(value) : JSON.stringify(value)} naming the path`, () => {
-      rejects(() => parseDuration(value, 'health.interval'), 'health.interval', /'500ms', '2s', '1m' or '1h'/)
+      rejectsOption(
+        () => parseDuration(value, 'health.interval'),
+        'health.interval',
+        /'500ms', '2s', '1m' or '1h'/,
+      )
     })
   }
 })

@@ -3,27 +3,10 @@ import { describe, it } from 'node:test'
 import { Cluster, Redis } from 'ioredis'
 import { resolveConfig, VALKIT_DEFAULTS, type ValkitOptions } from '../../src/core/config/index.js'
 import { isValkitError } from '../../src/core/errors.js'
+import { rejectsOption } from '../support/rejects-option.js'
 
 /** Resolves with an empty environment so the machine's variables cannot leak in. */
 const resolve = (options: ValkitOptions = {}) => resolveConfig({ env: {}, ...options })
-
-/** Asserts `fn` throws VALKIT_INVALID_OPTION naming `path`; returns the error for more checks. */
-function rejects(fn: () => unknown, path: string, messagePart?: RegExp) {
-  let caught: unknown
-  try {
-    fn()
-  } catch (err) {
-    caught = err
-  }
-  assert.ok(
-    isValkitError(caught, 'VALKIT_INVALID_OPTION'),
-    `expected VALKIT_INVALID_OPTION, got ${String(caught)}`,
-  )
-  assert.equal(caught.details?.path, path)
-  assert.ok(caught.message.includes(`\`${path}\``), caught.message)
-  if (messagePart) assert.match(caught.message, messagePart)
-  return caught
-}
 
 void describe('resolveConfig defaults', () => {
   void it('with nothing configured anywhere runs on the memory backend with documented defaults', () => {
@@ -180,9 +163,9 @@ void describe('resolveConfig options', () => {
     assert.equal(c.database, 4)
     assert.ok(c.secrets.includes('io-secret'))
     assert.ok(!c.describe().includes('io-secret'))
-    rejects(() => resolve({ driver: { ioredis: client }, url: 'redis://h' }), 'url', /ioredis/)
-    rejects(() => resolve({ driver: { ioredis: {} } }), 'driver.ioredis')
-    rejects(() => resolve({ driver: 'ioredis' as never }), 'driver')
+    rejectsOption(() => resolve({ driver: { ioredis: client }, url: 'redis://h' }), 'url', /ioredis/)
+    rejectsOption(() => resolve({ driver: { ioredis: {} } }), 'driver.ioredis')
+    rejectsOption(() => resolve({ driver: 'ioredis' as never }), 'driver')
   })
 
   void it('driver: real ioredis clients (never connected) are described, their passwords are secrets', () => {
@@ -235,7 +218,7 @@ void describe('resolveConfig options', () => {
     assert.equal(c.logger, logger)
     assert.ok(!Object.isFrozen(logger))
     assert.equal(resolve({ logger: false }).logger, false)
-    rejects(() => resolve({ logger: { debug() {}, info() {}, warn() {} } as never }), 'logger.error')
+    rejectsOption(() => resolve({ logger: { debug() {}, info() {}, warn() {} } as never }), 'logger.error')
   })
 
   void it('sentinel resolves sentinels (default port 26379), master, credentials and TLS', () => {
@@ -360,18 +343,18 @@ void describe('resolveConfig validation names the path', () => {
   ]
   for (const [name, options, path] of cases) {
     void it(`${name} -> \`${path}\``, () => {
-      rejects(() => resolve(options), path, /Expected /)
+      rejectsOption(() => resolve(options), path, /Expected /)
     })
   }
 
   void it('suggests the right name for typos', () => {
-    rejects(
+    rejectsOption(
       () => resolve({ commandTimeoutMs: 5 } as ValkitOptions),
       'commandTimeoutMs',
       /did you mean `commandTimeout`/,
     )
-    rejects(() => resolve({ keyprefix: 'x' } as ValkitOptions), 'keyprefix', /did you mean `keyPrefix`/)
-    rejects(
+    rejectsOption(() => resolve({ keyprefix: 'x' } as ValkitOptions), 'keyprefix', /did you mean `keyPrefix`/)
+    rejectsOption(
       () => resolve({ reconnect: { maxDelayMs: 1 } } as ValkitOptions),
       'reconnect.maxDelayMs',
       /did you mean `reconnect.maxDelay`/,
@@ -379,7 +362,7 @@ void describe('resolveConfig validation names the path', () => {
   })
 
   void it('rejects non-object options', () => {
-    rejects(() => resolveConfig('redis://h' as never), '(options)')
+    rejectsOption(() => resolveConfig('redis://h' as never), '(options)')
   })
 
   void it('never puts a password or a private key into an error', () => {

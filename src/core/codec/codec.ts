@@ -6,7 +6,7 @@ import {
   deflateRawSync,
   inflateRawSync,
 } from 'node:zlib'
-import { Packr } from 'msgpackr'
+import { Decoder, Encoder } from '@msgpack/msgpack'
 import { ValkitError, isValkitError } from '../errors.js'
 import { resolveCodecOptions, type CodecOptions, type ResolvedCodecOptions } from './codec-options.js'
 import {
@@ -65,7 +65,28 @@ export interface Codec {
   stats(): CodecStats
 }
 
-const MSGPACK = new Packr({ useRecords: false })
+// Created once; bin values decode as Buffers (views on the input), like the raw-bytes path.
+const MSGPACK_ENCODER = new Encoder({ ignoreUndefined: false })
+const MSGPACK_DECODER = new Decoder()
+const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+const MSGPACK = {
+  pack: (value: unknown): Buffer => toBuffer(MSGPACK_ENCODER.encode(value)),
+  unpack: (bytes: Uint8Array): unknown => reviveBuffers(MSGPACK_DECODER.decode(bytes)),
+}
+
+/** msgpack `bin` decodes to Uint8Array; valkit hands Buffers back, as it stores them. */
+function reviveBuffers(value: unknown): unknown {
+  if (value instanceof Uint8Array) return toBuffer(value)
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = reviveBuffers(value[i])
+    return value
+  }
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>
+    for (const key of Object.keys(record)) record[key] = reviveBuffers(record[key])
+  }
+  return value
+}
 const DEFLATE_OPTIONS = { level: 1 }
 const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } }
 

@@ -12,6 +12,13 @@ import type {
   RedisArg,
   RedisReply,
 } from './port.js'
+import { ChannelRegistry } from './channel-registry.js'
+import { pipelineEach } from './pipeline-each.js'
+
+function dispatch(registry: ChannelRegistry, channel: unknown, message: unknown): void {
+  const name = Buffer.isBuffer(channel) ? channel : String(channel)
+  registry.dispatch(name, Buffer.isBuffer(message) ? message : Buffer.from(String(message)))
+}
 
 type Listener = (...args: unknown[]) => void
 
@@ -38,8 +45,8 @@ export class IoredisAdapter implements DriverPort {
   readonly name = 'ioredis'
   readonly #client: IoredisLike
   readonly #listeners = new Set<(event: DriverEvent) => void>()
-  readonly #channels = new Map<string, Set<MessageListener>>()
-  readonly #shardChannels = new Map<string, Set<MessageListener>>()
+  readonly #channels = new ChannelRegistry()
+  readonly #shardChannels = new ChannelRegistry()
   #sub: IoredisLike | null = null
   #lastError: Error | null = null
   #attempt = 0
@@ -109,64 +116,42 @@ export class IoredisAdapter implements DriverPort {
     options?: CommandOptions,
   ): Promise<(RedisReply | Error)[]> {
     // ioredis writes commands issued in one tick together when auto-pipelining is on.
-    return Promise.all(
-      commands.map((args) =>
-        this.command(args, options).catch((err: unknown) =>
-          err instanceof Error ? err : new Error(String(err)),
-        ),
-      ),
-    )
+    return pipelineEach(commands, (args) => this.command(args, options))
   }
 
   #subscriber(): IoredisLike {
     if (this.#sub === null) {
       const sub = this.#client.duplicate()
-      sub.on('messageBuffer', (channel, message) => this.#dispatch(this.#channels, channel, message))
-      sub.on('smessageBuffer', (channel, message) => this.#dispatch(this.#shardChannels, channel, message))
+      sub.on('messageBuffer', (channel, message) => dispatch(this.#channels, channel, message))
+      sub.on('smessageBuffer', (channel, message) => dispatch(this.#shardChannels, channel, message))
       sub.on('error', () => {})
       this.#sub = sub
     }
     return this.#sub
   }
 
-  #dispatch(registry: Map<string, Set<MessageListener>>, channel: unknown, message: unknown): void {
-    const name = Buffer.isBuffer(channel) ? channel.toString() : String(channel)
-    const body = Buffer.isBuffer(message) ? message : Buffer.from(String(message))
-    for (const listener of registry.get(name) ?? []) listener(body, name)
-  }
-
   async #add(
-    registry: Map<string, Set<MessageListener>>,
+    registry: ChannelRegistry,
     channel: string,
     listener: MessageListener,
     sharded: boolean,
   ): Promise<void> {
-    let set = registry.get(channel)
-    if (set === undefined) {
-      set = new Set()
-      registry.set(channel, set)
-      const sub = this.#subscriber()
-      if (sharded) {
-        if (!sub.ssubscribe)
-          throw new Error('This ioredis version has no ssubscribe (sharded pub/sub needs ioredis >= 5.3).')
-        await sub.ssubscribe(channel)
-      } else await sub.subscribe(channel)
-    }
-    set.add(listener)
+    if (!registry.add(channel, listener)) return
+    const sub = this.#subscriber()
+    if (sharded) {
+      if (!sub.ssubscribe)
+        throw new Error('This ioredis version has no ssubscribe (sharded pub/sub needs ioredis >= 5.3).')
+      await sub.ssubscribe(channel)
+    } else await sub.subscribe(channel)
   }
 
   async #remove(
-    registry: Map<string, Set<MessageListener>>,
+    registry: ChannelRegistry,
     channel: string,
     listener: MessageListener | undefined,
     sharded: boolean,
   ): Promise<void> {
-    const set = registry.get(channel)
-    if (set === undefined) return
-    if (listener) set.delete(listener)
-    else set.clear()
-    if (set.size > 0) return
-    registry.delete(channel)
+    if (!registry.remove(channel, listener)) return
     const sub = this.#subscriber()
     await (sharded ? sub.sunsubscribe?.(channel) : sub.unsubscribe(channel))
   }

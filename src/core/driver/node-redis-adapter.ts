@@ -7,6 +7,8 @@
 import type { RedisClientOptions } from '@redis/client'
 import type { BackoffPolicy } from '../connection/backoff.js'
 import { BUFFER_REPLIES, ManagedClient, type ManagedClientEvent } from './managed-client.js'
+import { ChannelRegistry } from './channel-registry.js'
+import { pipelineEach } from './pipeline-each.js'
 import type {
   CommandOptions,
   DriverEvent,
@@ -52,8 +54,8 @@ export class NodeRedisAdapter implements DriverPort {
   readonly #main: ManagedClient
   #sub: ManagedClient | null = null
   readonly #listeners = new Set<(event: DriverEvent) => void>()
-  readonly #channels = new Map<string, Set<MessageListener>>()
-  readonly #shardChannels = new Map<string, Set<MessageListener>>()
+  readonly #channels = new ChannelRegistry()
+  readonly #shardChannels = new ChannelRegistry()
 
   constructor(options: NodeRedisAdapterOptions) {
     this.#options = options
@@ -123,15 +125,8 @@ export class NodeRedisAdapter implements DriverPort {
   ): Promise<(RedisReply | Error)[]> {
     const client = this.#main.client
     if (client === null) return Promise.reject(new Error(NOT_CONNECTED))
-    // node-redis writes every command issued in one tick in a single write: this is a pipeline.
     const typeMapping = options?.buffers ? BUFFER_REPLIES : undefined
-    return Promise.all(
-      commands.map((args) =>
-        client
-          .sendCommand<RedisReply>(toRedisArgs(args), typeMapping)
-          .catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
-      ),
-    )
+    return pipelineEach(commands, (args) => client.sendCommand<RedisReply>(toRedisArgs(args), typeMapping))
   }
 
   async #subscriber(): Promise<Raw> {
@@ -139,8 +134,9 @@ export class NodeRedisAdapter implements DriverPort {
       this.#sub = this.#managed(
         () => {},
         async (client) => {
-          for (const channel of this.#channels.keys()) await this.#rawSubscribe(client, channel, false)
-          for (const channel of this.#shardChannels.keys()) await this.#rawSubscribe(client, channel, true)
+          for (const channel of this.#channels.channels()) await this.#rawSubscribe(client, channel, false)
+          for (const channel of this.#shardChannels.channels())
+            await this.#rawSubscribe(client, channel, true)
         },
       )
       await this.#sub.start()
@@ -152,23 +148,13 @@ export class NodeRedisAdapter implements DriverPort {
 
   #rawSubscribe(client: Raw, channel: string, sharded: boolean): Promise<void> {
     const registry = sharded ? this.#shardChannels : this.#channels
-    const dispatch = (message: Buffer, ch: Buffer | string): void => {
-      const name = typeof ch === 'string' ? ch : ch.toString()
-      for (const listener of registry.get(name) ?? []) listener(message, name)
-    }
+    const dispatch = (message: Buffer, ch: Buffer | string): void => registry.dispatch(ch, message)
     return sharded ? client.sSubscribe(channel, dispatch, true) : client.subscribe(channel, dispatch, true)
   }
 
   async #add(channel: string, listener: MessageListener, sharded: boolean): Promise<void> {
     const registry = sharded ? this.#shardChannels : this.#channels
-    let set = registry.get(channel)
-    const first = set === undefined
-    if (set === undefined) {
-      set = new Set()
-      registry.set(channel, set)
-    }
-    set.add(listener)
-    if (first) {
+    if (registry.add(channel, listener)) {
       try {
         await this.#rawSubscribe(await this.#subscriber(), channel, sharded)
       } catch (err) {
@@ -180,12 +166,7 @@ export class NodeRedisAdapter implements DriverPort {
 
   async #remove(channel: string, listener: MessageListener | undefined, sharded: boolean): Promise<void> {
     const registry = sharded ? this.#shardChannels : this.#channels
-    const set = registry.get(channel)
-    if (set === undefined) return
-    if (listener) set.delete(listener)
-    else set.clear()
-    if (set.size > 0) return
-    registry.delete(channel)
+    if (!registry.remove(channel, listener)) return
     const client = this.#sub?.client
     if (client) await (sharded ? client.sUnsubscribe(channel) : client.unsubscribe(channel))
   }

@@ -5,6 +5,7 @@
 import { createCluster } from '@redis/client'
 import { slotOf } from '../keys/slot.js'
 import { BUFFER_REPLIES } from './managed-client.js'
+import { pipelineEach } from './pipeline-each.js'
 import { toRedisArgs } from './node-redis-adapter.js'
 import type {
   CommandOptions,
@@ -79,13 +80,7 @@ export class NodeRedisClusterAdapter implements DriverPort {
     commands: readonly (readonly RedisArg[])[],
     options?: CommandOptions,
   ): Promise<(RedisReply | Error)[]> {
-    return Promise.all(
-      commands.map((args) =>
-        this.command(args, options).catch((err: unknown) =>
-          err instanceof Error ? err : new Error(String(err)),
-        ),
-      ),
-    )
+    return pipelineEach(commands, (args) => this.command(args, options))
   }
 
   readonly #wrapped = new WeakMap<MessageListener, (message: Buffer, channel: Buffer | string) => void>()
