@@ -11,7 +11,7 @@ import type { DriverPort, MessageListener, RedisArg, RedisReply } from '../drive
 import { ValkitError, isValkitError } from '../errors.js'
 import { backoffDelay, type BackoffPolicy } from './backoff.js'
 import { classifyCommandError, isConnectionError, isTransientReply } from './classify-error.js'
-import { Deadlines, type DeadlineEntry } from './deadlines.js'
+import { Deadlines, type DeadlineEntry, type DeadlineQueue } from './deadlines.js'
 import { runScript } from '../scripts/run-script.js'
 import { commandName, IDEMPOTENT_COMMANDS } from './idempotent-commands.js'
 
@@ -53,6 +53,7 @@ function setFlagsBlockRetry(args: readonly RedisArg[]): boolean {
 class PendingCall implements DeadlineEntry {
   deadline = 0
   done = false
+  queue: DeadlineQueue | null = null
   resolve: (reply: RedisReply | Promise<RedisReply>) => void = noop
   reject: (err: unknown) => void = noop
 
@@ -87,6 +88,8 @@ export class ValkitConnection implements Connection {
   readonly #driver: DriverPort
   readonly #options: ConnectionOptions
   readonly #deadlines = new Deadlines()
+  /** The queue of the configured `commandTimeout`, held to skip a lookup per command. */
+  readonly #defaultQueue: DeadlineQueue
   /** The driver needs the routing key (Cluster); otherwise no options object is built per command. */
   readonly #routesByKey: boolean
   readonly #retryBackoff: BackoffPolicy
@@ -107,6 +110,7 @@ export class ValkitConnection implements Connection {
     this.#driver = driver
     this.#options = options
     this.#routesByKey = driver.routesByKey === true
+    this.#defaultQueue = this.#deadlines.queue(Math.max(1, options.commandTimeoutMs))
     this.#retryBackoff = {
       initialDelayMs: options.retry.initialDelayMs,
       maxDelayMs: options.retry.maxDelayMs,
@@ -196,7 +200,12 @@ export class ValkitConnection implements Connection {
     pendingCall = call
     const promise = new Promise<RedisReply>(captureSettlers)
     pendingCall = null
-    if (timeoutMs > 0) this.#deadlines.add(call, timeoutMs)
+    if (timeoutMs > 0) {
+      const queue =
+        timeoutMs === this.#options.commandTimeoutMs ? this.#defaultQueue : this.#deadlines.queue(timeoutMs)
+      call.queue = queue
+      queue.add(call)
+    }
     work.then(
       (reply) => this.#replied(call, reply),
       (err: unknown) => this.#errored(call, err),
@@ -207,14 +216,14 @@ export class ValkitConnection implements Connection {
   #replied(call: PendingCall, reply: RedisReply): void {
     if (call.done) return
     call.done = true
-    if (call.timeoutMs > 0) this.#deadlines.settled(call.timeoutMs)
+    call.queue?.settled()
     call.resolve(reply)
   }
 
   #errored(call: PendingCall, err: unknown): void {
     if (call.done) return
     call.done = true
-    if (call.timeoutMs > 0) this.#deadlines.settled(call.timeoutMs)
+    call.queue?.settled()
     if (call.retry && this.#retriable(err)) call.resolve(this.#retryCall(call, this.#fail(err, call.args), 0))
     else call.reject(this.#fail(err, call.args))
   }

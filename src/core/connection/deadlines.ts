@@ -23,13 +23,29 @@ export interface DeadlineEntry {
 /** Ticks per timeout: the deadline fires between `timeout` and `timeout * (1 + 1/TICKS)`. */
 const TICKS = 8
 
-class FifoQueue {
+/** The entries of one timeout, oldest first. Hold on to it to skip a lookup per command. */
+export class DeadlineQueue {
   items: DeadlineEntry[] = []
   head = 0
   generation = 0
   timer: NodeJS.Timeout | null = null
 
-  constructor(readonly tickMs: number) {}
+  constructor(
+    readonly tickMs: number,
+    private readonly start: (queue: DeadlineQueue) => void,
+  ) {}
+
+  /** Tracks `entry` from now. The owner sets `entry.done` when the work settles, then calls `settled()`. */
+  add(entry: DeadlineEntry): void {
+    entry.deadline = this.generation
+    this.items.push(entry)
+    if (this.timer === null) this.start(this)
+  }
+
+  /** Drops finished entries from the head now (cheap when the head is still pending). */
+  settled(): void {
+    if (this.items[this.head]?.done === true) this.peekLive()
+  }
 
   /** Drops finished entries at the head; returns the first live one. */
   peekLive(): DeadlineEntry | undefined {
@@ -59,25 +75,27 @@ class ClosureEntry implements DeadlineEntry {
 }
 
 export class Deadlines {
-  readonly #queues = new Map<number, FifoQueue>()
+  readonly #queues = new Map<number, DeadlineQueue>()
   #closed = false
 
-  /** Tracks `entry` for `timeoutMs` from now. The owner sets `entry.done` when the work settles, then calls `settled(timeoutMs)`. */
-  add(entry: DeadlineEntry, timeoutMs: number): void {
+  /** The queue of one timeout (created on first use). */
+  queue(timeoutMs: number): DeadlineQueue {
     let queue = this.#queues.get(timeoutMs)
     if (queue === undefined) {
-      queue = new FifoQueue(Math.max(1, Math.ceil(timeoutMs / TICKS)))
+      queue = new DeadlineQueue(Math.max(1, Math.ceil(timeoutMs / TICKS)), (q) => this.#start(q))
       this.#queues.set(timeoutMs, queue)
     }
-    entry.deadline = queue.generation
-    queue.items.push(entry)
-    if (queue.timer === null && !this.#closed) this.#start(queue)
+    return queue
+  }
+
+  /** Tracks `entry` for `timeoutMs` from now. */
+  add(entry: DeadlineEntry, timeoutMs: number): void {
+    this.queue(timeoutMs).add(entry)
   }
 
   /** Lets the queue of `timeoutMs` drop finished entries from its head now. */
   settled(timeoutMs: number): void {
-    const queue = this.#queues.get(timeoutMs)
-    if (queue !== undefined && queue.items[queue.head]?.done === true) queue.peekLive()
+    this.#queues.get(timeoutMs)?.settled()
   }
 
   /**
@@ -93,12 +111,13 @@ export class Deadlines {
     }
   }
 
-  #start(queue: FifoQueue): void {
+  #start(queue: DeadlineQueue): void {
+    if (this.#closed) return
     queue.timer = setInterval(() => this.#tick(queue), queue.tickMs)
     queue.timer.unref()
   }
 
-  #tick(queue: FifoQueue): void {
+  #tick(queue: DeadlineQueue): void {
     queue.generation++
     // An entry added in generation g has seen TICKS full ticks once the generation is g + TICKS + 1.
     const expiredBefore = queue.generation - TICKS
