@@ -63,6 +63,11 @@ for (const engine of testEngines()) {
           },
         )
         await waitForWrites(writer, 500, 10_000)
+        const report = await valkit.health()
+        assert.equal(report.topology.kind, 'sentinel')
+        assert.equal(report.topology.sentinel?.master, `${elected.host}:${elected.port}`)
+        assert.ok((report.topology.sentinel?.failovers ?? 0) >= 1, 'the failover is counted')
+        assert.equal(report.server?.role, 'master')
       } finally {
         await writer.stop()
       }
