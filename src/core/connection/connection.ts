@@ -152,11 +152,8 @@ export class ValkitConnection implements Connection {
       return this.#durableCommand(args, options)
     if (!this.#driver.isReady)
       return this.#whenOnline(args, () => this.#sendOnce(args, options, false), options)
-    return this.#sendOnce(
-      args,
-      options,
-      this.#options.retry.attempts > 0 && this.#isIdempotent(args, options),
-    )
+    // Whether the command may be retried is only worked out if it fails.
+    return this.#sendOnce(args, options, true)
   }
 
   #durableCommand(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
@@ -165,6 +162,11 @@ export class ValkitConnection implements Connection {
     const first = send()
     if (this.#options.retry.attempts === 0 || !this.#isIdempotent(args, options)) return first
     return first.catch((err: unknown) => this.#retry(err, send, options, performance.now()))
+  }
+
+  /** A first attempt that failed: retries are on and the command is idempotent. */
+  #mayRetry(call: PendingCall): boolean {
+    return this.#options.retry.attempts > 0 && this.#isIdempotent(call.args, call.options)
   }
 
   #isIdempotent(args: readonly RedisArg[], options: CallOptions | undefined): boolean {
@@ -181,8 +183,9 @@ export class ValkitConnection implements Connection {
 
   /**
    * One attempt under one deadline: the hot path. One `PendingCall` per command is both the
-   * deadline entry and the holder of the caller's settle functions; when `retry` is set, a
-   * retriable failure or a timeout continues in `#retry` instead of rejecting.
+   * deadline entry and the holder of the caller's settle functions; when `retry` is set (a
+   * first attempt) and the command is idempotent, a retriable failure or a timeout continues
+   * in `#retry` instead of rejecting.
    */
   #sendOnce(
     args: readonly RedisArg[],
@@ -224,7 +227,8 @@ export class ValkitConnection implements Connection {
     if (call.done) return
     call.done = true
     call.queue?.settled()
-    if (call.retry && this.#retriable(err)) call.resolve(this.#retryCall(call, this.#fail(err, call.args), 0))
+    if (call.retry && this.#retriable(err) && this.#mayRetry(call))
+      call.resolve(this.#retryCall(call, this.#fail(err, call.args), 0))
     else call.reject(this.#fail(err, call.args))
   }
 
@@ -241,7 +245,7 @@ export class ValkitConnection implements Connection {
         details: { command: name, timeoutMs: call.timeoutMs },
       },
     )
-    if (call.retry) call.resolve(this.#retryCall(call, error, call.timeoutMs))
+    if (call.retry && this.#mayRetry(call)) call.resolve(this.#retryCall(call, error, call.timeoutMs))
     else call.reject(error)
   }
 
