@@ -5,6 +5,7 @@
  * old master (the split-brain case): valkit only ever connects where the sentinels point.
  */
 import { createClient, type RedisClientOptions } from '@redis/client'
+import { classifyConnectError } from '../connection/classify-error.js'
 import { withTimeout } from '../connection/with-timeout.js'
 import type { BackoffPolicy } from '../connection/backoff.js'
 import { ValkitError } from '../errors.js'
@@ -55,6 +56,7 @@ export class SentinelWatcher {
   /** Asks the sentinels in turn (the last one that answered first) where the master is. */
   async currentMaster(): Promise<NodeAddress> {
     const errors: string[] = []
+    const refusals: ValkitError[] = []
     for (const sentinel of [...this.#order]) {
       const client = createClient({
         ...this.#options.clientOptions(sentinel),
@@ -84,10 +86,29 @@ export class SentinelWatcher {
         this.#noteMaster(master)
         return master
       } catch (err) {
-        errors.push(`${addr(sentinel)}: ${err instanceof Error ? err.message : String(err)}`)
+        const classified = classifyConnectError(err, `sentinel ${addr(sentinel)}`, this.#options.tls)
+        refusals.push(classified)
+        errors.push(classified.message)
       } finally {
         client.destroy()
       }
+    }
+    // Every sentinel refused the handshake or the credentials: that is the error to show.
+    const first = refusals[0]
+    if (
+      first &&
+      refusals.length === errors.length &&
+      refusals.every((r) => r.code === first.code) &&
+      first.code !== 'VALKIT_UNAVAILABLE'
+    ) {
+      throw new ValkitError(
+        first.code,
+        `No sentinel of "${this.#options.masterName}" accepted the connection. ${first.message}`,
+        {
+          cause: first,
+          details: { masterName: this.#options.masterName },
+        },
+      )
     }
     throw new ValkitError(
       'VALKIT_UNAVAILABLE',
