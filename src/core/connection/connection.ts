@@ -11,9 +11,11 @@ import type { DriverPort, MessageListener, RedisArg, RedisReply } from '../drive
 import { ValkitError, isValkitError } from '../errors.js'
 import { backoffDelay, type BackoffPolicy } from './backoff.js'
 import { classifyCommandError, isConnectionError, isTransientReply } from './classify-error.js'
-import { Deadlines, type DeadlineEntry, type DeadlineQueue } from './deadlines.js'
+import { Deadlines, type DeadlineQueue } from './deadlines.js'
 import { runScript } from '../scripts/run-script.js'
-import { commandName, IDEMPOTENT_COMMANDS } from './idempotent-commands.js'
+import { commandName, isIdempotentCommand } from './idempotent-commands.js'
+import { OfflineQueue } from './offline-queue.js'
+import { PendingCall } from './pending-call.js'
 
 export interface ConnectionOptions {
   readonly commandTimeoutMs: number
@@ -34,56 +36,6 @@ export interface ConnectionStats {
 
 const commandChannel = diagnostics.tracingChannel('valkit:core:command')
 
-interface Waiter {
-  readonly run: () => void
-  readonly fail: (err: ValkitError) => void
-  done: boolean
-}
-
-function setFlagsBlockRetry(args: readonly RedisArg[]): boolean {
-  for (let i = 3; i < args.length; i++) {
-    const a = args[i]
-    const s = typeof a === 'string' ? a.toUpperCase() : ''
-    if (s === 'NX' || s === 'XX' || s === 'GET') return true
-  }
-  return false
-}
-
-/** One command in flight: the deadline entry, and the holder of the caller's settle functions. */
-class PendingCall implements DeadlineEntry {
-  deadline = 0
-  done = false
-  queue: DeadlineQueue | null = null
-  resolve: (reply: RedisReply | Promise<RedisReply>) => void = noop
-  reject: (err: unknown) => void = noop
-
-  constructor(
-    readonly owner: ValkitConnection,
-    readonly args: readonly RedisArg[],
-    readonly options: CallOptions | undefined,
-    readonly timeoutMs: number,
-    readonly key: RedisArg | undefined,
-    readonly retry: boolean,
-  ) {}
-
-  expire(): void {
-    this.owner.expired(this)
-  }
-}
-
-function noop(): void {}
-
-// `new Promise(executor)` runs the executor synchronously: a shared executor that stores the
-// settle functions on the call being created avoids a closure per command.
-let pendingCall: PendingCall | null = null
-function captureSettlers(
-  resolve: (reply: RedisReply | Promise<RedisReply>) => void,
-  reject: (err: unknown) => void,
-): void {
-  pendingCall!.resolve = resolve
-  pendingCall!.reject = reject
-}
-
 export class ValkitConnection implements Connection {
   readonly #driver: DriverPort
   readonly #options: ConnectionOptions
@@ -93,7 +45,7 @@ export class ValkitConnection implements Connection {
   /** The driver needs the routing key (Cluster); otherwise no options object is built per command. */
   readonly #routesByKey: boolean
   readonly #retryBackoff: BackoffPolicy
-  readonly #offline: Waiter[] = []
+  readonly #offline: OfflineQueue
   readonly stats: ConnectionStats = {
     commands: 0,
     failures: 0,
@@ -111,6 +63,7 @@ export class ValkitConnection implements Connection {
     this.#options = options
     this.#routesByKey = driver.routesByKey === true
     this.#defaultQueue = this.#deadlines.queue(Math.max(1, options.commandTimeoutMs))
+    this.#offline = new OfflineQueue(this.#deadlines, options.offlineQueue.maxSize)
     this.#retryBackoff = {
       initialDelayMs: options.retry.initialDelayMs,
       maxDelayMs: options.retry.maxDelayMs,
@@ -119,7 +72,7 @@ export class ValkitConnection implements Connection {
     driver.onEvent((event) => {
       if (event.type !== 'ready') return
       this.#epoch++
-      this.#flushOffline()
+      this.#offline.flush()
     })
   }
 
@@ -170,15 +123,7 @@ export class ValkitConnection implements Connection {
   }
 
   #isIdempotent(args: readonly RedisArg[], options: CallOptions | undefined): boolean {
-    if (options?.idempotent !== undefined) return options.idempotent
-    const first = args[0]
-    let name = typeof first === 'string' ? first : commandName(first)
-    if (!IDEMPOTENT_COMMANDS.has(name)) {
-      const upper = name.toUpperCase()
-      if (upper === name || !IDEMPOTENT_COMMANDS.has(upper)) return false
-      name = upper
-    }
-    return name !== 'SET' || !setFlagsBlockRetry(args)
+    return options?.idempotent ?? isIdempotentCommand(args)
   }
 
   /**
@@ -200,9 +145,6 @@ export class ValkitConnection implements Connection {
       buffers || (this.#routesByKey && key !== undefined) ? { key, buffers } : undefined,
     )
     const call = new PendingCall(this, args, options, timeoutMs, key, retry)
-    pendingCall = call
-    const promise = new Promise<RedisReply>(captureSettlers)
-    pendingCall = null
     if (timeoutMs > 0) {
       const queue =
         timeoutMs === this.#options.commandTimeoutMs ? this.#defaultQueue : this.#deadlines.queue(timeoutMs)
@@ -213,7 +155,7 @@ export class ValkitConnection implements Connection {
       (reply) => this.#replied(call, reply),
       (err: unknown) => this.#errored(call, err),
     )
-    return promise
+    return call.promise
   }
 
   #replied(call: PendingCall, reply: RedisReply): void {
@@ -374,49 +316,17 @@ export class ValkitConnection implements Connection {
     options: CallOptions | undefined,
   ): Promise<RedisReply> {
     const queue = this.#options.offlineQueue
-    if (!queue.enabled || this.#offline.length >= queue.maxSize) {
+    if (!queue.enabled || this.#offline.full) {
       this.stats.rejectedOffline++
       this.stats.failures++
       return Promise.reject(this.#unavailable(args, queue.enabled ? 'the offline queue is full' : undefined))
     }
     this.stats.queuedOffline++
-    return new Promise<RedisReply>((resolve, reject) => {
-      let finish = (): void => {}
-      const waiter: Waiter = {
-        done: false,
-        run: () => {
-          finish()
-          send().then(resolve, reject)
-        },
-        fail: (err) => {
-          finish()
-          reject(err)
-        },
-      }
-      this.#offline.push(waiter)
-      const waitMs = options?.timeoutMs ?? queue.maxWaitMs
-      // maxWait 0: wait as long as it takes (bounded by maxSize only).
-      if (waitMs > 0) {
-        finish = this.#deadlines.track(waitMs, () => {
-          if (waiter.done) return
-          waiter.done = true
-          // Frees its place in the queue.
-          const at = this.#offline.indexOf(waiter)
-          if (at !== -1) this.#offline.splice(at, 1)
-          this.stats.failures++
-          reject(this.#unavailable(args, `still offline after ${waitMs} ms in the offline queue`))
-        })
-      }
+    const waitMs = options?.timeoutMs ?? queue.maxWaitMs
+    return this.#offline.enqueue(send, waitMs, () => {
+      this.stats.failures++
+      return this.#unavailable(args, `still offline after ${waitMs} ms in the offline queue`)
     })
-  }
-
-  #flushOffline(): void {
-    const waiting = this.#offline.splice(0, this.#offline.length)
-    for (const waiter of waiting) {
-      if (waiter.done) continue
-      waiter.done = true
-      waiter.run()
-    }
   }
 
   #unavailable(args: readonly RedisArg[], why?: string): ValkitError {
@@ -493,12 +403,7 @@ export class ValkitConnection implements Connection {
   /** Rejects queued calls and stops timers; the driver is closed by the owner. */
   close(): void {
     this.#closed = true
-    for (const waiter of this.#offline.splice(0)) {
-      if (!waiter.done) {
-        waiter.done = true
-        waiter.fail(this.#closedError())
-      }
-    }
+    this.#offline.rejectAll(this.#closedError())
     this.#deadlines.close()
   }
 }

@@ -92,3 +92,25 @@ export function commandName(first: unknown): string {
   const s = typeof first === 'string' ? first : Buffer.isBuffer(first) ? first.toString() : String(first)
   return s === s.toUpperCase() ? s : s.toUpperCase()
 }
+
+/** `SET` with `NX`, `XX` or `GET` answers differently the second time: not idempotent. */
+function setFlagsBlockRetry(args: readonly unknown[]): boolean {
+  for (let i = 3; i < args.length; i++) {
+    const a = args[i]
+    const s = typeof a === 'string' ? a.toUpperCase() : ''
+    if (s === 'NX' || s === 'XX' || s === 'GET') return true
+  }
+  return false
+}
+
+/** Whether sending `args` again after a lost reply leaves the same outcome (see the table above). */
+export function isIdempotentCommand(args: readonly unknown[]): boolean {
+  const first = args[0]
+  let name = typeof first === 'string' ? first : commandName(first)
+  if (!IDEMPOTENT_COMMANDS.has(name)) {
+    const upper = name.toUpperCase()
+    if (upper === name || !IDEMPOTENT_COMMANDS.has(upper)) return false
+    name = upper
+  }
+  return name !== 'SET' || !setFlagsBlockRetry(args)
+}
