@@ -183,46 +183,38 @@ export function resolveConnection(
 
   const codeUrl = url?.fromCode === true ? url : undefined
   const envUrl = url?.fromCode === false ? url : undefined
-  const userExpected = { expected: 'an ACL user name (no spaces)', pattern: NAME }
-  const codeUser =
-    options.username === undefined
-      ? undefined
-      : { value: expectString(options.username, 'username', userExpected), path: 'username' }
-  const envUserRaw = env.string('VALKIT_USERNAME')
-  const envUser = envUserRaw && {
-    value: expectString(envUserRaw.value, envUserRaw.path, userExpected),
-    path: envUserRaw.path,
+  const credential = (
+    option: 'username' | 'password',
+    variable: string,
+    part: 'username' | 'password',
+    expected: Parameters<typeof expectString>[2],
+    what: string,
+  ): Sourced<string> | undefined => {
+    const given = options[option]
+    const fromCode =
+      given === undefined ? undefined : { value: expectString(given, option, expected), path: option }
+    const raw = env.string(variable)
+    const fromEnv = raw && { value: expectString(raw.value, raw.path, expected), path: raw.path }
+    const inCodeUrl = urlPart(codeUrl, codeUrl?.parsed[part])
+    const inEnvUrl = urlPart(envUrl, envUrl?.parsed[part])
+    agree(fromCode, inCodeUrl, what)
+    agree(fromEnv, inEnvUrl, what)
+    return firstDefined([fromCode, inCodeUrl, fromEnv, inEnvUrl])
   }
-  agree(codeUser, urlPart(codeUrl, codeUrl?.parsed.username), 'user name')
-  agree(envUser, urlPart(envUrl, envUrl?.parsed.username), 'user name')
-  const username = firstDefined([
-    codeUser,
-    urlPart(codeUrl, codeUrl?.parsed.username),
-    envUser,
-    urlPart(envUrl, envUrl?.parsed.username),
-  ])
-
-  const passExpected = {
-    expected: 'a non-empty password string (omit the option for no password)',
-    secret: true,
-  }
-  const codePass =
-    options.password === undefined
-      ? undefined
-      : { value: expectString(options.password, 'password', passExpected), path: 'password' }
-  const envPassRaw = env.string('VALKIT_PASSWORD')
-  const envPass = envPassRaw && {
-    value: expectString(envPassRaw.value, envPassRaw.path, passExpected),
-    path: envPassRaw.path,
-  }
-  agree(codePass, urlPart(codeUrl, codeUrl?.parsed.password), 'password')
-  agree(envPass, urlPart(envUrl, envUrl?.parsed.password), 'password')
-  const password = firstDefined([
-    codePass,
-    urlPart(codeUrl, codeUrl?.parsed.password),
-    envPass,
-    urlPart(envUrl, envUrl?.parsed.password),
-  ])
+  const username = credential(
+    'username',
+    'VALKIT_USERNAME',
+    'username',
+    { expected: 'an ACL user name (no spaces)', pattern: NAME },
+    'user name',
+  )
+  const password = credential(
+    'password',
+    'VALKIT_PASSWORD',
+    'password',
+    { expected: 'a non-empty password string (omit the option for no password)', secret: true },
+    'password',
+  )
   if (password !== undefined) {
     secrets.push(password.value)
     const encoded = encodeURIComponent(password.value)
