@@ -11,7 +11,7 @@ import { createDriver } from './driver/create-driver.js'
 import type { DriverPort } from './driver/port.js'
 import { ValkitError } from './errors.js'
 import { HealthReporter } from './health/health-reporter.js'
-import type { HealthReport } from './health-types.js'
+import type { HealthReport, LatencySummary, SupervisorState } from './health-types.js'
 import { createKeySpace, type KeySpace } from './keys/key-space.js'
 import { ConnectionSupervisor } from './supervisor/supervisor.js'
 import { createMetricsRegistry, type MetricsRegistry } from './telemetry/metrics-registry.js'
@@ -35,7 +35,24 @@ export interface Valkit extends ValkitCore {
   /** valkit's logger; every line passes through secret redaction. */
   readonly logger: Logger
   health(): Promise<HealthReport>
+  /** The core's counters as plain data: the same numbers `/metrics` shows. */
+  stats(): ValkitStats
   close(): Promise<void>
+}
+
+/** What {@link Valkit.stats} returns. */
+export interface ValkitStats {
+  readonly state: SupervisorState
+  readonly backend: 'redis' | 'memory'
+  readonly commands: number
+  readonly failures: number
+  readonly timeouts: number
+  readonly retries: number
+  readonly rejectedOffline: number
+  readonly queuedOffline: number
+  readonly stateTransitions: number
+  readonly pingFailures: number
+  readonly latency: LatencySummary
 }
 
 /**
@@ -131,6 +148,14 @@ function assemble(config: ResolvedValkitConfig): Valkit {
     driver,
     logger,
     health: () => reporter.report(),
+    stats: () => ({
+      state: supervisor.state,
+      backend: supervisor.backend,
+      ...connection.stats,
+      stateTransitions: supervisor.counters.transitions,
+      pingFailures: supervisor.counters.pingFailures,
+      latency: supervisor.latency(),
+    }),
     close: () => {
       closing ??= (async () => {
         monitor.close()

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { createValkit, connect, type Valkit } from './create-valkit.js'
+export { createValkit, connect, type Valkit, type ValkitStats } from './create-valkit.js'
 export { ValkitError, isValkitError, invalidOption, ERROR_CODES, type ValkitErrorCode } from './errors.js'
 export type { Connection, Supervisor, CallOptions, ScriptRef, ValkitCore } from './api-types.js'
 export type * from './health-types.js'
