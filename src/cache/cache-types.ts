@@ -1,0 +1,147 @@
+import type { Duration } from '../core/index.js'
+
+/** Options of one write (`set`, `getOrSet`). */
+export interface CacheSetOptions {
+  /**
+   * Time to live of this value (milliseconds or `'30s'`); `> 0`. Jitter applies.
+   * @defaultValue the cache's `ttl`
+   */
+  readonly ttl?: Duration
+  /**
+   * Tags of this value: `invalidateTags([tag])` deletes every value carrying it, in every instance.
+   * @defaultValue none
+   */
+  readonly tags?: readonly string[]
+}
+
+/** Progress of a {@link Cache.clear} call. */
+export interface ClearProgress {
+  /** Keys looked at so far (on every master). */
+  readonly scanned: number
+  /** Keys deleted so far. */
+  readonly deleted: number
+}
+
+/** Options of {@link Cache.clear}. */
+export interface ClearOptions {
+  /** Called after each SCAN page. */
+  readonly onProgress?: (progress: ClearProgress) => void
+}
+
+/** What {@link Cache.stats} returns: counters since creation, for the whole cache (every namespace). */
+export interface CacheStats {
+  /** Reads answered by the in-process tier. */
+  readonly hitsL1: number
+  /** Reads answered by Redis/Valkey. */
+  readonly hitsL2: number
+  /** Reads that found nothing (including corrupted and unreachable-L2 reads). */
+  readonly misses: number
+  /** Loader runs of `getOrSet` (coalesced callers share one). */
+  readonly loaderRuns: number
+  /** `getOrSet` callers that joined a loader run already in flight. */
+  readonly coalesced: number
+  /** Values written (`set`, and `getOrSet` after a loader run). */
+  readonly sets: number
+  /** Keys deleted, tags invalidated and clears, by this instance. */
+  readonly invalidations: number
+  /** L1 entries dropped because another instance changed them. */
+  readonly remoteInvalidations: number
+  /** L2 values that failed to decode (corrupted, tampered, unknown key): counted as misses. */
+  readonly corrupt: number
+  /** Loaded values larger than `maxEntryBytes`, served without caching. */
+  readonly oversize: number
+  /** L2 operations that failed (server down, timeout); the cache went on without L2. */
+  readonly l2Errors: number
+  /** L2 deletions that could not be sent while Redis was away, replayed after recovery. */
+  readonly replayed: number
+  /** L1 entries now. */
+  readonly l1Entries: number
+  /** L1 bytes now. */
+  readonly l1Bytes: number
+}
+
+/**
+ * A tiered cache bound to one namespace: an in-process L1 in front of Redis/Valkey (L2),
+ * kept coherent across instances by invalidation messages. Made by `createCache`.
+ *
+ * While Redis/Valkey is unreachable no method fails because of it: reads use L1 and the
+ * loader, writes act on L1 (L2 deletions are replayed after recovery).
+ */
+export interface Cache {
+  /** The namespace's full name (`parent:child` for a sub-namespace). */
+  readonly name: string
+  /**
+   * The value, from L1 or L2, or `undefined`.
+   *
+   * @example
+   * ```ts
+   * const user = await cache.get<User>(`user:${id}`)
+   * ```
+   */
+  get<T = unknown>(key: string): Promise<T | undefined>
+  /**
+   * Stores a value in L1 and L2 (one round trip, tags included) and drops it from every other
+   * instance's L1.
+   * @throws ValkitError `VALKIT_VALUE_TOO_LARGE` above `maxEntryBytes`; `VALKIT_INVALID_ARGUMENT`
+   *   for a value the codec cannot encode or an invalid option.
+   *
+   * @example
+   * ```ts
+   * await cache.set(`user:${id}`, user, { ttl: '10m', tags: [`org:${user.orgId}`] })
+   * ```
+   */
+  set(key: string, value: unknown, options?: CacheSetOptions): Promise<void>
+  /**
+   * The cached value, or the loader's result stored for next time. Concurrent callers of one
+   * key in this process share one loader run (before the first Redis read). A loader error is
+   * not cached and rejects every caller sharing that run. While Redis is down the loader's result
+   * is served and kept in L1.
+   *
+   * @example
+   * ```ts
+   * const user = await cache.getOrSet(`user:${id}`, () => db.users.find(id), { ttl: '10m', tags: ['users'] })
+   * ```
+   */
+  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: CacheSetOptions): Promise<T>
+  /** Values of several keys, in order: L1 first, then one MGET for the rest. */
+  getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]>
+  /** Deletes a key in L1, L2 and every other instance's L1. */
+  delete(key: string): Promise<void>
+  /** Whether a (non-negative) value is cached, in L1 or L2. */
+  has(key: string): Promise<boolean>
+  /**
+   * Deletes every value carrying one of these tags, in L2 and in every instance's L1: `has()`
+   * is `false` for them as soon as the promise resolves.
+   *
+   * @example
+   * ```ts
+   * await cache.invalidateTags([`org:${orgId}`])
+   * ```
+   */
+  invalidateTags(tags: readonly string[]): Promise<void>
+  /**
+   * Deletes every key of this namespace and its sub-namespaces (SCAN + UNLINK on every master),
+   * in L2 and in every instance's L1. Resolves with the number of L2 keys deleted; rejects with
+   * `VALKIT_UNAVAILABLE` (after clearing L1) when L2 cannot be reached.
+   */
+  clear(options?: ClearOptions): Promise<{ deleted: number }>
+  /**
+   * A cache bound to a sub-namespace (`parent:name`), sharing this cache's L1, options and
+   * connection. The same object for the same name.
+   *
+   * @example
+   * ```ts
+   * const tenantCache = cache.namespace(`tenant-${tenantId}`)
+   * ```
+   */
+  namespace(name: string): Cache
+  /** Resolves once this namespace's invalidation channel is subscribed (at once without L2). */
+  ready(): Promise<void>
+  /** Counters of the whole cache (every namespace of one `createCache`). */
+  stats(): CacheStats
+  /**
+   * Root cache: unsubscribes, drops L1 and detaches from the supervisor. Sub-namespace:
+   * unsubscribes its channel. Idempotent; valkit itself stays open.
+   */
+  close(): Promise<void>
+}
