@@ -7,4 +7,5 @@ import type { Benchmark } from './lib/types.js'
  */
 export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   core: async () => (await import('./core/index.js')).default,
+  cache: async () => (await import('./cache/index.js')).default,
 }
