@@ -1,7 +1,7 @@
 --[[ Delete the values listed in tag sets (hard delete) and the sets once empty.
   The call passes a variable number of keys: one set per tag (KEYS[1..n]). The value keys are
   read from the sets; they share the sets' hash tag (one namespace), so they are on the same slot.
-  At most ARGV[1] members per set are handled in one call, so a huge tag never blocks the
+  A bounded number of members per set is handled in one call, so a huge tag never blocks the
   server for long: the caller calls again while the reply's second element is > 0.
   KEYS[1] first tag set
   ARGV[1] most members removed per set in this call

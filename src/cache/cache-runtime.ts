@@ -1,0 +1,277 @@
+import { randomBytes } from 'node:crypto'
+import { createCodec, createMemoryStore, type Codec, type MemoryStore, type Valkit } from '../core/index.js'
+import type { ResolvedCacheOptions } from './cache-options.js'
+import { registerCacheMetrics, type CacheMetrics } from './cache-metrics.js'
+import type { CacheStats } from './cache-types.js'
+
+/**
+ * One L1 entry. `tagKeys` are tag index keys (`namespace \0 tag`) so a tag invalidation can
+ * find the entry; `negative` marks "the loader found nothing".
+ *
+ * @internal
+ */
+export class L1Entry {
+  constructor(
+    readonly value: unknown,
+    readonly negative: boolean,
+    readonly tagKeys: readonly string[] | null,
+  ) {}
+}
+
+/** What the runtime needs from a namespace to replay L2 deletions after an outage. @internal */
+export interface ReplayTarget {
+  replay(keys: readonly string[], tags: readonly string[]): Promise<void>
+}
+
+/** Most L2 deletions remembered while Redis is away; beyond it they are counted as errors and dropped. */
+const MAX_PENDING = 10_000
+
+/**
+ * The state every namespace of one `createCache` shares: options, codec, L1 and its tag index,
+ * counters and metrics, the in-flight loader runs, and the supervisor hooks.
+ *
+ * @internal
+ */
+export class CacheRuntime {
+  readonly origin = randomBytes(8).toString('hex')
+  readonly codec: Codec
+  readonly l1: MemoryStore<L1Entry> | null
+  readonly l2: boolean
+  readonly metrics: CacheMetrics
+  /** In-flight `getOrSet` loads by full key: concurrent callers share one. */
+  readonly flights = new Map<string, Promise<unknown>>()
+  /** Bumped by every write and invalidation (local or remote): an L2 read that spans one does not fill L1. */
+  seq = 0
+  closed = false
+  hitsL1 = 0
+  hitsL2 = 0
+  misses = 0
+  loaderRuns = 0
+  coalesced = 0
+  sets = 0
+  invalidations = 0
+  remoteInvalidations = 0
+  corrupt = 0
+  oversize = 0
+  l2Errors = 0
+  replayed = 0
+  private readonly tagIndex = new Map<string, Set<string>>()
+  private readonly pending = new Map<ReplayTarget, { keys: Set<string>; tags: Set<string> }>()
+  private pendingCount = 0
+  private readonly unhooks: (() => void)[] = []
+
+  constructor(
+    readonly valkit: Valkit,
+    readonly options: ResolvedCacheOptions,
+  ) {
+    const { codec, l1 } = options
+    this.codec = createCodec({
+      serializer: codec.serializer,
+      compression: codec.compression,
+      compressThresholdBytes: codec.compressThresholdBytes,
+      maxDecompressedBytes: codec.maxDecompressedBytes,
+      ...(codec.keyring === undefined ? {} : { encryption: codec.keyring }),
+    })
+    this.l2 = options.l2
+    this.l1 =
+      l1 === false
+        ? null
+        : createMemoryStore<L1Entry>({ maxEntries: l1.maxEntries, maxBytes: l1.maxBytes, policy: l1.policy })
+    this.l1?.onEvict((key, entry) => {
+      if (entry.tagKeys !== null) this.unindex(key, entry.tagKeys)
+    })
+    this.metrics = registerCacheMetrics(valkit.metrics, options.namespace, () =>
+      this.closed || this.l1 === null ? undefined : { entries: this.l1.size, bytes: this.l1.bytes },
+    )
+    if (this.l2) {
+      // Every L1 entry may have missed invalidations while disconnected: drop them all on recovery,
+      // then send the L2 deletions that could not be sent during the outage.
+      this.unhooks.push(valkit.supervisor.onRecover(() => this.recover()))
+      this.unhooks.push(
+        valkit.supervisor.onChange((change) => {
+          if (change.to === 'ready' && this.pendingCount > 0) void this.replay()
+        }),
+      )
+    }
+  }
+
+  /** L2 is configured and the supervisor says commands go to Redis/Valkey now. */
+  l2Usable(): boolean {
+    return this.l2 && this.valkit.supervisor.backend === 'redis'
+  }
+
+  /** `ttlMs` shortened by up to `jitter` of itself, at least 1 ms. */
+  jittered(ttlMs: number): number {
+    const jitter = this.options.jitter
+    if (jitter === 0) return ttlMs
+    return Math.max(1, ttlMs - Math.floor(ttlMs * jitter * Math.random()))
+  }
+
+  hitL1(): void {
+    this.hitsL1++
+    this.metrics.hitL1.inc()
+  }
+
+  hitL2(): void {
+    this.hitsL2++
+    this.metrics.hitL2.inc()
+  }
+
+  missed(n = 1): void {
+    this.misses += n
+    this.metrics.miss.inc(n)
+  }
+
+  loaderRan(): void {
+    this.loaderRuns++
+    this.metrics.loaderRun.inc()
+  }
+
+  invalidated(): void {
+    this.seq++
+    this.invalidations++
+    this.metrics.invalidation.inc()
+  }
+
+  corrupted(): void {
+    this.corrupt++
+    this.metrics.corrupt.inc()
+  }
+
+  l2Failed(err: unknown): void {
+    this.l2Errors++
+    this.metrics.l2Error.inc()
+    this.valkit.logger.debug('cache: L2 operation failed; going on without L2', {
+      namespace: this.options.namespace,
+      error: err instanceof Error ? err.message : String(err),
+    })
+  }
+
+  /** Stores an entry in L1 (no-op without L1), keeping the tag index in step. */
+  l1Put(fullKey: string, entry: L1Entry, ttlMs: number, sizeBytes: number): void {
+    const l1 = this.l1
+    if (l1 === null) return
+    const previous = l1.peek(fullKey)
+    if (previous?.tagKeys != null) this.unindex(fullKey, previous.tagKeys)
+    if (!l1.set(fullKey, entry, { ttlMs, sizeBytes })) return
+    if (entry.tagKeys !== null) {
+      for (const tagKey of entry.tagKeys) {
+        let keys = this.tagIndex.get(tagKey)
+        if (keys === undefined) this.tagIndex.set(tagKey, (keys = new Set()))
+        keys.add(fullKey)
+      }
+    }
+  }
+
+  /** Drops every L1 entry carrying one of these tag index keys; returns how many. */
+  dropTagKeys(tagKeys: readonly string[]): number {
+    const l1 = this.l1
+    if (l1 === null) return 0
+    let dropped = 0
+    for (const tagKey of tagKeys) {
+      const keys = this.tagIndex.get(tagKey)
+      if (keys === undefined) continue
+      for (const key of [...keys]) if (l1.delete(key)) dropped++
+      this.tagIndex.delete(tagKey)
+    }
+    return dropped
+  }
+
+  /** Drops every L1 entry whose key starts with one of `prefixes`; returns how many. */
+  dropPrefixes(prefixes: readonly string[]): number {
+    const l1 = this.l1
+    if (l1 === null) return 0
+    const doomed: string[] = []
+    for (const key of l1.keys()) if (prefixes.some((p) => key.startsWith(p))) doomed.push(key)
+    for (const key of doomed) l1.delete(key)
+    return doomed.length
+  }
+
+  /** Remembers an L2 deletion that could not be sent, to replay after recovery. */
+  remember(target: ReplayTarget, kind: 'keys' | 'tags', name: string): void {
+    if (this.pendingCount >= MAX_PENDING) {
+      this.l2Errors++
+      return
+    }
+    let entry = this.pending.get(target)
+    if (entry === undefined) this.pending.set(target, (entry = { keys: new Set(), tags: new Set() }))
+    const set = entry[kind]
+    if (set.has(name)) return
+    set.add(name)
+    this.pendingCount++
+  }
+
+  /** Forgets a namespace's pending deletions (it was closed). */
+  forget(target: ReplayTarget): void {
+    const entry = this.pending.get(target)
+    if (entry === undefined) return
+    this.pendingCount -= entry.keys.size + entry.tags.size
+    this.pending.delete(target)
+  }
+
+  stats(): CacheStats {
+    return {
+      hitsL1: this.hitsL1,
+      hitsL2: this.hitsL2,
+      misses: this.misses,
+      loaderRuns: this.loaderRuns,
+      coalesced: this.coalesced,
+      sets: this.sets,
+      invalidations: this.invalidations,
+      remoteInvalidations: this.remoteInvalidations,
+      corrupt: this.corrupt,
+      oversize: this.oversize,
+      l2Errors: this.l2Errors,
+      replayed: this.replayed,
+      l1Entries: this.l1?.size ?? 0,
+      l1Bytes: this.l1?.bytes ?? 0,
+    }
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const unhook of this.unhooks) unhook()
+    this.l1?.clear()
+    this.l1?.close()
+    this.tagIndex.clear()
+    this.pending.clear()
+    this.pendingCount = 0
+  }
+
+  private async recover(): Promise<void> {
+    if (this.closed) return
+    this.seq++
+    this.l1?.clear()
+    this.tagIndex.clear()
+    await this.replay()
+  }
+
+  private async replay(): Promise<void> {
+    if (this.closed || this.pendingCount === 0) return
+    const work = [...this.pending]
+    this.pending.clear()
+    this.pendingCount = 0
+    await Promise.all(
+      work.map(async ([target, { keys, tags }]) => {
+        try {
+          await target.replay([...keys], [...tags])
+          this.replayed += keys.size + tags.size
+        } catch (err) {
+          this.l2Failed(err)
+          for (const key of keys) this.remember(target, 'keys', key)
+          for (const tag of tags) this.remember(target, 'tags', tag)
+        }
+      }),
+    )
+  }
+
+  private unindex(fullKey: string, tagKeys: readonly string[]): void {
+    for (const tagKey of tagKeys) {
+      const keys = this.tagIndex.get(tagKey)
+      if (keys === undefined) continue
+      keys.delete(fullKey)
+      if (keys.size === 0) this.tagIndex.delete(tagKey)
+    }
+  }
+}
