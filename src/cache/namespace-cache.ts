@@ -132,7 +132,7 @@ export class NamespaceCache implements Cache, ReplayTarget {
     if (this.closed) throw closedError()
     if (!Array.isArray(keys)) throw invalidArgument('getMany() needs an array of keys.')
     const rt = this.rt
-    const out = new Array<T | undefined>(keys.length)
+    const out = new Array<T | undefined>(keys.length).fill(undefined)
     const missing: number[] = []
     const fulls: string[] = []
     for (let i = 0; i < keys.length; i++) {
