@@ -52,7 +52,8 @@ async function measureDown(library: CacheLibrary, cache: CacheAdapter): Promise<
     const wavesMs = await Promise.all(calls)
     latenciesMs.push(...wavesMs)
     const sorted = [...wavesMs].sort((a, b) => a - b)
-    waveP50[wave] = `${(sorted[sorted.length >> 1]! / 1000).toFixed(2)} s`
+    const p50 = sorted[sorted.length >> 1]!
+    waveP50[wave] = p50 >= 1000 ? `${(p50 / 1000).toFixed(2)} s` : `${p50.toFixed(2)} ms`
   }
   const total = DOWN_WAVES * DOWN_CALLS_PER_WAVE
   const parts = [
