@@ -412,16 +412,22 @@ export class NamespaceCache implements Cache, ReplayTarget {
     if (framed === null) return
     if (!rt.l2Usable()) return rt.remember(this, 'keys', key)
     const connection = rt.valkit.connection
-    const stored =
-      tags === null
-        ? connection.command(['SET', full, framed, 'PX', ttl])
-        : connection.script(
-            withKeys(SET_TAGGED, 1 + tags.length),
-            [full, ...tags.map((t) => this.tagPrefix + t)],
-            [framed, ttl],
-          )
     try {
-      await Promise.all([stored, this.publish({ kind: 'keys', keys: [key] })])
+      if (tags === null) {
+        // Same connection, same node: the message is delivered after the write is applied.
+        await Promise.all([
+          connection.command(['SET', full, framed, 'PX', ttl]),
+          this.publish({ kind: 'keys', keys: [key] }),
+        ])
+      } else {
+        // A script may be re-sent as EVAL after NOSCRIPT: publish only once it has run.
+        await connection.script(
+          withKeys(SET_TAGGED, 1 + tags.length),
+          [full, ...tags.map((t) => this.tagPrefix + t)],
+          [framed, ttl],
+        )
+        await this.publish({ kind: 'keys', keys: [key] })
+      }
     } catch (err) {
       rt.l2Failed(err)
       rt.remember(this, 'keys', key)
@@ -444,7 +450,8 @@ export class NamespaceCache implements Cache, ReplayTarget {
 
   private publish(event: Event): Promise<RedisReply> {
     const message = encodeCacheEvent({ ...event, origin: this.rt.origin })
-    return this.rt.valkit.connection.command(['PUBLISH', this.channel, message])
+    // Routed by the channel, which carries the namespace's hash tag: the node of its keys.
+    return this.rt.valkit.connection.command(['PUBLISH', this.channel, message], { key: this.channel })
   }
 
   private onMessage(message: Buffer): void {

@@ -107,7 +107,16 @@ for (const engine of testEngines()) {
       const a = (await instance({ namespace: 'tags2' })).caches[0]!
       const b = (await instance({ namespace: 'tags2' })).caches[0]!
       await a.set('k', 'v', { tags: ['t'] })
-      assert.equal(await b.get('k'), 'v') // L2 -> b's L1, with its tags
+      assert.equal(await b.get('k'), 'v')
+      // A read that overlaps an invalidation message does not fill L1: read until L1 holds it.
+      await waitFor(
+        async () => {
+          const before = b.stats().hitsL1
+          await b.get('k')
+          return b.stats().hitsL1 > before
+        },
+        { timeoutMs: 2000, what: "k in b's L1 (read from L2, with its tags)" },
+      )
       await a.invalidateTags(['t'])
       await waitFor(async () => (await b.get('k')) === undefined, { timeoutMs: 2000, what: 'b drops k' })
       assert.ok(b.stats().remoteInvalidations >= 1)
