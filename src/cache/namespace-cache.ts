@@ -5,6 +5,7 @@ import {
   type MessageListener,
   type RedisReply,
 } from '../core/index.js'
+import { checkTags, closedError, invalidArgument, keyError } from './cache-arguments.js'
 import { checkNamespace, parseTtl } from './cache-options.js'
 import { decodeCacheEvent, encodeCacheEvent, type CacheEvent } from './cache-event.js'
 import { L1Entry, type CacheRuntime, type ReplayTarget } from './cache-runtime.js'
@@ -20,22 +21,6 @@ const INVALIDATE_BATCH = 1000
 const UNLINK_BATCH = 500
 
 type Event = CacheEvent extends infer E ? (E extends CacheEvent ? Omit<E, 'origin'> : never) : never
-
-function invalidArgument(message: string): ValkitError {
-  return new ValkitError('VALKIT_INVALID_ARGUMENT', message)
-}
-
-function keyError(key: unknown): ValkitError {
-  return invalidArgument(`A cache key must be a string (got ${typeof key}).`)
-}
-
-function checkTags(tags: unknown, what: string): string[] | null {
-  if (tags === undefined) return null
-  if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string' && t.length > 0)) {
-    throw invalidArgument(`${what} must be an array of non-empty strings.`)
-  }
-  return tags.length === 0 ? null : [...new Set(tags as string[])]
-}
 
 /**
  * A {@link Cache} bound to one namespace. Every namespace of a `createCache` shares one
@@ -482,8 +467,4 @@ export class NamespaceCache implements Cache, ReplayTarget {
       })
     }
   }
-}
-
-function closedError(): ValkitError {
-  return new ValkitError('VALKIT_CLOSED', 'This cache is closed.')
 }
