@@ -196,7 +196,7 @@ export class ValkitConnection implements Connection {
     const { args, options } = call
     return this.#retry(
       err,
-      () => this.#sendOnce(args, options, false),
+      (timeoutMs) => this.#sendOnce(args, timeoutMs > 0 ? { ...options, timeoutMs } : options, false),
       options,
       performance.now() - elapsedMs,
     )
@@ -246,14 +246,17 @@ export class ValkitConnection implements Connection {
     return reply ?? null
   }
 
+  /**
+   * Retries an idempotent call whose first attempt failed. The whole call, retries included,
+   * stays within one command timeout: a caller never waits longer because valkit retried.
+   */
   async #retry(
     err: unknown,
-    send: () => Promise<RedisReply>,
+    send: (timeoutMs: number) => Promise<RedisReply>,
     options: CallOptions | undefined,
     startedAt: number,
   ): Promise<RedisReply> {
-    const budgetMs =
-      (options?.timeoutMs ?? this.#options.commandTimeoutMs) * (this.#options.retry.attempts + 1)
+    const budgetMs = options?.timeoutMs ?? this.#options.commandTimeoutMs
     let lastError = err
     const epoch = this.#epoch
     for (let attempt = 1; attempt <= this.#options.retry.attempts; attempt++) {
@@ -269,9 +272,12 @@ export class ValkitConnection implements Connection {
       }
       // Sending a timed-out command again down the same stalled socket only multiplies the wait.
       if (isValkitError(lastError, 'VALKIT_TIMEOUT') && !this.#routesByKey && this.#epoch === epoch) break
+      const left = budgetMs > 0 ? budgetMs - (performance.now() - startedAt) : 0
+      if (budgetMs > 0 && left < 1) break
+      // Rounded up to 50 ms so that retries share a few deadline queues instead of one per value.
       this.stats.retries++
       try {
-        return await send()
+        return await send(budgetMs > 0 ? Math.ceil(left / 50) * 50 : 0)
       } catch (next) {
         lastError = next
       }
