@@ -103,6 +103,9 @@ function assemble(config: ResolvedValkitConfig): Valkit {
     offlineQueue: config.offlineQueue,
     retry: config.retry,
     durableWrites: config.durableWrites,
+    // A reset with the server still there reconnects within a few backoff steps; a server
+    // that is gone must not hold callers for their whole timeout.
+    reconnectWaitMs: Math.max(250, config.reconnect.initialDelayMs * 4),
   })
   const supervisor = new ConnectionSupervisor(memoryOnly ? null : driver, {
     intervalMs: config.health.intervalMs,

@@ -22,6 +22,8 @@ export interface ConnectionOptions {
   readonly offlineQueue: { readonly enabled: boolean; readonly maxSize: number; readonly maxWaitMs: number }
   readonly retry: { readonly attempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number }
   readonly durableWrites: { readonly replicas: number; readonly timeoutMs: number } | null
+  /** How long a retry waits for a lost connection to come back (a few reconnect backoff steps). */
+  readonly reconnectWaitMs: number
 }
 
 /** Plain counters, read by the metrics registry at scrape time and by `stats()`. */
@@ -264,11 +266,13 @@ export class ValkitConnection implements Connection {
       const delay = backoffDelay(this.#retryBackoff, attempt)
       if (budgetMs > 0 && performance.now() - startedAt + delay > budgetMs) break
       await sleep(delay)
-      // A retry belongs to a call made while connected: wait for the reconnect, within the budget.
+      // A retry belongs to a call made while connected: wait briefly for the reconnect. A reset
+      // with the server still there reconnects within a few backoff steps; a server that is
+      // gone should not hold every caller for its whole timeout (fail fast is the default).
       if (!this.#driver.isReady) {
         const left =
           budgetMs > 0 ? budgetMs - (performance.now() - startedAt) : this.#options.commandTimeoutMs
-        if (left <= 0 || !(await this.#untilReady(left))) break
+        if (left <= 0 || !(await this.#untilReady(Math.min(left, this.#options.reconnectWaitMs)))) break
       }
       // Sending a timed-out command again down the same stalled socket only multiplies the wait.
       if (isValkitError(lastError, 'VALKIT_TIMEOUT') && !this.#routesByKey && this.#epoch === epoch) break
