@@ -13,14 +13,20 @@ import type { NodeAddress } from './port.js'
 // node-redis's client type is deeply generic; valkit only uses a handful of its methods.
 type RawClient = ReturnType<typeof createClient>
 
-export interface ManagedClientOptions {
+/** Where and how to connect: shared by every connection an adapter keeps. */
+export interface ConnectionTarget {
+  /** Where to connect; called before every (re)connect. */
   readonly resolveTarget: () => Promise<NodeAddress>
+  /** node-redis options for a target (socket, TLS, credentials, database, name). */
   readonly clientOptions: (target: NodeAddress) => RedisClientOptions
   readonly reconnect: BackoffPolicy
   readonly connectTimeoutMs: number
   /** Refuse a node whose ROLE is not master (Sentinel: a stale or demoted master). */
   readonly requireMaster: boolean
   readonly tls: boolean
+}
+
+export interface ManagedClientOptions extends ConnectionTarget {
   /** Runs on every fresh connection before it counts as ready (resubscribe, ...). */
   readonly onConnected?: (client: RawClient) => Promise<void>
   readonly onEvent: (event: ManagedClientEvent) => void

@@ -4,9 +4,12 @@
  * reconnect are off: valkit enforces deadlines above the port and reconnects here, asking
  * where the master is on every attempt.
  */
-import type { RedisClientOptions } from '@redis/client'
-import type { BackoffPolicy } from '../connection/backoff.js'
-import { BUFFER_REPLIES, ManagedClient, type ManagedClientEvent } from './managed-client.js'
+import {
+  BUFFER_REPLIES,
+  ManagedClient,
+  type ConnectionTarget,
+  type ManagedClientEvent,
+} from './managed-client.js'
 import { ChannelRegistry } from './channel-registry.js'
 import { pipelineEach } from './pipeline-each.js'
 import type {
@@ -14,22 +17,12 @@ import type {
   DriverEvent,
   DriverPort,
   MessageListener,
-  NodeAddress,
   NodeCommander,
   RedisArg,
   RedisReply,
 } from './port.js'
 
-export interface NodeRedisAdapterOptions {
-  /** Where to connect; called before every (re)connect. */
-  readonly resolveTarget: () => Promise<NodeAddress>
-  /** node-redis options for a target (socket, TLS, credentials, database, name). */
-  readonly clientOptions: (target: NodeAddress) => RedisClientOptions
-  readonly reconnect: BackoffPolicy
-  readonly connectTimeoutMs: number
-  readonly requireMaster: boolean
-  readonly tls: boolean
-}
+export type NodeRedisAdapterOptions = ConnectionTarget
 
 type Raw = NonNullable<ManagedClient['client']>
 
