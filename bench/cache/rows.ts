@@ -57,21 +57,7 @@ export function eventRow(
   }
 }
 
-/** A row saying why a library has no numbers in a scenario. */
-export function placeholderRow(scenario: string, library: string, reason: string): CacheRow {
-  return {
-    scenario,
-    library,
-    opsPerSec: 0,
-    ratio: undefined,
-    p50Ms: undefined,
-    p99Ms: undefined,
-    clientCpuUsPerOp: undefined,
-    serverCpuUsPerOp: undefined,
-    rounds: [],
-    note: reason,
-  }
-}
+export { placeholderRow } from '../lib/placeholder-row.js'
 
 /** The error of a rejected call, as one line. */
 export function errorText(err: unknown): string {

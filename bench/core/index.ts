@@ -17,25 +17,12 @@ import {
   REDIS_BENCHMARK_REQUESTS,
   redisBenchmarkSubject,
 } from './redis-benchmark-subject.js'
+import { placeholderRow } from '../lib/placeholder-row.js'
 import { VALKIT_COMMAND_PATH, loadCreateValkit, openValkit } from './valkit-subject.js'
 import { KEYS, KEYSPACE, SCENARIOS, SCRIPT, VALUE, VALUE_SIZE } from './workload.js'
 
 /** valkit's budget: its command path may cost at most this much throughput vs raw node-redis. */
 const VALKIT_OVERHEAD_TARGET = 0.1
-
-function placeholderRow(scenario: string): BenchRow {
-  return {
-    scenario,
-    library: VALKIT_COMMAND_PATH,
-    opsPerSec: 0,
-    ratio: undefined,
-    p50Ms: undefined,
-    p99Ms: undefined,
-    clientCpuUsPerOp: undefined,
-    serverCpuUsPerOp: undefined,
-    rounds: [],
-  }
-}
 
 function overheadNotes(rows: readonly BenchRow[]): string[] {
   const notes: string[] = []
@@ -115,7 +102,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     const allRows = valkitPending
       ? Object.values(SCENARIOS).flatMap((scenario) => {
           const inScenario = rows.filter((r) => r.scenario === scenario)
-          return [...inScenario, placeholderRow(scenario)]
+          return [...inScenario, placeholderRow(scenario, VALKIT_COMMAND_PATH)]
         })
       : rows
     if (valkitPending) notes.push(`${VALKIT_COMMAND_PATH} rows are placeholders: ${valkitPending}`)

@@ -1,29 +1,7 @@
 import { describe, it } from 'node:test'
+import { withValkit } from '../support/with-valkit.js'
 import assert from 'node:assert/strict'
-import { createValkit, type Valkit } from '../../src/core/create-valkit.js'
-import type { ValkitOptions } from '../../src/core/config/valkit-options.js'
-import {
-  startServer,
-  testEngines,
-  type ServerHandle,
-  type StartServerOptions,
-} from '../../src/testing/index.js'
-
-async function withValkit(
-  serverOptions: StartServerOptions,
-  fn: (server: ServerHandle, valkit: Valkit) => Promise<void>,
-  options: ValkitOptions = {},
-): Promise<void> {
-  const server = await startServer(serverOptions)
-  const valkit = createValkit({ url: server.url, env: {}, logger: false, ...options })
-  try {
-    await valkit.supervisor.waitFor('ready', 10_000)
-    await fn(server, valkit)
-  } finally {
-    await valkit.close()
-    await server.stop()
-  }
-}
+import { testEngines } from '../../src/testing/index.js'
 
 for (const engine of testEngines()) {
   void describe(`health on ${engine}`, () => {

@@ -1,10 +1,11 @@
 import { describe, it } from 'node:test'
+import { withValkit } from '../support/with-valkit.js'
 import assert from 'node:assert/strict'
 import { performance } from 'node:perf_hooks'
-import { createValkit, type Valkit } from '../../src/core/create-valkit.js'
+import type { Valkit } from '../../src/core/create-valkit.js'
 import { isValkitError } from '../../src/core/errors.js'
 import type { StateChange, SupervisorState } from '../../src/core/health-types.js'
-import { startServer, testEngines, waitFor, type ServerHandle } from '../../src/testing/index.js'
+import { testEngines, waitFor } from '../../src/testing/index.js'
 
 /**
  * Allowance on top of each promised bound, for a loaded 2-core CI machine running several
@@ -21,25 +22,10 @@ function recorder(valkit: Valkit) {
   return { seen, off, next }
 }
 
-async function withServer(
-  engine: ServerHandle['engine'],
-  fn: (server: ServerHandle, valkit: Valkit) => Promise<void>,
-) {
-  const server = await startServer({ engine })
-  const valkit = createValkit({ url: server.url, env: {}, logger: false })
-  try {
-    await valkit.supervisor.waitFor('ready', 10_000)
-    await fn(server, valkit)
-  } finally {
-    await valkit.close()
-    await server.stop()
-  }
-}
-
 for (const engine of testEngines()) {
   void describe(`supervisor on ${engine}`, () => {
     void it('kill -9: degraded within 1 s; restart: recovering then ready within ~1 s of the server answering', async (t) => {
-      await withServer(engine, async (server, valkit) => {
+      await withValkit({ engine }, async (server, valkit) => {
         const rec = recorder(valkit)
         const killedAt = performance.now()
         const killed = server.kill('SIGKILL')
@@ -71,7 +57,7 @@ for (const engine of testEngines()) {
     })
 
     void it('after an outage long enough for the reconnect backoff to reach its 1 s cap, ready within ~1 s of the server answering', async (t) => {
-      await withServer(engine, async (server, valkit) => {
+      await withValkit({ engine }, async (server, valkit) => {
         let attempts = 0
         const off = valkit.driver.onEvent((event) => {
           if (event.type === 'reconnecting') attempts = Math.max(attempts, event.attempt)
@@ -97,7 +83,7 @@ for (const engine of testEngines()) {
     })
 
     void it('SIGSTOP: degraded by PING timeouts; SIGCONT: ready again', async (t) => {
-      await withServer(engine, async (server, valkit) => {
+      await withValkit({ engine }, async (server, valkit) => {
         const rec = recorder(valkit)
         const pausedAt = performance.now()
         await server.pause()
@@ -119,7 +105,7 @@ for (const engine of testEngines()) {
     })
 
     void it('history() records every change with its reason; onChange listeners fire and can be removed', async () => {
-      await withServer(engine, async (server, valkit) => {
+      await withValkit({ engine }, async (server, valkit) => {
         // Starts degraded (not connected yet) and records only real changes from there.
         const initial = valkit.supervisor.history()
         assert.deepEqual(
@@ -166,7 +152,7 @@ for (const engine of testEngines()) {
     })
 
     void it('waitFor rejects with VALKIT_TIMEOUT when the state is not reached', async () => {
-      await withServer(engine, async (_server, valkit) => {
+      await withValkit({ engine }, async (_server, valkit) => {
         const started = performance.now()
         await assert.rejects(valkit.supervisor.waitFor('degraded', 200), (err) => {
           assert.ok(isValkitError(err, 'VALKIT_TIMEOUT'), String(err))
