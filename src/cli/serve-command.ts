@@ -117,18 +117,16 @@ export async function serveCommand(args: readonly string[], io: CliIo): Promise<
 
   const description = valkit.config.describe()
   const memoryOnly = valkit.config.topology.kind === 'memory'
-  println(io.stdout, `${style.bold('valkit serve')} listening on ${server.url}`)
-  println(io.stdout, `  dashboard    ${server.url}/`)
-  println(io.stdout, `  health       ${server.url}/healthz  ${server.url}/readyz`)
-  println(
-    io.stdout,
+  // One write for the whole banner: a reader that sees "listening on" sees the rest too.
+  const banner = [
+    `${style.bold('valkit serve')} listening on ${server.url}`,
+    `  dashboard    ${server.url}/`,
+    `  health       ${server.url}/healthz  ${server.url}/readyz`,
     `  metrics      ${server.url}/metrics${values['metrics-public'] ? '' : ' (admin token required)'}`,
-  )
-  println(
-    io.stdout,
     `  backend      ${memoryOnly ? style.yellow('memory backend: no Redis configured — set VALKIT_REDIS_URL') : `redis ${description}`}`,
-  )
-  println(io.stdout, `  admin token  ${tokenSource}`)
+    `  admin token  ${tokenSource}`,
+  ]
+  println(io.stdout, banner.join('\n'))
 
   return new Promise<number>((resolve) => {
     let stopping = false

@@ -121,10 +121,14 @@ void describe('valkit serve without Redis', () => {
     const tokenFile = join(dir, 'state', 'admin-token')
     const run = spawnCli(['serve', '--port', '0', '--token-file', tokenFile], cleanEnv())
     try {
-      const url = await waitFor(() => /listening on (http:\/\/\S+)/.exec(run.output().stdout)?.[1], {
-        timeoutMs: 20_000,
-        what: 'valkit serve to listen',
-      })
+      // The banner ends with the admin token line; wait for it, not just for "listening".
+      const url = await waitFor(
+        () => {
+          const out = run.output().stdout
+          return out.includes('admin token') ? /listening on (http:\/\/\S+)/.exec(out)?.[1] : undefined
+        },
+        { timeoutMs: 20_000, what: 'valkit serve to print its banner' },
+      )
       const { stdout } = run.output()
       assert.match(stdout, /memory backend: no Redis configured — set VALKIT_REDIS_URL/)
       assert.ok(stdout.includes(tokenFile), 'prints the token file path')
