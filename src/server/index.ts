@@ -18,5 +18,7 @@ export {
   defaultTokenFilePath,
   writeNewTokenFile,
 } from './admin-token.js'
-export { SnapshotHub, type DashboardSnapshot, type HubMessage } from './snapshot-hub.js'
+export { SnapshotHub, type DashboardSnapshot, type HubMessage, type HubValkit } from './snapshot-hub.js'
+export type { CachesSection, CacheNamespaceStats, CacheExtraStats } from './cache-section.js'
+export type { CacheCounters, CacheExtraSeries } from './cache-totals.js'
 export { PROMETHEUS_CONTENT_TYPE } from './routes/health-routes.js'

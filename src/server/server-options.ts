@@ -1,13 +1,21 @@
 import type { ValkitCore } from '../core/api-types.js'
+import type { MetricSnapshot } from '../core/index.js'
 import type { ValkitOptions } from '../core/config/index.js'
 import { invalidOption } from '../core/errors.js'
 
 /**
  * What the server needs from a valkit instance: the core (supervisor, health) plus the
- * metrics registry it exposes on `/metrics`. A `Valkit` from `createValkit()` satisfies it.
+ * metrics registry it exposes on `/metrics` and reads for the dashboard's cache panel
+ * (`snapshot()`, `prefix`). A `Valkit` from `createValkit()` satisfies it.
  */
 export interface ServerValkit extends ValkitCore {
-  readonly metrics: { toPrometheus(): string }
+  readonly metrics: {
+    toPrometheus(): string
+    /** Plain data of every metric; without it the dashboard's `caches` section stays empty. */
+    snapshot?(): readonly MetricSnapshot[]
+    /** Prefix of every metric name. @defaultValue `'valkit_'` */
+    readonly prefix?: string
+  }
   /** When present, its redacted description is the only configuration the server logs. */
   readonly config?: { describe(): string }
 }

@@ -1,4 +1,5 @@
 import type { ValkitCore } from '../core/api-types.js'
+import type { MetricSnapshot } from '../core/index.js'
 import type {
   Finding,
   LatencySummary,
@@ -7,6 +8,7 @@ import type {
   SupervisorState,
   TopologyReport,
 } from '../core/health-types.js'
+import { CacheSection, type CachesSection } from './cache-section.js'
 
 /** The live view the dashboard draws, sent as a `snapshot` event on `/api/events`. */
 export interface DashboardSnapshot {
@@ -34,6 +36,16 @@ export interface DashboardSnapshot {
   readonly hitRate: number | null
   readonly findings: readonly Finding[]
   readonly history: readonly StateChange[]
+  /** The caches of this process (`createCache` on this valkit), read from its metrics registry. */
+  readonly caches: CachesSection
+}
+
+/**
+ * What the hub reads from a valkit instance: the core, and the metrics registry's plain data when
+ * there is one (without it the `caches` section stays empty).
+ */
+export type HubValkit = ValkitCore & {
+  readonly metrics?: { snapshot?(): readonly MetricSnapshot[]; readonly prefix?: string }
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
@@ -53,20 +65,31 @@ export type HubMessage =
  * Builds snapshots from `valkit.health()` once per interval while at least one listener is
  * subscribed (one `health()` call per interval whatever the number of dashboards), and relays
  * supervisor state changes at once. A slow or failing `health()` never blocks the stream: the
- * snapshot then carries what the supervisor knows.
+ * snapshot then carries what the supervisor knows. Each snapshot also reads the metrics registry
+ * for the `caches` section (rates between consecutive snapshots).
+ *
+ * @example
+ * ```ts
+ * const hub = new SnapshotHub(valkit, 1000)
+ * const stop = hub.subscribe((message) => {
+ *   if (message.event === 'snapshot') console.log(message.data.caches.namespaces)
+ * })
+ * ```
  */
 export class SnapshotHub {
-  readonly #valkit: ValkitCore
+  readonly #valkit: HubValkit
   readonly #intervalMs: number
+  readonly #caches: CacheSection
   readonly #listeners = new Set<(message: HubMessage) => void>()
   #timer: NodeJS.Timeout | undefined
   #unsubscribe: (() => void) | undefined
   #inFlight = false
   #last: DashboardSnapshot | undefined
 
-  constructor(valkit: ValkitCore, intervalMs: number) {
+  constructor(valkit: HubValkit, intervalMs: number) {
     this.#valkit = valkit
     this.#intervalMs = intervalMs
+    this.#caches = new CacheSection(intervalMs)
   }
 
   /** The last snapshot built, if any. */
@@ -87,6 +110,9 @@ export class SnapshotHub {
   /** Builds a snapshot now (used for the first event of a new stream). */
   async snapshot(): Promise<DashboardSnapshot> {
     const supervisor = this.#valkit.supervisor
+    // Read the registry first, synchronously: the rates then cover the time between two calls,
+    // not the time INFO took to answer.
+    const caches = this.#readCaches()
     try {
       const report = await withDeadline(this.#valkit.health(), Math.max(3000, this.#intervalMs * 3))
       const info = report.server
@@ -115,6 +141,7 @@ export class SnapshotHub {
         hitRate: info ? info.hitRate : null,
         findings: report.findings,
         history: supervisor.history(),
+        caches,
       }
       this.#last = snap
       return snap
@@ -138,9 +165,22 @@ export class SnapshotHub {
           },
         ],
         history: supervisor.history(),
+        caches,
       }
       this.#last = snap
       return snap
+    }
+  }
+
+  #readCaches(): CachesSection {
+    const metrics = this.#valkit.metrics
+    const at = Date.now()
+    try {
+      const data = metrics?.snapshot?.() ?? []
+      return this.#caches.build(data, metrics?.prefix ?? 'valkit_', at)
+    } catch {
+      // a registry that cannot be read must not stop the snapshot
+      return this.#last?.caches ?? { at, interval: null, namespaces: [], extras: [] }
     }
   }
 
