@@ -1,9 +1,13 @@
 // valkit dashboard: reads the admin API's event stream and draws it. No framework, no build.
-// A panel is one function below (returning { section, update }) plus one entry in PANELS.
+// A panel is one function (here, or in its own module) returning { section, update }, plus one
+// entry in PANELS.
+
+import { cachePanel } from './cache-panel.js'
+import { chart, MAX_POINTS, WINDOW_MS } from './chart.js'
+import { fmtBytes, fmtDuration, fmtMs, fmtNumber, fmtTime } from './format.js'
+import { h, kv, panel, setText } from './ui.js'
 
 const TOKEN_KEY = 'valkit.adminToken'
-const WINDOW_MS = 10 * 60 * 1000 // charts show the last 10 minutes
-const MAX_POINTS = 900
 
 /** Everything the panels draw from. */
 const model = {
@@ -13,95 +17,11 @@ const model = {
   series: [],
 }
 
-// ---------- small DOM helpers (text only: data never becomes HTML) ----------
-
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag)
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue
-    if (k === 'class') el.className = v
-    else if (k === 'text') el.textContent = v
-    else el.setAttribute(k, v === true ? '' : String(v))
-  }
-  for (const c of children) if (c !== null && c !== undefined) el.append(c)
-  return el
-}
-
-const SVG_NS = 'http://www.w3.org/2000/svg'
-function s(tag, attrs = {}) {
-  const el = document.createElementNS(SVG_NS, tag)
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v))
-  return el
-}
-
-function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text
-}
-
-// ---------- formatting ----------
-
-function fmtBytes(n) {
-  if (n === null || n === undefined) return '—'
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024
-    i++
-  }
-  return `${n >= 100 || i === 0 ? Math.round(n) : +n.toFixed(1)} ${units[i]}`
-}
-function fmtMs(ms) {
-  if (ms === null || ms === undefined) return '—'
-  if (ms === 0) return '0'
-  if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`
-  if (ms < 10) return `${+ms.toFixed(2)} ms`
-  return `${+ms.toFixed(ms < 100 ? 1 : 0)} ms`
-}
-function fmtNumber(n) {
-  if (n === null || n === undefined) return '—'
-  return new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 }).format(n)
-}
-function fmtDuration(sec) {
-  if (sec === null || sec === undefined) return '—'
-  const d = Math.floor(sec / 86400)
-  const hh = Math.floor((sec % 86400) / 3600)
-  const mm = Math.floor((sec % 3600) / 60)
-  if (d > 0) return `${d}d ${hh}h`
-  if (hh > 0) return `${hh}h ${mm}m`
-  if (mm > 0) return `${mm}m ${Math.floor(sec % 60)}s`
-  return `${Math.floor(sec)}s`
-}
-function fmtTime(at) {
-  return new Date(at).toLocaleTimeString(undefined, { hour12: false })
-}
 function engineName(engine) {
   return engine === 'valkey' ? 'Valkey' : engine === 'redis' ? 'Redis' : 'unknown engine'
 }
 
 // ---------- panels ----------
-
-/** A panel's frame. `size`: 'one' (a quarter on wide screens), 'half', or 'full' width. */
-function panel(id, title, { size = 'one' } = {}) {
-  const body = h('div', { class: 'panel-body' })
-  const section = h('section', {
-    class: `panel size-${size}`,
-    id: `panel-${id}`,
-    'aria-labelledby': `panel-${id}-title`,
-  })
-  section.append(h('h2', { id: `panel-${id}-title`, text: title }), body)
-  return { section, body }
-}
-
-function kv(rows) {
-  const dl = h('dl', { class: 'kv' })
-  const values = {}
-  for (const [key, label] of rows) {
-    const dd = h('dd', { 'data-key': key, text: '—' })
-    dl.append(h('dt', { text: label }), dd)
-    values[key] = dd
-  }
-  return { dl, values }
-}
 
 /** Connection: engine, version, topology, backend, driver. */
 function serverPanel() {
@@ -175,118 +95,16 @@ function statePanel() {
   }
 }
 
-/** A line chart of the last WINDOW_MS; `lines` pick values from a series point. */
-function chart(lines, format) {
-  const W = 600
-  const H = 180
-  const PAD = { l: 56, r: 10, t: 10, b: 22 }
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img' })
-  const legend = h('div', { class: 'legend' })
-  const current = {}
-  for (const line of lines) {
-    const value = h('strong', { text: '—' })
-    current[line.key] = value
-    legend.append(h('span', { class: `swatch ${line.cls}` }), h('span', { text: `${line.label} ` }), value)
-  }
-  function draw() {
-    const now = Date.now()
-    // The window grows with the data: at least a minute, at most WINDOW_MS.
-    const first = model.series[0]?.t ?? now
-    const span = Math.min(WINDOW_MS, Math.max(60_000, now - first))
-    const from = now - span
-    const pts = model.series.filter((p) => p.t >= from)
-    let max = 0
-    for (const p of pts) for (const line of lines) max = Math.max(max, line.pick(p) ?? 0)
-    max = niceCeil(max || 1)
-    const x = (t) => PAD.l + ((t - from) / span) * (W - PAD.l - PAD.r)
-    const y = (v) => PAD.t + (1 - v / max) * (H - PAD.t - PAD.b)
-    const children = []
-    // shade the periods that were not `ready`
-    let start = null
-    for (let i = 0; i <= pts.length; i++) {
-      const p = pts[i]
-      const bad = p && p.state !== 'ready'
-      if (bad && start === null) start = p.t
-      if ((!bad || i === pts.length) && start !== null) {
-        const end = p ? p.t : now
-        children.push(
-          s('rect', {
-            x: x(start),
-            y: PAD.t,
-            width: Math.max(2, x(end) - x(start)),
-            height: H - PAD.t - PAD.b,
-            class: 'outage',
-          }),
-        )
-        start = null
-      }
-    }
-    for (let i = 0; i <= 4; i++) {
-      const v = (max / 4) * i
-      children.push(s('line', { x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v), class: 'grid' }))
-      const label = s('text', { x: PAD.l - 6, y: y(v) + 4, class: 'axis', 'text-anchor': 'end' })
-      label.textContent = format(v)
-      children.push(label)
-    }
-    for (const [t, text] of [
-      [from, `−${fmtSpan(span)}`],
-      [from + span / 2, `−${fmtSpan(span / 2)}`],
-      [now, 'now'],
-    ]) {
-      const label = s('text', {
-        x: x(t),
-        y: H - 4,
-        class: 'axis',
-        'text-anchor': t === from ? 'start' : t === now ? 'end' : 'middle',
-      })
-      label.textContent = text
-      children.push(label)
-    }
-    for (const line of lines) {
-      let d = ''
-      let pen = false
-      for (const p of pts) {
-        const v = line.pick(p)
-        if (v === null || v === undefined) {
-          pen = false
-          continue
-        }
-        d += `${pen ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(v).toFixed(1)}`
-        pen = true
-      }
-      children.push(s('path', { d, class: `line ${line.cls}` }))
-      const last = [...pts].reverse().find((p) => line.pick(p) !== null && line.pick(p) !== undefined)
-      setText(current[line.key], last ? format(line.pick(last)) : '—')
-    }
-    if (!lines.some((line) => pts.some((p) => line.pick(p) !== null && line.pick(p) !== undefined))) {
-      const empty = s('text', {
-        x: (PAD.l + W - PAD.r) / 2,
-        y: (PAD.t + H - PAD.b) / 2,
-        class: 'empty',
-        'text-anchor': 'middle',
-      })
-      empty.textContent = model.snapshot?.backend === 'memory' ? 'no data: memory backend' : 'no data yet'
-      children.push(empty)
-    }
-    svg.replaceChildren(...children)
-  }
-  return { svg, legend, draw }
-}
-
-function fmtSpan(ms) {
-  return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${Math.round(ms / 1000)} s`
-}
-
-function niceCeil(v) {
-  const p = Math.pow(10, Math.floor(Math.log10(v)))
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p
-  return 10 * p
-}
+const seriesChart = (lines, format) =>
+  chart(lines, format, {
+    points: () => model.series,
+    emptyText: () => (model.snapshot?.backend === 'memory' ? 'no data: memory backend' : 'no data yet'),
+  })
 
 /** PING latency p50/p99. */
 function latencyPanel() {
   const { section, body } = panel('latency', 'Latency (PING)', { size: 'half' })
-  const c = chart(
+  const c = seriesChart(
     [
       { key: 'p50', label: 'p50', cls: 'c1', pick: (p) => p.p50 },
       { key: 'p99', label: 'p99', cls: 'c2', pick: (p) => p.p99 },
@@ -300,7 +118,7 @@ function latencyPanel() {
 /** Server operations per second. */
 function opsPanel() {
   const { section, body } = panel('ops', 'Operations per second', { size: 'half' })
-  const c = chart([{ key: 'ops', label: 'ops/s', cls: 'c3', pick: (p) => p.ops }], fmtNumber)
+  const c = seriesChart([{ key: 'ops', label: 'ops/s', cls: 'c3', pick: (p) => p.ops }], fmtNumber)
   body.append(c.legend, c.svg)
   return { section, update: c.draw }
 }
@@ -342,7 +160,7 @@ function memoryPanel() {
 
 /** Keyspace hit rate (since the server started). */
 function hitRatePanel() {
-  const { section, body } = panel('hitrate', 'Hit rate')
+  const { section, body } = panel('hitrate', 'Keyspace hit rate')
   const big = h('div', { class: 'headline', text: '—' })
   const bar = h('div', { class: 'bar good' }, h('span'))
   const note = h('p', { class: 'muted', text: 'keyspace hits / (hits + misses) since the server started' })
@@ -389,7 +207,16 @@ function findingsPanel() {
   }
 }
 
-const PANELS = [serverPanel, statePanel, memoryPanel, hitRatePanel, latencyPanel, opsPanel, findingsPanel]
+const PANELS = [
+  serverPanel,
+  statePanel,
+  memoryPanel,
+  hitRatePanel,
+  latencyPanel,
+  opsPanel,
+  cachePanel,
+  findingsPanel,
+]
 
 // ---------- state badge ----------
 
@@ -564,6 +391,13 @@ document.getElementById('login-form').addEventListener('submit', (ev) => {
 document.getElementById('sign-out').addEventListener('click', () => {
   sessionStorage.removeItem(TOKEN_KEY)
   showLogin()
+})
+
+// Redraw after a resize, so the charts' labels keep their size.
+let resizeTimer = null
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer)
+  resizeTimer = setTimeout(render, 150)
 })
 
 // Redraw the charts so the time axis moves even between snapshots.

@@ -1,9 +1,16 @@
 import { readFile } from 'node:fs/promises'
 import type { FastifyInstance } from 'fastify'
 
+const JS = 'text/javascript; charset=utf-8'
+
+/** Every file of the page: `app.js` imports the other modules. */
 const FILES = [
   { route: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
-  { route: '/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  { route: '/app.js', file: 'app.js', type: JS },
+  { route: '/ui.js', file: 'ui.js', type: JS },
+  { route: '/format.js', file: 'format.js', type: JS },
+  { route: '/chart.js', file: 'chart.js', type: JS },
+  { route: '/cache-panel.js', file: 'cache-panel.js', type: JS },
   { route: '/style.css', file: 'style.css', type: 'text/css; charset=utf-8' },
 ] as const
 
@@ -18,7 +25,7 @@ const SECURITY_HEADERS = {
 }
 
 /**
- * The dashboard: three static files read once from `dashboard/` next to this module (copied to
+ * The dashboard: static files read once from `dashboard/` next to this module (copied to
  * `dist/` by the build). Open without a token: the page holds no data, it asks for the token
  * and reads everything from the admin API.
  */
