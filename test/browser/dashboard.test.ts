@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { createCache } from '../../src/cache/index.js'
 import { createValkit } from '../../src/index.js'
 import { createServer, type ValkitServer } from '../../src/server/index.js'
-import { startServer, testEngines, type ServerHandle } from '../../src/testing/index.js'
+import { cleanPrefix, startServer, testEngines, type ServerHandle } from '../../src/testing/index.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const TOKEN = 'browser-test-token-0123456789abcdef'
@@ -29,17 +31,30 @@ async function waitForBadge(page: Page, state: string, timeoutMs = 20_000): Prom
   )
 }
 
+/** Opens the dashboard in a new page and signs in; collects page errors into `errors`. */
+async function signedIn(browser: Browser, url: string, errors: string[]): Promise<Page> {
+  const page = await browser.newPage()
+  page.on('pageerror', (err) => errors.push(err.message))
+  await page.goto(`${url}/`)
+  await page.waitForSelector('#token-input', { state: 'visible' })
+  await page.fill('#token-input', TOKEN)
+  await page.click('#login-submit')
+  await waitForBadge(page, 'ready')
+  return page
+}
+
 for (const engine of testEngines()) {
   void describe(`dashboard in Chromium (${engine})`, () => {
     let redis: ServerHandle
     let valkit: ReturnType<typeof createValkit>
     let server: ValkitServer
     let browser: Browser
+    const prefix = `t-dash-${randomBytes(4).toString('hex')}`
 
     before(async () => {
       assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: apt-get install chromium`)
       redis = await startServer({ engine })
-      valkit = createValkit({ url: redis.url, env: {} })
+      valkit = createValkit({ url: redis.url, env: {}, keyPrefix: prefix, logger: false })
       server = await createServer({ valkit, port: 0, adminToken: TOKEN, env: {} })
       browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -60,7 +75,58 @@ for (const engine of testEngines()) {
       await browser?.close()
       await server?.close()
       await valkit?.close()
+      if (redis?.alive) await cleanPrefix(redis, `${prefix}:`)
       await redis?.stop()
+    })
+
+    void it('says there is no cache while the process has none', async () => {
+      const errors: string[] = []
+      const page = await signedIn(browser, server.url, errors)
+      await page.waitForSelector('[data-testid="cache-empty"]', { state: 'visible' })
+      assert.match((await page.textContent('[data-testid="cache-empty"]')) ?? '', /No cache in this process/)
+      assert.equal(await page.locator('#panel-cache .cache-ns').count(), 0)
+      assert.deepEqual(errors, [])
+      await page.close()
+    })
+
+    void it('shows a cache created while it is open: its namespace, hit rate and L1 size', async () => {
+      const errors: string[] = []
+      const page = await signedIn(browser, server.url, errors)
+      await page.waitForSelector('[data-testid="cache-empty"]', { state: 'visible' })
+
+      // A second instance writes `b` so that the dashboard's process reads it from L2.
+      const other = createValkit({ url: redis.url, env: {}, keyPrefix: prefix, logger: false })
+      const reader = createCache(valkit, { namespace: 'dash', jitter: 0 })
+      const writer = createCache(other, { namespace: 'dash', jitter: 0 })
+      try {
+        await Promise.all([reader.ready(), writer.ready()])
+        await reader.set('a', 'A')
+        for (let i = 0; i < 3; i++) assert.equal(await reader.get('a'), 'A') // 3 L1 hits
+        assert.equal(await reader.get('missing'), undefined) // 1 miss
+        await writer.set('b', 'B')
+        assert.equal(await reader.get('b'), 'B') // 1 L2 hit
+        assert.deepEqual([reader.stats().hitsL1, reader.stats().hitsL2, reader.stats().misses], [3, 1, 1])
+
+        const card = '#panel-cache .cache-ns[data-namespace="dash"]'
+        await page.waitForFunction(
+          ([selector, want]) =>
+            (globalThis as unknown as PageGlobals).document.querySelector(selector)?.textContent === want,
+          [`${card} [data-testid="cache-hit-rate"]`, '80.0%'] as const,
+          { timeout: 15_000, polling: 100 },
+        )
+        await page.waitForSelector('[data-testid="cache-empty"]', { state: 'hidden' })
+        assert.equal(await page.textContent(`${card} .cache-ns-name`), 'dash')
+        assert.equal(await page.textContent(`${card} dd[data-key="hits"]`), '3 / 1')
+        assert.equal(await page.textContent(`${card} dd[data-key="misses"]`), '1')
+        assert.match((await page.textContent(`${card} dd[data-key="l1"]`)) ?? '', /^2 entries · \d+ B$/)
+        assert.equal(await page.textContent(`${card} dd[data-key="corrupt"]`), '0')
+        assert.deepEqual(errors, [])
+      } finally {
+        await page.close()
+        await writer.close()
+        await reader.close()
+        await other.close()
+      }
     })
 
     void it('asks for the token, then follows ready → degraded → ready as Redis goes down and comes back', async () => {

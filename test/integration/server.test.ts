@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
+import { createCache } from '../../src/cache/index.js'
 import { createValkit } from '../../src/index.js'
-import { createServer, type ValkitServer } from '../../src/server/index.js'
-import { startServer, testEngines, waitFor, type ServerHandle } from '../../src/testing/index.js'
+import {
+  createServer,
+  type CacheNamespaceStats,
+  type DashboardSnapshot,
+  type ValkitServer,
+} from '../../src/server/index.js'
+import { cleanPrefix, startServer, testEngines, waitFor, type ServerHandle } from '../../src/testing/index.js'
 
 const TOKEN = 'test-admin-token-0123456789abcdef'
 const auth = { authorization: `Bearer ${TOKEN}` }
@@ -145,6 +152,19 @@ void describe('server on the memory backend (no Redis configured)', () => {
     }
   })
 
+  void it('streams an empty caches section: valkit serve alone has no cache', async () => {
+    const res = await server.app.inject({ url: '/api/events', headers: auth, payloadAsStream: true })
+    const stream = res.stream()
+    try {
+      const snap = (await new SseReader(stream).until((e) => e.event === 'snapshot'))
+        .data as DashboardSnapshot
+      assert.deepEqual(snap.caches.namespaces, [])
+      assert.deepEqual(snap.caches.extras, [])
+    } finally {
+      stream.destroy()
+    }
+  })
+
   void it('never writes the token or the Authorization header to its logs', async () => {
     await server.app.inject({ url: '/api/health', headers: auth })
     await server.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${TOKEN}x` } })
@@ -200,10 +220,11 @@ for (const engine of testEngines()) {
     let valkit: ReturnType<typeof createValkit>
     let server: ValkitServer
     let strict: ValkitServer
+    const prefix = `t-server-${randomBytes(4).toString('hex')}`
 
     before(async () => {
       redis = await startServer({ engine })
-      valkit = createValkit({ url: redis.url, env: {} })
+      valkit = createValkit({ url: redis.url, env: {}, keyPrefix: prefix, logger: false })
       await valkit.supervisor.waitFor('ready', 10_000)
       server = await createServer({ valkit, port: 0, adminToken: TOKEN, snapshotIntervalMs: 200, env: {} })
       strict = await createServer({ valkit, port: 0, adminToken: TOKEN, degradedIsNotReady: true, env: {} })
@@ -212,6 +233,7 @@ for (const engine of testEngines()) {
       await server?.close()
       await strict?.close()
       await valkit?.close()
+      if (redis?.alive) await cleanPrefix(redis, `${prefix}:`)
       await redis?.stop()
     })
 
@@ -250,6 +272,112 @@ for (const engine of testEngines()) {
         await events.until((e) => e.event === 'snapshot')
       } finally {
         stream.destroy()
+      }
+    })
+
+    void it('streams the caches of the process: totals equal to the reads made, L1 size, rates that add up', async () => {
+      const res = await server.app.inject({ url: '/api/events', headers: auth, payloadAsStream: true })
+      const stream = res.stream()
+      const events = new SseReader(stream)
+      /** A snapshot whose reading started a new interval (not a stream's extra first snapshot). */
+      const onTick = (e: SseEvent) =>
+        e.event === 'snapshot' &&
+        (e.data as DashboardSnapshot).caches.interval?.to === (e.data as DashboardSnapshot).caches.at
+      const seen: DashboardSnapshot[] = []
+      const caches = [
+        createCache(valkit, { namespace: 'srv', jitter: 0 }),
+        createCache(valkit, { namespace: 'srv-l2', l1: false, jitter: 0 }),
+      ] as const
+      const [tiered, remote] = caches
+      try {
+        const start = (await events.until(onTick)).data as DashboardSnapshot
+        await Promise.all(caches.map((c) => c.ready()))
+
+        await tiered.set('a', { n: 1 })
+        for (let i = 0; i < 3; i++) assert.deepEqual(await tiered.get('a'), { n: 1 }) // 3 L1 hits
+        assert.equal(await tiered.get('nothing'), undefined) // miss
+        assert.equal(await tiered.get('nothing'), undefined) // miss
+        assert.equal(await tiered.getOrSet('b', () => 'loaded'), 'loaded') // loader run
+        await tiered.delete('a') // invalidation
+        await remote.set('r', 'v')
+        assert.equal(await remote.get('r'), 'v') // L2 hit
+        assert.equal(await remote.get('r'), 'v') // L2 hit
+        const doneAt = Date.now()
+
+        const end = (
+          await events.until((e) => {
+            if (e.event === 'snapshot') seen.push(e.data as DashboardSnapshot)
+            return onTick(e) && (e.data as DashboardSnapshot).caches.at > doneAt
+          })
+        ).data as DashboardSnapshot
+
+        const ns = (snap: DashboardSnapshot, name: string): CacheNamespaceStats | undefined =>
+          snap.caches.namespaces.find((n) => n.namespace === name)
+        const srv = ns(end, 'srv')
+        const srvL2 = ns(end, 'srv-l2')
+        assert.ok(
+          srv && srvL2,
+          `namespaces in the snapshot: ${end.caches.namespaces.map((n) => n.namespace).join(', ')}`,
+        )
+
+        // the numbers are the reads made, and the cache's own stats() agree
+        const stats = tiered.stats()
+        assert.equal(srv.totals.hitsL1, 3)
+        assert.equal(srv.totals.hitsL2, 0)
+        assert.equal(srv.totals.loaderRuns, 1)
+        assert.equal(srv.totals.invalidations, 1)
+        assert.equal(srv.totals.corrupt, 0)
+        assert.equal(srv.totals.l2Errors, 0)
+        assert.deepEqual(
+          [
+            srv.totals.hitsL1,
+            srv.totals.hitsL2,
+            srv.totals.misses,
+            srv.totals.loaderRuns,
+            srv.totals.invalidations,
+          ],
+          [stats.hitsL1, stats.hitsL2, stats.misses, stats.loaderRuns, stats.invalidations],
+        )
+        assert.ok(srv.totals.misses >= 2, `misses ${srv.totals.misses}`)
+        assert.equal(srv.hitRate.overall, 3 / (3 + srv.totals.misses))
+        assert.equal(srv.l1?.entries, 1, 'L1 holds b ("a" was deleted)')
+        assert.ok((srv.l1?.bytes ?? 0) > 0)
+
+        assert.equal(srvL2.totals.hitsL2, 2)
+        assert.equal(srvL2.totals.hitsL1, 0)
+        assert.equal(srvL2.totals.misses, 0)
+        assert.equal(srvL2.hitRate.overall, 1)
+        assert.equal(srvL2.l1, null, 'L1 is off: no size to report')
+
+        // the intervals follow each other, and rate × interval adds up to the work done
+        const intervals = new Map<number, DashboardSnapshot>()
+        for (const snap of seen) {
+          const iv = snap.caches.interval
+          if (iv && iv.to > start.caches.at && iv.to <= end.caches.at) intervals.set(iv.to, snap)
+        }
+        const chain = [...intervals.values()].sort((a, b) => a.caches.interval!.to - b.caches.interval!.to)
+        let from = start.caches.at
+        const sum = { hitsL1: 0, hitsL2: 0, misses: 0, loaderRuns: 0 }
+        for (const snap of chain) {
+          const iv = snap.caches.interval!
+          assert.equal(iv.from, from, 'intervals follow each other without a gap')
+          from = iv.to
+          const rates = ns(snap, 'srv')?.perSecond
+          for (const key of Object.keys(sum) as (keyof typeof sum)[]) {
+            sum[key] += ((rates?.[key] ?? 0) * (iv.to - iv.from)) / 1000
+          }
+        }
+        assert.equal(from, end.caches.at)
+        for (const key of Object.keys(sum) as (keyof typeof sum)[]) {
+          const before = ns(start, 'srv')?.totals[key] ?? 0
+          assert.ok(
+            Math.abs(sum[key] - (srv.totals[key] - before)) < 1e-6,
+            `${key}: rates add up to ${sum[key]}, totals moved by ${srv.totals[key] - before}`,
+          )
+        }
+      } finally {
+        stream.destroy()
+        for (const c of caches) await c.close()
       }
     })
 
