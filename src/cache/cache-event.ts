@@ -11,6 +11,10 @@ export type CacheEvent =
   | { readonly kind: 'tags'; readonly origin: string; readonly tags: readonly string[] }
   /** The namespace (and its sub-namespaces) was cleared. */
   | { readonly kind: 'clear'; readonly origin: string }
+  /** Every key matching this glob (in the namespace) was deleted. */
+  | { readonly kind: 'pattern'; readonly origin: string; readonly pattern: string }
+  /** The getOrSet leases of these keys were given up without a value: waiters may load. */
+  | { readonly kind: 'released'; readonly origin: string; readonly keys: readonly string[] }
 
 /** Version of the message format; messages of another version are ignored. */
 export const CACHE_EVENT_VERSION = 1
@@ -21,6 +25,8 @@ interface Wire {
   k?: string[]
   t?: string[]
   c?: 1
+  p?: string
+  r?: string[]
 }
 
 /** Encodes an event for PUBLISH. */
@@ -28,6 +34,8 @@ export function encodeCacheEvent(event: CacheEvent): string {
   const wire: Wire = { v: CACHE_EVENT_VERSION, o: event.origin }
   if (event.kind === 'keys') wire.k = [...event.keys]
   else if (event.kind === 'tags') wire.t = [...event.tags]
+  else if (event.kind === 'pattern') wire.p = event.pattern
+  else if (event.kind === 'released') wire.r = [...event.keys]
   else wire.c = 1
   return JSON.stringify(wire)
 }
@@ -45,10 +53,12 @@ export function decodeCacheEvent(message: Buffer | string): CacheEvent | undefin
     return undefined
   }
   if (typeof wire !== 'object' || wire === null) return undefined
-  const { v, o, k, t, c } = wire as Partial<Wire>
+  const { v, o, k, t, c, p, r } = wire as Partial<Wire>
   if (v !== CACHE_EVENT_VERSION || typeof o !== 'string') return undefined
   if (isStringArray(k)) return { kind: 'keys', origin: o, keys: k }
   if (isStringArray(t)) return { kind: 'tags', origin: o, tags: t }
+  if (typeof p === 'string') return { kind: 'pattern', origin: o, pattern: p }
+  if (isStringArray(r)) return { kind: 'released', origin: o, keys: r }
   if (c === 1) return { kind: 'clear', origin: o }
   return undefined
 }

@@ -9,6 +9,9 @@ export interface CacheMetrics {
   readonly invalidation: CounterChild
   readonly corrupt: CounterChild
   readonly l2Error: CounterChild
+  readonly staleServed: CounterChild
+  readonly eviction: CounterChild
+  readonly leaseWait: CounterChild
 }
 
 /**
@@ -53,5 +56,14 @@ export function registerCacheMetrics(
     ),
     corrupt: counter('cache_corrupt_total', 'L2 values that failed to decode, treated as misses.'),
     l2Error: counter('cache_l2_errors_total', 'L2 operations that failed; the cache went on without L2.'),
+    staleServed: counter(
+      'cache_stale_served_total',
+      'Stale values served by getOrSet (stale-while-revalidate, grace after a loader failure or timeout).',
+    ),
+    eviction: counter('cache_l1_evictions_total', 'L1 entries evicted by its entry or byte bound.'),
+    leaseWait: counter(
+      'cache_lease_waits_total',
+      "getOrSet calls that waited for another instance's loader (its lease was held).",
+    ),
   }
 }

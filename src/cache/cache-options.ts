@@ -27,6 +27,39 @@ export interface CacheL1Options {
   readonly policy?: EvictionPolicyName
 }
 
+/** Loader deadlines of `getOrSet`. */
+export interface CacheLoaderTimeoutOptions {
+  /**
+   * When a stale value is at hand (grace or stale-while-revalidate) and the loader has not
+   * answered within this time, the caller gets the stale value; the loader goes on in the
+   * background and its result is stored when it arrives.
+   * @defaultValue none
+   */
+  readonly soft?: Duration
+  /**
+   * The loader is given up after this time: its `signal` is aborted, the caller gets the stale
+   * value if one is at hand, else `VALKIT_TIMEOUT`; a late result is not stored.
+   * @defaultValue none
+   */
+  readonly hard?: Duration
+}
+
+/** The cross-process stampede lease of `getOrSet`. */
+export interface CacheLeaseOptions {
+  /**
+   * How long a lease is held at most: a loader that takes longer loses it (another instance
+   * may then load too). Set it above the loader's usual time; with `loaderTimeout.hard` it is
+   * at least that.
+   * @defaultValue '5s'
+   */
+  readonly ttl?: Duration
+  /**
+   * How long an instance waits for another instance's loader before running its own.
+   * @defaultValue the lease's ttl
+   */
+  readonly wait?: Duration
+}
+
 /** Options of {@link createCache}. Resolved once, when the cache is created. */
 export interface CacheOptions {
   /**
@@ -73,6 +106,30 @@ export interface CacheOptions {
    * @defaultValue 1_048_576 (1 MiB)
    */
   readonly maxEntryBytes?: number
+  /**
+   * How long after its TTL a value may still be served by `getOrSet` while one loader refreshes
+   * it in the background (stale-while-revalidate). `0` turns it off.
+   * @defaultValue 0
+   */
+  readonly staleWhileRevalidate?: Duration
+  /**
+   * How long after its TTL a value is kept to be served by `getOrSet` when the loader fails or
+   * times out (grace). `0` turns it off.
+   * @defaultValue 0
+   */
+  readonly grace?: Duration
+  /**
+   * Soft and hard deadlines of `getOrSet` loaders.
+   * @defaultValue none
+   */
+  readonly loaderTimeout?: CacheLoaderTimeoutOptions
+  /**
+   * One loader per key across every instance: on an L2 miss, `getOrSet` takes a lease in
+   * Redis/Valkey (with a fencing token); the other instances wait for the value, woken by the
+   * invalidation message, not by polling. `false`: one loader per key per process.
+   * @defaultValue `{ ttl: '5s' }`
+   */
+  readonly lease?: false | CacheLeaseOptions
 }
 
 /** {@link CacheOptions} after validation, with every default applied. */
@@ -86,6 +143,13 @@ export interface ResolvedCacheOptions {
   readonly negativeTtlMs: number
   readonly codec: ResolvedCodecOptions
   readonly maxEntryBytes: number
+  readonly staleWhileRevalidateMs: number
+  readonly graceMs: number
+  /** `0`: no deadline. */
+  readonly softTimeoutMs: number
+  /** `0`: no deadline. */
+  readonly hardTimeoutMs: number
+  readonly lease: false | { readonly ttlMs: number; readonly waitMs: number }
 }
 
 /** Defaults of {@link CacheOptions}. */
@@ -97,6 +161,9 @@ export const CACHE_DEFAULTS = Object.freeze({
   jitter: 0.1,
   negativeTtlMs: 0,
   maxEntryBytes: 1024 * 1024,
+  staleWhileRevalidateMs: 0,
+  graceMs: 0,
+  lease: Object.freeze({ ttlMs: 5000 }),
 })
 
 const NAMESPACE = /^[A-Za-z0-9_\-./]{1,128}$/
@@ -183,5 +250,65 @@ export function resolveCacheOptions(options: CacheOptions = {}, path = 'cache'):
   if (maxEntryBytes === Infinity) {
     throw invalidOption(`${path}.maxEntryBytes`, 'got Infinity', 'an integer >= 1')
   }
-  return Object.freeze({ namespace, l1, l2, ttlMs, jitter, negativeTtlMs, codec, maxEntryBytes })
+  const staleWhileRevalidateMs =
+    options.staleWhileRevalidate === undefined
+      ? d.staleWhileRevalidateMs
+      : parseDuration(options.staleWhileRevalidate, `${path}.staleWhileRevalidate`)
+  const graceMs = options.grace === undefined ? d.graceMs : parseDuration(options.grace, `${path}.grace`)
+  const timeouts = resolveLoaderTimeout(options.loaderTimeout, `${path}.loaderTimeout`)
+  const lease = resolveLease(options.lease, timeouts.hardTimeoutMs, `${path}.lease`)
+  return Object.freeze({
+    namespace,
+    l1,
+    l2,
+    ttlMs,
+    jitter,
+    negativeTtlMs,
+    codec,
+    maxEntryBytes,
+    staleWhileRevalidateMs,
+    graceMs,
+    ...timeouts,
+    lease,
+  })
+}
+
+function objectOption(value: unknown, path: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidOption(path, `got ${value === null ? 'null' : typeof value}`, 'an object')
+  }
+}
+
+/** Resolves `loaderTimeout` (also given per call to `getOrSet` as `timeout`). @internal */
+export function resolveLoaderTimeout(
+  value: CacheLoaderTimeoutOptions | undefined,
+  path: string,
+): { softTimeoutMs: number; hardTimeoutMs: number } {
+  if (value === undefined) return { softTimeoutMs: 0, hardTimeoutMs: 0 }
+  objectOption(value, path)
+  const softTimeoutMs = value.soft === undefined ? 0 : parseTtl(value.soft, `${path}.soft`)
+  const hardTimeoutMs = value.hard === undefined ? 0 : parseTtl(value.hard, `${path}.hard`)
+  if (softTimeoutMs > 0 && hardTimeoutMs > 0 && softTimeoutMs >= hardTimeoutMs) {
+    throw invalidOption(
+      `${path}.soft`,
+      `got ${softTimeoutMs} ms >= hard ${hardTimeoutMs} ms`,
+      'less than hard',
+    )
+  }
+  return { softTimeoutMs, hardTimeoutMs }
+}
+
+function resolveLease(
+  value: false | CacheLeaseOptions | undefined,
+  hardTimeoutMs: number,
+  path: string,
+): ResolvedCacheOptions['lease'] {
+  if (value === false) return false
+  const given = value ?? {}
+  objectOption(given, path)
+  let ttlMs = given.ttl === undefined ? CACHE_DEFAULTS.lease.ttlMs : parseTtl(given.ttl, `${path}.ttl`)
+  // A loader that may legitimately run until its hard deadline keeps its lease that long.
+  if (given.ttl === undefined && hardTimeoutMs > 0) ttlMs = Math.max(ttlMs, hardTimeoutMs + 1000)
+  const waitMs = given.wait === undefined ? ttlMs : parseDuration(given.wait, `${path}.wait`)
+  return Object.freeze({ ttlMs, waitMs })
 }

@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import { createCodec, createMemoryStore, type Codec, type MemoryStore, type Valkit } from '../core/index.js'
 import type { ResolvedCacheOptions } from './cache-options.js'
+import { defaultPlan, type LoadPlan } from './load-plan.js'
 import { registerCacheMetrics, type CacheMetrics } from './cache-metrics.js'
 import type { CacheStats } from './cache-types.js'
 
 /**
  * One L1 entry. `tagKeys` are tag index keys (`namespace \0 tag`) so a tag invalidation can
- * find the entry; `negative` marks "the loader found nothing".
+ * find the entry; `negative` marks "the loader found nothing". `freshUntil` (Unix ms) is set
+ * when the entry is kept past its TTL to be served stale; `0` means fresh for as long as L1
+ * keeps it. `epoch` is the runtime's epoch when the entry was made: an entry of an older epoch
+ * may have missed invalidations during an outage and is revalidated before it is trusted.
  *
  * @internal
  */
@@ -15,7 +19,95 @@ export class L1Entry {
     readonly value: unknown,
     readonly negative: boolean,
     readonly tagKeys: readonly string[] | null,
+    readonly freshUntil: number,
+    readonly epoch: number,
   ) {}
+}
+
+/**
+ * A `getOrSet` load in flight in this process; callers of its key share `promise`. It is
+ * tainted when its key, one of its tags or its namespace is invalidated (here or by a message)
+ * while it runs: its result is then returned but not stored. `tagKeys` `'derived'`: the tags
+ * come from the value, so any tag invalidation taints it. `stale` is the value kept past its
+ * TTL, once known (for grace and soft timeouts).
+ *
+ * @internal
+ */
+export class LoadState {
+  tainted = false
+  settled = false
+  /** The caller's answer is out (or nobody waits) and the load goes on to refresh the value. */
+  refreshing = false
+  stale: L1Entry | undefined
+  readonly promise: Promise<unknown>
+  #resolve!: (value: unknown) => void
+  #reject!: (err: unknown) => void
+
+  constructor(
+    readonly full: string,
+    readonly tagKeys: readonly string[] | 'derived' | null,
+    stale: L1Entry | undefined,
+  ) {
+    this.stale = stale
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+  }
+
+  settle(value: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    this.#resolve(value)
+  }
+
+  fail(err: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    this.#reject(err)
+  }
+}
+
+/**
+ * A wait for another instance's loader: woken by the message that announces the key's write or
+ * the lease's release. Made before the lease is asked for, so a message that arrives before the
+ * answer is not missed.
+ *
+ * @internal
+ */
+export class Watch {
+  fired = false
+  #wake: (() => void) | null = null
+  constructor(private readonly dispose: (watch: Watch) => void) {}
+
+  fire(): void {
+    this.fired = true
+    this.#wake?.()
+  }
+
+  /** Resolves when fired (at once if it already was) or after `ms`. */
+  wait(ms: number): Promise<void> {
+    if (this.fired) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.#wake = null
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.#wake = done
+    })
+  }
+
+  /** Fired state cleared, for the next wait. */
+  rearm(): void {
+    this.fired = false
+  }
+
+  close(): void {
+    this.#wake?.()
+    this.dispose(this)
+  }
 }
 
 /** What the runtime needs from a namespace to replay L2 deletions after an outage. @internal */
@@ -38,10 +130,16 @@ export class CacheRuntime {
   readonly l1: MemoryStore<L1Entry> | null
   readonly l2: boolean
   readonly metrics: CacheMetrics
-  /** In-flight `getOrSet` loads by full key: concurrent callers share one. */
-  readonly flights = new Map<string, Promise<unknown>>()
+  /** How `getOrSet` calls without options load. */
+  readonly plan: LoadPlan
   /** Bumped by every write and invalidation (local or remote): an L2 read that spans one does not fill L1. */
   seq = 0
+  /** Bumped when the connection comes back: older L1 entries are suspect (see {@link L1Entry}). */
+  epoch = 0
+  /** `getOrSet` loads in flight, by full key. */
+  readonly loads = new Map<string, LoadState>()
+  /** Waits for another instance's loader, by full key. */
+  private readonly watches = new Map<string, Set<Watch>>()
   closed = false
   hitsL1 = 0
   hitsL2 = 0
@@ -55,6 +153,13 @@ export class CacheRuntime {
   oversize = 0
   l2Errors = 0
   replayed = 0
+  staleServed = 0
+  refreshes = 0
+  invalid = 0
+  discarded = 0
+  leaseWaits = 0
+  loaderTimeouts = 0
+  evictions = 0
   private readonly tagIndex = new Map<string, Set<string>>()
   private readonly pending = new Map<ReplayTarget, { keys: Set<string>; tags: Set<string> }>()
   private pendingCount = 0
@@ -73,12 +178,17 @@ export class CacheRuntime {
       ...(codec.keyring === undefined ? {} : { encryption: codec.keyring }),
     })
     this.l2 = options.l2
+    this.plan = defaultPlan(options)
     this.l1 =
       l1 === false
         ? null
         : createMemoryStore<L1Entry>({ maxEntries: l1.maxEntries, maxBytes: l1.maxBytes, policy: l1.policy })
-    this.l1?.onEvict((key, entry) => {
+    this.l1?.onEvict((key, entry, reason) => {
       if (entry.tagKeys !== null) this.unindex(key, entry.tagKeys)
+      if (reason === 'lru' || reason === 'lfu' || reason === 'size') {
+        this.evictions++
+        this.metrics.eviction.inc()
+      }
     })
     this.metrics = registerCacheMetrics(valkit.metrics, options.namespace, () =>
       this.closed || this.l1 === null ? undefined : { entries: this.l1.size, bytes: this.l1.bytes },
@@ -100,6 +210,57 @@ export class CacheRuntime {
     return this.l2 && this.valkit.supervisor.backend === 'redis'
   }
 
+  /** Whether an L1 entry can be served as it is: fresh, and not from before the last outage. */
+  trusted(entry: L1Entry): boolean {
+    return entry.epoch === this.epoch && (entry.freshUntil === 0 || entry.freshUntil > Date.now())
+  }
+
+  /** Whether an entry is within its TTL, trusted or not. */
+  timeFresh(entry: L1Entry): boolean {
+    return entry.freshUntil === 0 || entry.freshUntil > Date.now()
+  }
+
+  /** Starts watching a key for another instance's write or lease release. */
+  watch(full: string): Watch {
+    let set = this.watches.get(full)
+    if (set === undefined) this.watches.set(full, (set = new Set()))
+    const watch = new Watch((w) => {
+      const current = this.watches.get(full)
+      if (current === undefined) return
+      current.delete(w)
+      if (current.size === 0) this.watches.delete(full)
+    })
+    set.add(watch)
+    return watch
+  }
+
+  /** A message announced a write or a release of this key: wake whoever waits for it. */
+  wake(full: string): void {
+    const set = this.watches.get(full)
+    if (set === undefined) return
+    for (const watch of set) watch.fire()
+  }
+
+  /** Taints the load of this key, if one runs. */
+  taintKey(full: string): void {
+    const load = this.loads.get(full)
+    if (load !== undefined) load.tainted = true
+  }
+
+  /** Taints the loads carrying one of these tag index keys (and those whose tags are derived). */
+  taintTags(tagKeys: readonly string[]): void {
+    if (this.loads.size === 0) return
+    for (const load of this.loads.values()) {
+      const own = load.tagKeys
+      if (own === 'derived' || (own !== null && own.some((t) => tagKeys.includes(t)))) load.tainted = true
+    }
+  }
+
+  /** Taints the loads whose key passes `match` (a clear, a pattern). */
+  taintWhere(match: (full: string) => boolean): void {
+    for (const load of this.loads.values()) if (match(load.full)) load.tainted = true
+  }
+
   /** `ttlMs` shortened by up to `jitter` of itself, at least 1 ms. */
   jittered(ttlMs: number): number {
     const jitter = this.options.jitter
@@ -115,6 +276,20 @@ export class CacheRuntime {
   hitL2(): void {
     this.hitsL2++
     this.metrics.hitL2.inc()
+  }
+
+  servedStale(): void {
+    this.staleServed++
+    this.metrics.staleServed.inc()
+  }
+
+  leaseWaited(): void {
+    this.leaseWaits++
+    this.metrics.leaseWait.inc()
+  }
+
+  loaderTimedOut(): void {
+    this.loaderTimeouts++
   }
 
   missed(n = 1): void {
@@ -223,6 +398,13 @@ export class CacheRuntime {
       oversize: this.oversize,
       l2Errors: this.l2Errors,
       replayed: this.replayed,
+      staleServed: this.staleServed,
+      refreshes: this.refreshes,
+      invalid: this.invalid,
+      discarded: this.discarded,
+      leaseWaits: this.leaseWaits,
+      loaderTimeouts: this.loaderTimeouts,
+      evictions: this.evictions,
       l1Entries: this.l1?.size ?? 0,
       l1Bytes: this.l1?.bytes ?? 0,
     }
@@ -235,15 +417,20 @@ export class CacheRuntime {
     this.l1?.clear()
     this.l1?.close()
     this.tagIndex.clear()
+    for (const set of this.watches.values()) for (const watch of set) watch.fire()
+    this.watches.clear()
     this.pending.clear()
     this.pendingCount = 0
   }
 
   private async recover(): Promise<void> {
     if (this.closed) return
+    // Invalidation messages may have been missed while the connection was down: every L1 entry
+    // made before now is suspect (revalidated against L2 on its next read, served as it is only
+    // while L2 cannot answer), and no load that ran across the outage stores its result.
     this.seq++
-    this.l1?.clear()
-    this.tagIndex.clear()
+    this.epoch++
+    this.taintWhere(() => true)
     await this.replay()
   }
 

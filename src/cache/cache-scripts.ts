@@ -1,19 +1,26 @@
 import { loadScript, type Script } from '../core/index.js'
 
+const load = (file: string, numberOfKeys: number): Script =>
+  loadScript(new URL(`./scripts/${file}`, import.meta.url), { numberOfKeys })
+
 /**
- * The cache's Lua scripts. Both take a variable number of keys (one per tag), all sharing the
- * namespace's hash tag; `withKeys` gives the variant for one call's key count (same SHA).
+ * The cache's Lua scripts. Those named `-n` take a variable number of keys (one or two per tag),
+ * all sharing the namespace's hash tag; `withKeys` gives the variant for one call's key count
+ * (same SHA).
  *
  * @internal
  */
-export const SET_TAGGED = loadScript(new URL('./scripts/set-tagged-n.lua', import.meta.url), {
-  numberOfKeys: 1,
-})
-
+export const SET_TAGGED = load('set-tagged-n.lua', 1)
 /** @internal */
-export const INVALIDATE_TAGS = loadScript(new URL('./scripts/invalidate-tags-n.lua', import.meta.url), {
-  numberOfKeys: 1,
-})
+export const SET_MANY = load('set-many-n.lua', 1)
+/** @internal */
+export const INVALIDATE_TAGS = load('invalidate-tags-n.lua', 1)
+/** @internal */
+export const BEGIN_LOAD = load('begin-load-3.lua', 3)
+/** @internal */
+export const STORE_LOADED = load('store-loaded-n.lua', 2)
+/** @internal */
+export const RELEASE_LEASE = load('release-lease-1.lua', 1)
 
 const variants = new Map<Script, Script[]>()
 
@@ -24,6 +31,7 @@ const variants = new Map<Script, Script[]>()
  * @internal
  */
 export function withKeys(script: Script, n: number): Script {
+  if (script.numberOfKeys === n) return script
   let list = variants.get(script)
   if (list === undefined) variants.set(script, (list = []))
   return (list[n] ??= Object.freeze({ ...script, numberOfKeys: n }))

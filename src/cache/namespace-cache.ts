@@ -1,40 +1,39 @@
-import {
-  ValkitError,
-  escapeGlob,
-  estimateSize,
-  type MessageListener,
-  type RedisReply,
-} from '../core/index.js'
+import { ValkitError, compileGlob, escapeGlob, type MessageListener, type RedisReply } from '../core/index.js'
 import { checkTags, closedError, invalidArgument, keyError } from './cache-arguments.js'
 import { checkNamespace, parseTtl } from './cache-options.js'
-import { decodeCacheEvent, encodeCacheEvent, type CacheEvent } from './cache-event.js'
-import { L1Entry, type CacheRuntime, type ReplayTarget } from './cache-runtime.js'
-import { INVALIDATE_TAGS, SET_TAGGED, withKeys } from './cache-scripts.js'
-import type { Cache, CacheSetOptions, CacheStats, ClearOptions } from './cache-types.js'
+import { decodeCacheEvent } from './cache-event.js'
+import { LoadState, type CacheRuntime, type L1Entry } from './cache-runtime.js'
+import { SET_MANY, withKeys } from './cache-scripts.js'
+import type {
+  Cache,
+  CacheGetOptions,
+  CacheSetManyEntry,
+  CacheSetOptions,
+  CacheStats,
+  ClearOptions,
+  GetOrSetOptions,
+  LoaderContext,
+} from './cache-types.js'
 import { clearKeys } from './clear-keys.js'
-import { FRAME_HEADER_BYTES, decodeFrame, encodeFrame } from './l2-frame.js'
+import { FRAME_MARKER } from './l2-frame.js'
+import { checkSchema, resolvePlan, type LoadPlan } from './load-plan.js'
+import { revalidatable, runLoad, softly, usableStale } from './load-run.js'
+import { NamespaceKeys } from './namespace-keys.js'
+import { NamespaceL2 } from './namespace-l2.js'
 
 const BUFFERS = Object.freeze({ buffers: true })
-/** Tag-set members handled per invalidation script call. */
-const INVALIDATE_BATCH = 1000
-/** Keys per UNLINK when replaying deletions. */
-const UNLINK_BATCH = 500
-
-type Event = CacheEvent extends infer E ? (E extends CacheEvent ? Omit<E, 'origin'> : never) : never
 
 /**
  * A {@link Cache} bound to one namespace. Every namespace of a `createCache` shares one
- * {@link CacheRuntime}; each has its own keys, tag sets and invalidation channel.
+ * {@link CacheRuntime}; each has its own keys, tag sets and invalidation channel. The tiers'
+ * reads and writes are in {@link NamespaceL2}; the getOrSet load in `load-run.ts`.
  *
  * @internal
  */
-export class NamespaceCache implements Cache, ReplayTarget {
+export class NamespaceCache implements Cache {
+  private readonly keys: NamespaceKeys
+  private readonly l2: NamespaceL2
   private readonly valuePrefix: string
-  private readonly tagPrefix: string
-  private readonly channel: string
-  /** L1 key prefixes of this namespace and its sub-namespaces (for `clear`). */
-  private readonly clearPrefixes: readonly string[]
-  private readonly scanPattern: string
   private readonly children = new Map<string, NamespaceCache>()
   private readonly listener: MessageListener
   private readonly subscribed: Promise<void>
@@ -45,29 +44,29 @@ export class NamespaceCache implements Cache, ReplayTarget {
     readonly name: string,
     private readonly parent: NamespaceCache | null,
   ) {
-    const keys = rt.valkit.keys
-    this.valuePrefix = `${keys.key('cache', name, 'v')}:`
-    this.tagPrefix = `${keys.key('cache', name, 't')}:`
-    this.channel = keys.key('cache', name, 'events')
-    const base = keys.key('cache', name).slice(0, -1) // '...:cache:{name'
-    this.clearPrefixes = [`${base}}`, `${base}:`]
-    this.scanPattern = `${escapeGlob(base)}[}:]*`
+    this.keys = new NamespaceKeys(rt.valkit.keys, name)
+    this.l2 = new NamespaceL2(rt, this.keys)
+    this.valuePrefix = this.keys.value
     this.listener = (message) => this.onMessage(message)
     this.subscribed = rt.l2 ? this.subscribe() : Promise.resolve()
   }
 
-  get<T = unknown>(key: string): Promise<T | undefined> {
+  get<T = unknown>(key: string, options?: CacheGetOptions<T>): Promise<T | undefined> {
     if (typeof key !== 'string' || this.closed) return Promise.reject(this.badCall(key))
     const full = this.valuePrefix + key
-    const l1 = this.rt.l1
+    const rt = this.rt
+    const l1 = rt.l1
     if (l1 !== null) {
       const entry = l1.get(full)
       if (entry !== undefined) {
-        this.rt.hitL1()
-        return Promise.resolve(entry.value as T)
+        if (rt.trusted(entry)) {
+          rt.hitL1()
+          return Promise.resolve(entry.value as T)
+        }
+        return this.revalidate<T>(full, entry, this.readPlan(options))
       }
     }
-    return this.readL2<T>(full)
+    return this.readL2<T>(full, this.readPlan(options))
   }
 
   async set(key: string, value: unknown, options?: CacheSetOptions): Promise<void> {
@@ -75,87 +74,178 @@ export class NamespaceCache implements Cache, ReplayTarget {
     if (value === undefined) throw invalidArgument('cache.set() cannot store undefined; use delete().')
     const ttlMs = options?.ttl === undefined ? this.rt.options.ttlMs : parseTtl(options.ttl, 'ttl')
     const tags = checkTags(options?.tags, 'tags')
-    await this.write(key, value, ttlMs, tags, false)
+    await this.l2.write(key, value, ttlMs, tags, false)
   }
 
-  getOrSet<T>(key: string, loader: () => T | Promise<T>, options?: CacheSetOptions): Promise<T> {
+  getOrSet<T>(
+    key: string,
+    loader: (context: LoaderContext<T>) => T | Promise<T>,
+    options?: GetOrSetOptions<T>,
+  ): Promise<T> {
     if (typeof key !== 'string' || this.closed) return Promise.reject(this.badCall(key))
     const rt = this.rt
     const full = this.valuePrefix + key
+    let kept: L1Entry | undefined
     const l1 = rt.l1
     if (l1 !== null) {
       const entry = l1.get(full)
       if (entry !== undefined) {
-        rt.hitL1()
-        return Promise.resolve(entry.value as T)
+        if (rt.trusted(entry)) {
+          rt.hitL1()
+          return Promise.resolve(entry.value as T)
+        }
+        kept = entry
       }
     }
-    const flight = rt.flights.get(full)
-    if (flight !== undefined) {
-      rt.coalesced++
-      return flight as Promise<T>
-    }
-    let ttlMs: number
-    let tags: string[] | null
+    let plan: LoadPlan
     try {
       if (typeof loader !== 'function') throw invalidArgument('getOrSet() needs a loader function.')
-      ttlMs = options?.ttl === undefined ? rt.options.ttlMs : parseTtl(options.ttl, 'ttl')
-      tags = checkTags(options?.tags, 'tags')
+      plan = options === undefined ? rt.plan : resolvePlan(rt.plan, options, rt.options.lease !== false)
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)))
     }
-    const run = this.load(full, key, loader, ttlMs, tags)
-    rt.flights.set(full, run)
-    const done = (): void => {
-      if (rt.flights.get(full) === run) rt.flights.delete(full)
+    if (kept !== undefined && kept.epoch === rt.epoch && revalidatable(kept, plan)) {
+      // Stale-while-revalidate: the stale value now, one refresh in the background.
+      rt.servedStale()
+      if (!rt.loads.has(full)) {
+        rt.refreshes++
+        this.startLoad(full, key, loader as (c: LoaderContext<unknown>) => unknown, plan, kept, true)
+      }
+      return Promise.resolve(kept.value as T)
     }
-    run.then(done, done)
-    return run
+    const running = rt.loads.get(full)
+    // A settled load that is not refreshing is only waiting for its clean-up: start anew.
+    if (running !== undefined && (!running.settled || running.refreshing)) {
+      rt.coalesced++
+      return this.answer<T>(running, plan)
+    }
+    const state = this.startLoad(
+      full,
+      key,
+      loader as (c: LoaderContext<unknown>) => unknown,
+      plan,
+      usableStale(kept, plan.keepMs) ? kept : undefined,
+      false,
+    )
+    return this.answer<T>(state, plan)
   }
 
-  async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
+  async getMany<T = unknown>(
+    keys: readonly string[],
+    options?: CacheGetOptions<T>,
+  ): Promise<(T | undefined)[]> {
     if (this.closed) throw closedError()
     if (!Array.isArray(keys)) throw invalidArgument('getMany() needs an array of keys.')
     const rt = this.rt
+    const plan = this.readPlan(options)
     const out = new Array<T | undefined>(keys.length).fill(undefined)
     const missing: number[] = []
     const fulls: string[] = []
+    const kept: (L1Entry | undefined)[] = []
     for (let i = 0; i < keys.length; i++) {
       const key: unknown = keys[i]
       if (typeof key !== 'string') throw keyError(key)
       const full = this.valuePrefix + key
       const entry = rt.l1?.get(full)
-      if (entry !== undefined) {
+      if (entry !== undefined && rt.trusted(entry)) {
         rt.hitL1()
         out[i] = entry.value as T
       } else {
         missing.push(i)
         fulls.push(full)
+        kept.push(entry)
       }
     }
     if (missing.length === 0) return out
-    if (!rt.l2Usable()) {
-      rt.missed(missing.length)
-      return out
+    let list: RedisReply[] | undefined
+    if (rt.l2Usable()) {
+      const seq = rt.seq
+      try {
+        // One namespace shares one hash tag: one MGET is one slot, also on a Cluster.
+        const replies = await rt.valkit.connection.command(['MGET', ...fulls], BUFFERS)
+        list = Array.isArray(replies) ? replies : []
+        for (let j = 0; j < missing.length; j++) {
+          const reply = list[j]
+          const entry = reply == null ? null : this.l2.accept(fulls[j]!, reply, seq, plan)
+          if (entry === null) this.dropSuspect(fulls[j]!, kept[j])
+          if (entry !== null && rt.trusted(entry)) out[missing[j]!] = entry.value as T
+          else rt.missed()
+        }
+        return out
+      } catch (err) {
+        rt.l2Failed(err)
+      }
     }
-    const seq = rt.seq
-    let replies: RedisReply
-    try {
-      // One namespace shares one hash tag: one MGET is one slot, also on a Cluster.
-      replies = await rt.valkit.connection.command(['MGET', ...fulls], BUFFERS)
-    } catch (err) {
-      rt.l2Failed(err)
-      rt.missed(missing.length)
-      return out
-    }
-    const list = Array.isArray(replies) ? replies : []
+    // L2 did not answer: suspect L1 entries are the best answer there is.
     for (let j = 0; j < missing.length; j++) {
-      const reply = list[j]
-      const entry = reply === null || reply === undefined ? undefined : this.accept(fulls[j]!, reply, seq)
-      if (entry === undefined) rt.missed()
-      else out[missing[j]!] = entry.value as T
+      const entry = kept[j]
+      if (entry !== undefined && !entry.negative && rt.timeFresh(entry)) {
+        rt.hitL1()
+        out[missing[j]!] = entry.value as T
+      } else rt.missed()
     }
     return out
+  }
+
+  async setMany(entries: readonly CacheSetManyEntry[]): Promise<void> {
+    if (this.closed) throw closedError()
+    if (!Array.isArray(entries)) throw invalidArgument('setMany() needs an array of { key, value } entries.')
+    const rt = this.rt
+    const prepared = entries.map((entry: unknown, i) => {
+      if (typeof entry !== 'object' || entry === null)
+        throw invalidArgument(`setMany() entry ${i} must be an object.`)
+      const { key, value, ttl, tags } = entry as CacheSetManyEntry
+      if (typeof key !== 'string') throw keyError(key)
+      if (value === undefined)
+        throw invalidArgument(`setMany() entry ${i} ("${key}") has no value; use delete().`)
+      const ttlMs = rt.jittered(ttl === undefined ? rt.options.ttlMs : parseTtl(ttl, `setMany() [${i}].ttl`))
+      return { key, value, ttlMs, tags: checkTags(tags, `setMany() [${i}].tags`) }
+    })
+    if (prepared.length === 0) return
+    const keepMs = rt.plan.keepMs
+    const framed = prepared.map((p) => this.l2.encode(p.key, p.value, p.ttlMs, p.tags, keepMs, false))
+    const l2 = rt.l2Usable()
+    rt.seq++
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i]!
+      const full = this.valuePrefix + p.key
+      rt.taintKey(full)
+      rt.sets++
+      rt.l1Put(
+        full,
+        this.l2.entry(p.value, false, p.tags, p.ttlMs, keepMs),
+        p.ttlMs + keepMs,
+        framed[i]!.size,
+      )
+    }
+    if (!rt.l2) return
+    if (!l2) {
+      for (const p of prepared) rt.remember(this.l2, 'keys', p.key)
+      return
+    }
+    const keys: string[] = prepared.map((p) => this.valuePrefix + p.key)
+    const tagIndex = new Map<string, number>()
+    const args: (string | number | Buffer)[] = [prepared.length]
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i]!
+      const indexes: number[] = []
+      for (const tag of p.tags ?? []) {
+        let index = tagIndex.get(tag)
+        if (index === undefined) {
+          keys.push(this.keys.tag + tag)
+          tagIndex.set(tag, (index = keys.length))
+        }
+        indexes.push(index)
+      }
+      args.push(framed[i]!.bytes!, p.ttlMs + keepMs, indexes.length, ...indexes)
+    }
+    try {
+      await rt.valkit.connection.script(withKeys(SET_MANY, keys.length), keys, args)
+      await this.l2.publish({ kind: 'keys', keys: prepared.map((p) => p.key) })
+    } catch (err) {
+      rt.l2Failed(err)
+      for (const p of prepared) rt.remember(this.l2, 'keys', p.key)
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -163,17 +253,18 @@ export class NamespaceCache implements Cache, ReplayTarget {
     const rt = this.rt
     const full = this.valuePrefix + key
     rt.invalidated()
+    rt.taintKey(full)
     rt.l1?.delete(full)
     if (!rt.l2) return
-    if (!rt.l2Usable()) return rt.remember(this, 'keys', key)
+    if (!rt.l2Usable()) return rt.remember(this.l2, 'keys', key)
     try {
       await Promise.all([
         rt.valkit.connection.command(['UNLINK', full]),
-        this.publish({ kind: 'keys', keys: [key] }),
+        this.l2.publish({ kind: 'keys', keys: [key] }),
       ])
     } catch (err) {
       rt.l2Failed(err)
-      rt.remember(this, 'keys', key)
+      rt.remember(this.l2, 'keys', key)
     }
   }
 
@@ -182,14 +273,17 @@ export class NamespaceCache implements Cache, ReplayTarget {
     const rt = this.rt
     const full = this.valuePrefix + key
     const entry = rt.l1?.peek(full)
-    if (entry !== undefined) return !entry.negative
-    if (!rt.l2Usable()) return false
+    if (entry !== undefined && rt.trusted(entry)) return !entry.negative
+    const suspect = entry !== undefined && !entry.negative && rt.timeFresh(entry)
+    if (!rt.l2Usable()) return suspect
     try {
-      // A negative entry is exactly the frame header; a value is longer.
-      return Number(await rt.valkit.connection.command(['STRLEN', full])) > FRAME_HEADER_BYTES
+      // The frame header says whether the value is negative and until when it is fresh.
+      const head = await rt.valkit.connection.command(['GETRANGE', full, 0, 7], BUFFERS)
+      if (!Buffer.isBuffer(head) || head.length < 8 || head[0] !== FRAME_MARKER) return false
+      return (head[1]! & 1) === 0 && head.readUIntBE(2, 6) > Date.now()
     } catch (err) {
       rt.l2Failed(err)
-      return false
+      return suspect
     }
   }
 
@@ -199,26 +293,57 @@ export class NamespaceCache implements Cache, ReplayTarget {
     if (list === null) return
     const rt = this.rt
     rt.invalidated()
-    rt.dropTagKeys(this.tagIndexKeys(list))
+    const tagKeys = this.keys.tagIndexKeys(list)
+    rt.taintTags(tagKeys)
+    rt.dropTagKeys(tagKeys)
     if (!rt.l2) return
     if (!rt.l2Usable()) {
-      for (const tag of list) rt.remember(this, 'tags', tag)
+      for (const tag of list) rt.remember(this.l2, 'tags', tag)
       return
     }
     try {
-      await this.deleteTagged(list)
-      await this.publish({ kind: 'tags', tags: list })
+      await this.l2.deleteTagged(list)
+      await this.l2.publish({ kind: 'tags', tags: list })
     } catch (err) {
       rt.l2Failed(err)
-      for (const tag of list) rt.remember(this, 'tags', tag)
+      for (const tag of list) rt.remember(this.l2, 'tags', tag)
     }
+  }
+
+  async invalidatePattern(pattern: string, options: ClearOptions = {}): Promise<{ deleted: number }> {
+    if (this.closed) throw closedError()
+    if (typeof pattern !== 'string' || pattern.length === 0) {
+      throw invalidArgument('invalidatePattern() needs a non-empty glob pattern, e.g. "user:42:*".')
+    }
+    const rt = this.rt
+    rt.invalidated()
+    const dropped = this.dropPattern(pattern)
+    if (!rt.l2) return { deleted: dropped }
+    const { valkit } = rt
+    if (!rt.l2Usable() || !valkit.connection.isReady) {
+      throw new ValkitError(
+        'VALKIT_UNAVAILABLE',
+        `cache.invalidatePattern(): matching L1 entries of namespace "${this.name}" were dropped, but Redis/Valkey is not reachable to delete them from L2; call it again once it is.`,
+      )
+    }
+    const masters = await valkit.driver.masters()
+    const timeoutMs = Math.max(valkit.config.commandTimeoutMs, 1000)
+    const deleted = await clearKeys(
+      masters,
+      escapeGlob(this.valuePrefix) + pattern,
+      timeoutMs,
+      options.onProgress,
+    )
+    await this.l2.publish({ kind: 'pattern', pattern })
+    return { deleted }
   }
 
   async clear(options: ClearOptions = {}): Promise<{ deleted: number }> {
     if (this.closed) throw closedError()
     const rt = this.rt
     rt.invalidated()
-    rt.dropPrefixes(this.clearPrefixes)
+    rt.taintWhere((full) => this.keys.inScope(full))
+    rt.dropPrefixes(this.keys.clearPrefixes)
     if (!rt.l2) return { deleted: 0 }
     const { valkit } = rt
     if (!valkit.connection.isReady) {
@@ -229,8 +354,8 @@ export class NamespaceCache implements Cache, ReplayTarget {
     }
     const masters = await valkit.driver.masters()
     const timeoutMs = Math.max(valkit.config.commandTimeoutMs, 1000)
-    const deleted = await clearKeys(masters, this.scanPattern, timeoutMs, options.onProgress)
-    await this.publish({ kind: 'clear' })
+    const deleted = await clearKeys(masters, this.keys.scanPattern, timeoutMs, options.onProgress)
+    await this.l2.publish({ kind: 'clear' })
     return { deleted }
   }
 
@@ -258,204 +383,141 @@ export class NamespaceCache implements Cache, ReplayTarget {
     this.closed = true
     await Promise.all([...this.children.values()].map((child) => child.close()))
     this.parent?.children.delete(this.name.slice(this.name.lastIndexOf(':') + 1))
-    this.rt.forget(this)
+    this.rt.forget(this.l2)
     if (this.parent === null) this.rt.close()
-    if (this.rt.l2) await this.rt.valkit.connection.unsubscribe(this.channel, this.listener).catch(() => {})
+    if (this.rt.l2)
+      await this.rt.valkit.connection.unsubscribe(this.keys.channel, this.listener).catch(() => {})
   }
 
-  /** Sends L2 deletions remembered during an outage (called by the runtime on recovery). */
-  async replay(keys: readonly string[], tags: readonly string[]): Promise<void> {
-    const connection = this.rt.valkit.connection
-    for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
-      const batch = keys.slice(i, i + UNLINK_BATCH)
-      await connection.command(['UNLINK', ...batch.map((k) => this.valuePrefix + k)])
-      await this.publish({ kind: 'keys', keys: batch })
-    }
-    if (tags.length > 0) {
-      await this.deleteTagged(tags)
-      await this.publish({ kind: 'tags', tags })
-    }
-  }
+  // --- LoadHost: what a getOrSet load uses -------------------------------------------------
+
+  // --- internals ------------------------------------------------------------------------
 
   private badCall(key: unknown): ValkitError {
     return this.closed ? closedError() : keyError(key)
   }
 
-  private async readL2<T>(full: string): Promise<T | undefined> {
-    const entry = await this.fetch(full)
-    if (entry === undefined) {
+  private readPlan<T>(options: CacheGetOptions<T> | undefined): LoadPlan | undefined {
+    if (options?.schema === undefined) return undefined
+    checkSchema(options.schema, 'schema')
+    return { ...this.rt.plan, schema: options.schema as LoadPlan['schema'] }
+  }
+
+  private startLoad(
+    full: string,
+    key: string,
+    loader: (context: LoaderContext<unknown>) => unknown,
+    plan: LoadPlan,
+    stale: L1Entry | undefined,
+    refresh: boolean,
+  ): LoadState {
+    const rt = this.rt
+    const tags = plan.tags
+    const state = new LoadState(
+      full,
+      tags === null ? null : typeof tags === 'function' ? 'derived' : this.keys.tagIndexKeys(tags),
+      stale,
+    )
+    rt.loads.set(full, state)
+    void runLoad(this.l2, state, key, loader, plan, refresh).finally(() => {
+      if (rt.loads.get(full) === state) rt.loads.delete(full)
+    })
+    // A refresh's failure is counted where it happened; nobody awaits it.
+    if (refresh) state.promise.catch(() => {})
+    return state
+  }
+
+  private answer<T>(state: LoadState, plan: LoadPlan): Promise<T> {
+    if (plan.softTimeoutMs === 0) return state.promise as Promise<T>
+    return softly(state, plan.softTimeoutMs, () => this.rt.servedStale()) as Promise<T>
+  }
+
+  private async revalidate<T>(
+    full: string,
+    kept: L1Entry,
+    plan: LoadPlan | undefined,
+  ): Promise<T | undefined> {
+    const rt = this.rt
+    const found = await this.l2.fetch(full, plan)
+    if (found === undefined) {
+      // L2 did not answer: a suspect entry (fresh by its TTL) is the best answer there is.
+      if (kept.epoch !== rt.epoch && rt.timeFresh(kept)) {
+        rt.hitL1()
+        return kept.value as T
+      }
+    } else if (found !== null && rt.trusted(found)) return found.value as T
+    if (found === null) this.dropSuspect(full, kept)
+    rt.missed()
+    return undefined
+  }
+
+  /** L2 no longer has a key whose L1 entry is suspect: it was deleted elsewhere. */
+  private dropSuspect(full: string, kept: L1Entry | undefined): void {
+    const l1 = this.rt.l1
+    if (kept !== undefined && kept.epoch !== this.rt.epoch && l1?.peek(full) === kept) l1.delete(full)
+  }
+
+  private async readL2<T>(full: string, plan: LoadPlan | undefined): Promise<T | undefined> {
+    const entry = await this.l2.fetch(full, plan)
+    if (entry == null || !this.rt.trusted(entry)) {
       this.rt.missed()
       return undefined
     }
     return entry.value as T
   }
 
-  /** Reads a key from L2 (filling L1); `undefined` on a miss, a corrupt value or an L2 failure. */
-  private async fetch(full: string): Promise<L1Entry | undefined> {
+  /** Drops the L1 entries (and taints the loads) of this namespace matching a glob; returns how many. */
+  private dropPattern(pattern: string): number {
     const rt = this.rt
-    if (!rt.l2Usable()) return undefined
-    const seq = rt.seq
-    let reply: RedisReply
-    try {
-      reply = await rt.valkit.connection.command(['GET', full], BUFFERS)
-    } catch (err) {
-      rt.l2Failed(err)
-      return undefined
-    }
-    return reply === null ? undefined : this.accept(full, reply, seq)
-  }
-
-  /** Decodes an L2 reply; fills L1 unless a write or invalidation happened since `seq`. */
-  private accept(full: string, reply: RedisReply, seq: number): L1Entry | undefined {
-    const rt = this.rt
-    const frame = Buffer.isBuffer(reply) ? decodeFrame(reply) : undefined
-    if (frame === undefined) {
-      rt.corrupted()
-      return undefined
-    }
-    const ttlMs = frame.expiresAt - Date.now()
-    if (ttlMs <= 0) return undefined
-    let value: unknown
-    if (!frame.negative) {
-      try {
-        value = rt.codec.decode(frame.body)
-      } catch {
-        rt.corrupted()
-        return undefined
-      }
-    }
-    const entry = new L1Entry(
-      value,
-      frame.negative,
-      frame.tags === null ? null : this.tagIndexKeys(frame.tags),
-    )
-    if (rt.seq === seq) rt.l1Put(full, entry, ttlMs, (reply as Buffer).length)
-    rt.hitL2()
-    return entry
-  }
-
-  private async load<T>(
-    full: string,
-    key: string,
-    loader: () => T | Promise<T>,
-    ttlMs: number,
-    tags: string[] | null,
-  ): Promise<T> {
-    const rt = this.rt
-    const found = await this.fetch(full)
-    if (found !== undefined) return found.value as T
-    rt.missed()
-    rt.loaderRan()
-    const value = await loader()
-    if (value !== undefined) await this.write(key, value, ttlMs, tags, true)
-    else if (rt.options.negativeTtlMs > 0)
-      await this.write(key, undefined, rt.options.negativeTtlMs, null, true)
-    return value
-  }
-
-  /**
-   * Writes a value (or a negative entry when `value` is undefined) to L1 and L2. `lenient`
-   * (getOrSet): a value above `maxEntryBytes` is counted and not cached instead of thrown.
-   */
-  private async write(
-    key: string,
-    value: unknown,
-    ttlMs: number,
-    tags: string[] | null,
-    lenient: boolean,
-  ): Promise<void> {
-    const rt = this.rt
-    const full = this.valuePrefix + key
-    const ttl = rt.jittered(ttlMs)
-    const negative = value === undefined
-    let framed: Buffer | null = null
-    let size: number
-    if (rt.l2) {
-      framed = encodeFrame(negative ? null : rt.codec.encode(value), Date.now() + ttl, tags)
-      size = framed.length
-    } else size = negative ? 8 : estimateSize(value)
-    const max = rt.options.maxEntryBytes
-    if (size > max) {
-      if (!lenient) {
-        throw new ValkitError(
-          'VALKIT_VALUE_TOO_LARGE',
-          `The value of cache key "${key.slice(0, 100)}" takes ${size} bytes, more than maxEntryBytes (${max}).`,
-          { details: { namespace: this.name, sizeBytes: size, maxEntryBytes: max } },
-        )
-      }
-      rt.oversize++
-      rt.valkit.logger.warn('cache: loaded value larger than maxEntryBytes served without caching', {
-        namespace: this.name,
-        sizeBytes: size,
-        maxEntryBytes: max,
-      })
-      return
-    }
-    rt.seq++
-    rt.sets++
-    rt.l1Put(full, new L1Entry(value, negative, tags === null ? null : this.tagIndexKeys(tags)), ttl, size)
-    if (framed === null) return
-    if (!rt.l2Usable()) return rt.remember(this, 'keys', key)
-    const connection = rt.valkit.connection
-    try {
-      if (tags === null) {
-        // Same connection, same node: the message is delivered after the write is applied.
-        await Promise.all([
-          connection.command(['SET', full, framed, 'PX', ttl]),
-          this.publish({ kind: 'keys', keys: [key] }),
-        ])
-      } else {
-        // A script may be re-sent as EVAL after NOSCRIPT: publish only once it has run.
-        await connection.script(
-          withKeys(SET_TAGGED, 1 + tags.length),
-          [full, ...tags.map((t) => this.tagPrefix + t)],
-          [framed, ttl],
-        )
-        await this.publish({ kind: 'keys', keys: [key] })
-      }
-    } catch (err) {
-      rt.l2Failed(err)
-      rt.remember(this, 'keys', key)
-    }
-  }
-
-  private async deleteTagged(tags: readonly string[]): Promise<void> {
-    const script = withKeys(INVALIDATE_TAGS, tags.length)
-    const setKeys = tags.map((t) => this.tagPrefix + t)
-    for (;;) {
-      const reply = await this.rt.valkit.connection.script(script, setKeys, [INVALIDATE_BATCH])
-      const left = Array.isArray(reply) ? Number(reply[1]) : 0
-      if (!(left > 0)) return
-    }
+    const prefix = this.valuePrefix
+    const match = compileGlob(pattern)
+    const matches = (full: string): boolean => full.startsWith(prefix) && match(full.slice(prefix.length))
+    rt.taintWhere(matches)
+    const l1 = rt.l1
+    if (l1 === null) return 0
+    const doomed: string[] = []
+    for (const full of l1.keys()) if (matches(full)) doomed.push(full)
+    for (const full of doomed) l1.delete(full)
+    return doomed.length
   }
 
   private tagIndexKeys(tags: readonly string[]): string[] {
     return tags.map((t) => `${this.name}\u0000${t}`)
   }
 
-  private publish(event: Event): Promise<RedisReply> {
-    const message = encodeCacheEvent({ ...event, origin: this.rt.origin })
-    // Routed by the channel, which carries the namespace's hash tag: the node of its keys.
-    return this.rt.valkit.connection.command(['PUBLISH', this.channel, message], { key: this.channel })
-  }
-
   private onMessage(message: Buffer): void {
     const rt = this.rt
     const event = decodeCacheEvent(message)
     if (event === undefined || event.origin === rt.origin || rt.closed) return
+    if (event.kind === 'released') {
+      for (const key of event.keys) rt.wake(this.valuePrefix + key)
+      return
+    }
     rt.seq++
     let dropped = 0
     if (event.kind === 'keys') {
-      for (const key of event.keys) if (rt.l1?.delete(this.valuePrefix + key)) dropped++
-    } else if (event.kind === 'tags') dropped = rt.dropTagKeys(this.tagIndexKeys(event.tags))
-    else dropped = rt.dropPrefixes(this.clearPrefixes)
+      for (const key of event.keys) {
+        const full = this.valuePrefix + key
+        rt.taintKey(full)
+        if (rt.l1?.delete(full)) dropped++
+        rt.wake(full)
+      }
+    } else if (event.kind === 'tags') {
+      const tagKeys = this.keys.tagIndexKeys(event.tags)
+      rt.taintTags(tagKeys)
+      dropped = rt.dropTagKeys(tagKeys)
+    } else if (event.kind === 'pattern') dropped = this.dropPattern(event.pattern)
+    else {
+      rt.taintWhere((full) => this.keys.inScope(full))
+      dropped = rt.dropPrefixes(this.keys.clearPrefixes)
+    }
     rt.remoteInvalidations += dropped
   }
 
   private async subscribe(): Promise<void> {
     const { valkit } = this.rt
     try {
-      await valkit.connection.subscribe(this.channel, this.listener)
+      await valkit.connection.subscribe(this.keys.channel, this.listener)
     } catch {
       // The driver keeps the channel and subscribes it again when its subscriber connection is back.
       await new Promise<void>((resolve) => {

@@ -1,0 +1,351 @@
+import { ValkitError, estimateSize, type RedisReply } from '../core/index.js'
+import { encodeCacheEvent, type CacheEvent } from './cache-event.js'
+import { L1Entry, type CacheRuntime, type LoadState, type ReplayTarget } from './cache-runtime.js'
+import {
+  BEGIN_LOAD,
+  INVALIDATE_TAGS,
+  RELEASE_LEASE,
+  SET_TAGGED,
+  STORE_LOADED,
+  withKeys,
+} from './cache-scripts.js'
+import { decodeFrame, encodeFrame } from './l2-frame.js'
+import { INVALID, planTags, planTtl, validate, type LoadPlan } from './load-plan.js'
+import type { BeginReply, Lease, LoadHost } from './load-run.js'
+import type { NamespaceKeys } from './namespace-keys.js'
+
+const BUFFERS = Object.freeze({ buffers: true })
+/** Tag-set members handled per invalidation script call. */
+const INVALIDATE_BATCH = 1000
+/** Keys per UNLINK when replaying deletions. */
+const UNLINK_BATCH = 500
+/** How long a tag's last-invalidation time is kept: far longer than any load. */
+const TAG_EPOCH_KEEP_MS = 24 * 3_600_000
+
+/** An invalidation message before the sender's origin is added. @internal */
+export type CacheEventBody = CacheEvent extends infer E
+  ? E extends CacheEvent
+    ? Omit<E, 'origin'>
+    : never
+  : never
+
+/**
+ * One namespace's side of the tiers: reading, decoding and writing values (L1 + L2), the
+ * getOrSet lease and store scripts, tag deletion, invalidation messages and the replay of
+ * deletions after an outage. {@link NamespaceCache} is the public API on top of it.
+ *
+ * @internal
+ */
+export class NamespaceL2 implements LoadHost, ReplayTarget {
+  constructor(
+    readonly rt: CacheRuntime,
+    readonly keys: NamespaceKeys,
+  ) {}
+
+  /** Reads a key from L2 (filling L1): the entry, `null` for a miss, `undefined` when L2 did not answer. */
+  async fetch(full: string, plan: LoadPlan | undefined): Promise<L1Entry | null | undefined> {
+    const rt = this.rt
+    if (!rt.l2Usable()) return undefined
+    const seq = rt.seq
+    let reply: RedisReply
+    try {
+      reply = await rt.valkit.connection.command(['GET', full], BUFFERS)
+    } catch (err) {
+      rt.l2Failed(err)
+      return undefined
+    }
+    return reply === null ? null : this.accept(full, reply, seq, plan)
+  }
+
+  async beginLoad(full: string, leaseTtlMs: number): Promise<BeginReply> {
+    const key = full.slice(this.keys.value.length)
+    const reply = await this.rt.valkit.connection.script(
+      BEGIN_LOAD,
+      [full, this.keys.lease + key, this.keys.fence],
+      [leaseTtlMs],
+      BUFFERS,
+    )
+    const list = reply as RedisReply[]
+    const kind = Number(list[0])
+    if (kind === 1) return { kind: 'value', frame: list[1] as Buffer }
+    if (kind === 2) return { kind: 'granted', now: Number(list[1]), token: String(Number(list[2])) }
+    return { kind: 'held', now: Number(list[1]), leftMs: Number(list[2]) }
+  }
+
+  acceptFrame(full: string, frame: Buffer, plan: LoadPlan): L1Entry | null {
+    return this.accept(full, frame, this.rt.seq, plan)
+  }
+
+  async storeLoaded(
+    key: string,
+    state: LoadState,
+    value: unknown,
+    plan: LoadPlan,
+    lease: Lease,
+  ): Promise<void> {
+    const rt = this.rt
+    const full = state.full
+    const release = (): void => {
+      if (lease.token !== '0') void this.releaseLease(full, lease.token)
+    }
+    let ttlMs: number
+    let tags: string[] | null
+    let keepMs = plan.keepMs
+    if (value === undefined) {
+      if (rt.options.negativeTtlMs === 0) return release()
+      ttlMs = rt.options.negativeTtlMs
+      tags = null
+      keepMs = 0
+    } else {
+      try {
+        ttlMs = planTtl(plan, value)
+        tags = planTags(plan, value)
+      } catch (err) {
+        release()
+        throw err
+      }
+    }
+    if (state.tainted) {
+      rt.discarded++
+      return release()
+    }
+    ttlMs = rt.jittered(ttlMs)
+    const framed = this.encode(key, value, ttlMs, tags, keepMs, true)
+    if (framed === null) return release()
+    const entry = this.entry(value, value === undefined, tags, ttlMs, keepMs)
+    if (framed.bytes === null || !rt.l2Usable()) {
+      this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
+      if (framed.bytes !== null) rt.remember(this, 'keys', key)
+      return
+    }
+    const tagList = tags ?? []
+    const keys = [
+      full,
+      this.keys.lease + key,
+      ...tagList.map((t) => this.keys.tag + t),
+      ...tagList.map((t) => this.keys.tagEpoch + t),
+    ]
+    const origin = rt.origin
+    let stored: number
+    try {
+      stored = Number(
+        await rt.valkit.connection.script(withKeys(STORE_LOADED, keys.length), keys, [
+          framed.bytes,
+          ttlMs + keepMs,
+          lease.token,
+          tagList.length === 0 ? 0 : lease.began,
+          tagList.length,
+          this.keys.channel,
+          encodeCacheEvent({ kind: 'keys', keys: [key], origin }),
+          encodeCacheEvent({ kind: 'released', keys: [key], origin }),
+        ]),
+      )
+    } catch (err) {
+      rt.l2Failed(err)
+      this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
+      rt.remember(this, 'keys', key)
+      return
+    }
+    if (stored === 1) this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
+    else rt.discarded++
+  }
+
+  async releaseLease(full: string, token: string): Promise<void> {
+    const key = full.slice(this.keys.value.length)
+    try {
+      await this.rt.valkit.connection.script(
+        RELEASE_LEASE,
+        [this.keys.lease + key],
+        [
+          token,
+          this.keys.channel,
+          encodeCacheEvent({ kind: 'released', keys: [key], origin: this.rt.origin }),
+        ],
+      )
+    } catch (err) {
+      // The lease expires by itself; waiters then try again.
+      this.rt.l2Failed(err)
+    }
+  }
+
+  putLoaded(state: LoadState, entry: L1Entry, ttlMs: number, size: number): void {
+    if (state.tainted) {
+      this.rt.discarded++
+      return
+    }
+    const rt = this.rt
+    rt.seq++
+    rt.sets++
+    rt.l1Put(state.full, entry, ttlMs, size)
+  }
+
+  entry(value: unknown, negative: boolean, tags: string[] | null, ttlMs: number, keepMs: number): L1Entry {
+    return new L1Entry(
+      value,
+      negative,
+      tags === null ? null : this.keys.tagIndexKeys(tags),
+      keepMs > 0 && !negative ? Date.now() + ttlMs : 0,
+      this.rt.epoch,
+    )
+  }
+
+  /**
+   * Decodes an L2 reply; fills L1 unless a write or invalidation happened since `seq`. `null`
+   * for a corrupted, expired or invalid (schema) value. A value past its TTL but inside its
+   * stale window comes back with `freshUntil` in the past.
+   */
+  accept(full: string, reply: RedisReply, seq: number, plan: LoadPlan | undefined): L1Entry | null {
+    const rt = this.rt
+    const frame = Buffer.isBuffer(reply) ? decodeFrame(reply) : undefined
+    if (frame === undefined) {
+      rt.corrupted()
+      return null
+    }
+    const now = Date.now()
+    const keepUntil = frame.expiresAt + frame.staleMs
+    if (keepUntil <= now) return null
+    let value: unknown
+    if (!frame.negative) {
+      try {
+        value = rt.codec.decode(frame.body)
+      } catch {
+        rt.corrupted()
+        return null
+      }
+      const schema = plan?.schema
+      if (schema !== undefined) {
+        value = validate(schema, value)
+        if (value === INVALID) {
+          rt.invalid++
+          return null
+        }
+      }
+    }
+    const entry = new L1Entry(
+      value,
+      frame.negative,
+      frame.tags === null ? null : this.keys.tagIndexKeys(frame.tags),
+      frame.staleMs > 0 ? frame.expiresAt : 0,
+      rt.epoch,
+    )
+    if (rt.seq === seq) rt.l1Put(full, entry, keepUntil - now, (reply as Buffer).length)
+    if (frame.staleMs === 0 || frame.expiresAt > now) rt.hitL2()
+    return entry
+  }
+
+  /**
+   * The L2 bytes of a value (`bytes` null without L2) and its size. `lenient` (getOrSet): a
+   * value above `maxEntryBytes` is counted and `null` returned instead of thrown.
+   */
+  encode(
+    key: string,
+    value: unknown,
+    ttlMs: number,
+    tags: string[] | null,
+    keepMs: number,
+    lenient: boolean,
+  ): { bytes: Buffer | null; size: number } | null {
+    const rt = this.rt
+    const negative = value === undefined
+    let bytes: Buffer | null = null
+    let size: number
+    if (rt.l2) {
+      bytes = encodeFrame(negative ? null : rt.codec.encode(value), Date.now() + ttlMs, tags, keepMs)
+      size = bytes.length
+    } else size = negative ? 8 : estimateSize(value)
+    const max = rt.options.maxEntryBytes
+    if (size <= max) return { bytes, size }
+    if (!lenient) {
+      throw new ValkitError(
+        'VALKIT_VALUE_TOO_LARGE',
+        `The value of cache key "${key.slice(0, 100)}" takes ${size} bytes, more than maxEntryBytes (${max}).`,
+        { details: { namespace: this.keys.name, sizeBytes: size, maxEntryBytes: max } },
+      )
+    }
+    rt.oversize++
+    rt.valkit.logger.warn('cache: loaded value larger than maxEntryBytes served without caching', {
+      namespace: this.keys.name,
+      sizeBytes: size,
+      maxEntryBytes: max,
+    })
+    return null
+  }
+
+  /** Writes a value given to `set` to L1 and L2 (one round trip, tags included). */
+  async write(
+    key: string,
+    value: unknown,
+    ttlMs: number,
+    tags: string[] | null,
+    lenient: boolean,
+  ): Promise<void> {
+    const rt = this.rt
+    const full = this.keys.value + key
+    const ttl = rt.jittered(ttlMs)
+    const keepMs = rt.plan.keepMs
+    const framed = this.encode(key, value, ttl, tags, keepMs, lenient)
+    if (framed === null) return
+    rt.seq++
+    rt.sets++
+    rt.taintKey(full)
+    rt.l1Put(full, this.entry(value, false, tags, ttl, keepMs), ttl + keepMs, framed.size)
+    if (framed.bytes === null) return
+    if (!rt.l2Usable()) return rt.remember(this, 'keys', key)
+    const connection = rt.valkit.connection
+    try {
+      if (tags === null) {
+        // Same connection, same node: the message is delivered after the write is applied.
+        await Promise.all([
+          connection.command(['SET', full, framed.bytes, 'PX', ttl + keepMs]),
+          this.publish({ kind: 'keys', keys: [key] }),
+        ])
+      } else {
+        // A script may be re-sent as EVAL after NOSCRIPT: publish only once it has run.
+        await connection.script(
+          withKeys(SET_TAGGED, 1 + tags.length),
+          [full, ...tags.map((t) => this.keys.tag + t)],
+          [framed.bytes, ttl + keepMs],
+        )
+        await this.publish({ kind: 'keys', keys: [key] })
+      }
+    } catch (err) {
+      rt.l2Failed(err)
+      rt.remember(this, 'keys', key)
+    }
+  }
+
+  async deleteTagged(tags: readonly string[]): Promise<void> {
+    const script = withKeys(INVALIDATE_TAGS, tags.length * 2)
+    const keys = [...tags.map((t) => this.keys.tag + t), ...tags.map((t) => this.keys.tagEpoch + t)]
+    for (;;) {
+      const reply = await this.rt.valkit.connection.script(script, keys, [
+        INVALIDATE_BATCH,
+        TAG_EPOCH_KEEP_MS,
+      ])
+      const left = Array.isArray(reply) ? Number(reply[1]) : 0
+      if (!(left > 0)) return
+    }
+  }
+
+  publish(event: CacheEventBody): Promise<RedisReply> {
+    const message = encodeCacheEvent({ ...event, origin: this.rt.origin })
+    // Routed by the channel, which carries the namespace's hash tag: the node of its keys.
+    return this.rt.valkit.connection.command(['PUBLISH', this.keys.channel, message], {
+      key: this.keys.channel,
+    })
+  }
+
+  /** Sends L2 deletions remembered during an outage (called by the runtime on recovery). */
+  async replay(keys: readonly string[], tags: readonly string[]): Promise<void> {
+    const connection = this.rt.valkit.connection
+    for (let i = 0; i < keys.length; i += UNLINK_BATCH) {
+      const batch = keys.slice(i, i + UNLINK_BATCH)
+      await connection.command(['UNLINK', ...batch.map((k) => this.keys.value + k)])
+      await this.publish({ kind: 'keys', keys: batch })
+    }
+    if (tags.length > 0) {
+      await this.deleteTagged(tags)
+      await this.publish({ kind: 'tags', tags })
+    }
+  }
+}

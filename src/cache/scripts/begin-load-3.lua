@@ -1,0 +1,30 @@
+--[[ Begin a getOrSet load after an L2 miss: look at the value once more, then take the key's
+  lease (the cross-process stampede guard) with a fencing token from the namespace's counter.
+  The value's first 8 bytes are the L2 frame header: 0xCA, flags, fresh-until in Unix ms
+  (48-bit big-endian); a value past that time is stale and does not stop the load.
+  KEYS[1] value key      KEYS[2] lease key      KEYS[3] the namespace's fencing counter
+  ARGV[1] lease time to live in ms (0: no lease wanted, only the server time)
+  Returns { 1, frame }              a fresh value is there now
+        | { 2, now ms, token }      go ahead: the lease is ours (token 0 when none was wanted)
+        | { 3, now ms, ms left }    another loader holds the lease for that long yet ]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local v = redis.call('GET', KEYS[1])
+if v and string.len(v) >= 8 and string.byte(v, 1) == 202 then
+  local b3, b4, b5, b6, b7, b8 = string.byte(v, 3, 8)
+  local freshUntil = ((((b3 * 256 + b4) * 256 + b5) * 256 + b6) * 256 + b7) * 256 + b8
+  if freshUntil > now then
+    return { 1, v }
+  end
+end
+local ttl = tonumber(ARGV[1])
+if ttl <= 0 then
+  return { 2, now, 0 }
+end
+local left = redis.call('PTTL', KEYS[2])
+if left > 0 then
+  return { 3, now, left }
+end
+local token = redis.call('INCR', KEYS[3])
+redis.call('SET', KEYS[2], token, 'PX', ttl)
+return { 2, now, token }

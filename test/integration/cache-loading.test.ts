@@ -1,0 +1,250 @@
+/**
+ * getOrSet across instances against real servers: one loader for a whole deployment (the
+ * lease), waiters that take over when the holder fails or vanishes, a load overtaken by
+ * another instance's tag invalidation, stale-while-revalidate through L2, L1 entries that
+ * missed invalidations during a network cut, schemas on L2 reads, setMany and invalidatePattern.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { createValkit, type Valkit } from '../../src/core/index.js'
+import { createCache, type Cache, type CacheOptions } from '../../src/cache/index.js'
+import {
+  cleanPrefix,
+  startServer,
+  tcpProxy,
+  testEngines,
+  waitFor,
+  type ServerHandle,
+  type TcpProxy,
+} from '../../src/testing/index.js'
+
+function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
+  let open!: (value: T) => void
+  const promise = new Promise<T>((resolve) => (open = resolve))
+  return { promise, open }
+}
+
+for (const engine of testEngines()) {
+  void describe(`cache loading across instances on ${engine}`, { timeout: 90_000 }, () => {
+    let server: ServerHandle
+    const prefix = `t-load-${randomBytes(4).toString('hex')}`
+    const valkits: Valkit[] = []
+    const caches: Cache[] = []
+    const proxies: TcpProxy[] = []
+
+    before(async () => {
+      server = await startServer({ engine })
+    })
+    after(async () => {
+      for (const cache of caches) await cache.close()
+      for (const valkit of valkits) await valkit.close()
+      for (const proxy of proxies) await proxy.close()
+      if (server?.alive) await cleanPrefix(server, `${prefix}:`)
+      await server?.stop()
+    })
+
+    /** A cache on a valkit of its own (its own connections), subscribed. */
+    async function instance(options: CacheOptions, url = server.url): Promise<Cache> {
+      const valkit = createValkit({ url, env: {}, logger: false, keyPrefix: prefix, commandTimeout: 500 })
+      valkits.push(valkit)
+      await valkit.supervisor.waitFor('ready', 10_000)
+      const cache = createCache(valkit, { jitter: 0, ...options })
+      caches.push(cache)
+      await cache.ready()
+      return cache
+    }
+
+    it('4 instances × 25 concurrent callers on a fresh key: one loader run in the whole deployment', async () => {
+      const instances = await Promise.all([1, 2, 3, 4].map(() => instance({ namespace: 'stampede' })))
+      for (let round = 0; round < 3; round++) {
+        let runs = 0
+        const loader = async () => {
+          runs++
+          await new Promise((resolve) => setTimeout(resolve, 30))
+          return { round, answer: 42 }
+        }
+        const answers = await Promise.all(
+          instances.flatMap((cache) =>
+            Array.from({ length: 25 }, () => cache.getOrSet(`fresh-${round}`, loader)),
+          ),
+        )
+        assert.equal(runs, 1, `round ${round}: one loader run for 100 callers on 4 instances`)
+        assert.equal(answers.length, 100)
+        for (const answer of answers) assert.deepEqual(answer, { round, answer: 42 })
+      }
+      const waits = instances.reduce((n, c) => n + c.stats().leaseWaits, 0)
+      assert.ok(waits >= 3 * 3, `the other instances waited for the holder (${waits} waits)`)
+    })
+
+    it('the lease holder’s loader fails: a waiting instance loads instead', async () => {
+      const [a, b] = await Promise.all([
+        instance({ namespace: 'takeover' }),
+        instance({ namespace: 'takeover' }),
+      ])
+      const started = gate()
+      const fail = gate()
+      const holder = a.getOrSet('k', async () => {
+        started.open()
+        await fail.promise
+        throw new Error('upstream 503')
+      })
+      await started.promise
+      let bRuns = 0
+      const waiter = b.getOrSet('k', () => {
+        bRuns++
+        return 'loaded by b'
+      })
+      await waitFor(() => b.stats().leaseWaits > 0 || undefined, { what: 'b waiting for the lease' })
+      fail.open()
+      await assert.rejects(holder, /upstream 503/)
+      assert.equal(await waiter, 'loaded by b')
+      assert.equal(bRuns, 1)
+      assert.equal(await a.get('k'), 'loaded by b')
+    })
+
+    it('the lease holder vanishes (its loader never answers): waiters take over when the lease expires', async () => {
+      const options: CacheOptions = { namespace: 'vanish', lease: { ttl: 300 } }
+      const [a, b] = await Promise.all([instance(options), instance(options)])
+      const started = gate()
+      void a.getOrSet('k', () => {
+        started.open()
+        return new Promise<string>(() => {})
+      })
+      await started.promise
+      assert.equal(await b.getOrSet('k', () => 'b took over'), 'b took over')
+      assert.ok(b.stats().leaseWaits >= 1)
+    })
+
+    it('a load overtaken by another instance’s invalidation of its tag is not stored', async () => {
+      const [a, b] = await Promise.all([instance({ namespace: 'race' }), instance({ namespace: 'race' })])
+      const read = gate<string>()
+      const started = gate()
+      const pending = a.getOrSet(
+        'row:1',
+        async () => {
+          started.open()
+          return read.promise
+        },
+        { tags: ['table:rows'] },
+      )
+      await started.promise
+      // The row changes and another instance invalidates, while `a` still holds the old row.
+      await b.invalidateTags(['table:rows'])
+      read.open('old row')
+      assert.equal(await pending, 'old row', 'the caller gets what was read')
+      assert.equal(a.stats().discarded, 1)
+      assert.equal(await a.get('row:1'), undefined, 'not in L1')
+      assert.equal(await b.get('row:1'), undefined, 'not in L2')
+      assert.equal(await b.getOrSet('row:1', () => 'new row', { tags: ['table:rows'] }), 'new row')
+      assert.equal(await a.get('row:1'), 'new row')
+    })
+
+    it('stale-while-revalidate through L2: another instance serves the stale value and refreshes it once', async () => {
+      const options: CacheOptions = { namespace: 'swr', ttl: 100, staleWhileRevalidate: '1m' }
+      const [a, b] = await Promise.all([instance(options), instance(options)])
+      await a.set('page', 'v1')
+      const writtenAt = Date.now()
+      await waitFor(() => Date.now() > writtenAt + 150 || undefined, { what: 'the TTL to pass' })
+      let runs = 0
+      const refresh = async () => {
+        runs++
+        return 'v2'
+      }
+      assert.equal(await b.getOrSet('page', refresh, { ttl: '1h' }), 'v1', 'stale at once')
+      await waitFor(async () => (await a.get('page')) === 'v2' || undefined, {
+        what: 'the refreshed value in L2',
+      })
+      assert.equal(runs, 1)
+      assert.equal(b.stats().staleServed, 1)
+      assert.equal(await b.has('page'), true)
+    })
+
+    it('after a network cut, L1 entries that missed an invalidation are revalidated, not served', async () => {
+      const proxy = await tcpProxy({ target: { port: server.port } })
+      proxies.push(proxy)
+      const a = await instance({ namespace: 'cut' }, proxy.url)
+      const b = await instance({ namespace: 'cut' })
+      await b.set('config', 'old')
+      assert.equal(await a.get('config'), 'old')
+      assert.equal(await a.get('config'), 'old', 'now from L1')
+      const aValkit = valkits[valkits.length - 2]!
+      proxy.blackhole()
+      await waitFor(() => aValkit.supervisor.state !== 'ready' || undefined, {
+        timeoutMs: 10_000,
+        what: 'a degraded',
+      })
+      assert.equal(await a.get('config'), 'old', 'L1 serves while Redis is away')
+      await b.set('config', 'new') // a never hears of it
+      proxy.heal()
+      proxy.resetConnections()
+      await waitFor(() => aValkit.supervisor.state === 'ready' || undefined, {
+        timeoutMs: 15_000,
+        what: 'a ready',
+      })
+      assert.equal(await a.get('config'), 'new')
+      await b.delete('config')
+      await waitFor(async () => (await a.get('config')) === undefined || undefined, {
+        what: 'the delete to reach a',
+      })
+    })
+
+    it('a schema checks values read from L2: a failing one is a miss and getOrSet reloads it', async () => {
+      const [a, b] = await Promise.all([instance({ namespace: 'schema' }), instance({ namespace: 'schema' })])
+      const user = {
+        parse(value: unknown) {
+          if (
+            typeof value !== 'object' ||
+            value === null ||
+            typeof (value as { name?: unknown }).name !== 'string'
+          ) {
+            throw new TypeError('not a user')
+          }
+          return value as { name: string }
+        },
+      }
+      await a.set('u:1', { name: 'Ada' })
+      await a.set('u:2', { nom: 'written by an old release' })
+      assert.deepEqual(await b.get('u:1', { schema: user }), { name: 'Ada' })
+      assert.equal(await b.get('u:2', { schema: user }), undefined)
+      assert.deepEqual(await b.getMany(['u:1', 'u:2'], { schema: user }), [{ name: 'Ada' }, undefined])
+      assert.deepEqual(await b.getOrSet('u:2', () => ({ name: 'Grace' }), { schema: user }), {
+        name: 'Grace',
+      })
+      assert.ok(b.stats().invalid >= 3, `invalid reads counted (${b.stats().invalid})`)
+      await waitFor(async () => (await a.get<{ name?: string }>('u:2'))?.name === 'Grace' || undefined, {
+        what: 'a to drop its old L1 entry and read the reloaded value',
+      })
+    })
+
+    it('setMany writes every value in one call; invalidatePattern deletes matches in L2 and every L1', async () => {
+      const [a, b] = await Promise.all([instance({ namespace: 'bulk' }), instance({ namespace: 'bulk' })])
+      await a.setMany([
+        { key: 'user:1:profile', value: { n: 1 }, tags: ['org:1'] },
+        { key: 'user:1:prefs', value: { n: 2 }, tags: ['org:1', 'prefs'] },
+        { key: 'user:2:profile', value: { n: 3 }, ttl: '1m' },
+      ])
+      assert.deepEqual(await b.getMany(['user:1:profile', 'user:1:prefs', 'user:2:profile']), [
+        { n: 1 },
+        { n: 2 },
+        { n: 3 },
+      ])
+      await b.invalidateTags(['prefs'])
+      assert.equal(await b.has('user:1:prefs'), false, 'setMany recorded the tags in L2')
+      await waitFor(async () => !(await a.has('user:1:prefs')) || undefined, {
+        what: 'a to drop the entry of the invalidated tag',
+      })
+      assert.deepEqual(await b.get('user:1:profile'), { n: 1 }, 'b has it in L1 now')
+      const progress: number[] = []
+      const { deleted } = await a.invalidatePattern('user:1:*', {
+        onProgress: (p) => progress.push(p.deleted),
+      })
+      assert.equal(deleted, 1)
+      assert.ok(progress.length >= 1)
+      await waitFor(async () => (await b.get('user:1:profile')) === undefined || undefined, {
+        what: 'b to drop the matching L1 entry',
+      })
+      assert.deepEqual(await b.get('user:2:profile'), { n: 3 }, 'non-matching keys stay')
+    })
+  })
+}
