@@ -133,7 +133,8 @@ export function readCacheTotals(metrics: readonly MetricSnapshot[], prefix = 'va
       const b = builder(namespace)
       const value = 'value' in sample ? sample.value : sample.count
       const known = metric.type === 'counter' ? COUNTERS[short] : undefined
-      if (known !== undefined && Object.keys(labels).length === 0) {
+      if (known !== undefined) {
+        // a known counter that gains labels one day still adds up to its total
         b.counters[known] = (b.counters[known] ?? 0) + value
       } else if (short === 'hits_total' && metric.type === 'counter' && labels.tier === 'l1') {
         b.counters.hitsL1 += value

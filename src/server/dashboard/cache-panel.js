@@ -35,6 +35,7 @@ function record(caches, state) {
 }
 
 const axisPercent = (v) => `${Math.round(v * 100)}%`
+const entries = (n) => `${fmtNumber(n)} ${n === 1 ? 'entry' : 'entries'}`
 
 /** `12 · 3/s`: a total with its rate over the last interval when it moved; `n/a` when not reported. */
 function totalWithRate(total, perSecond) {
@@ -152,8 +153,8 @@ function namespaceCard(name) {
         values.loaderRuns,
         r ? `${fmtRate(r.loaderRuns)} · ${fmtNumber(t.loaderRuns)} total` : fmtNumber(t.loaderRuns),
       )
-      setText(values.l1, ns.l1 ? `${fmtNumber(ns.l1.entries)} entries · ${fmtBytes(ns.l1.bytes)}` : 'n/a')
-      setText(values.l2, ns.l2 ? `${fmtNumber(ns.l2.entries)} entries` : 'n/a')
+      setText(values.l1, ns.l1 ? `${entries(ns.l1.entries)} · ${fmtBytes(ns.l1.bytes)}` : 'n/a')
+      setText(values.l2, ns.l2 ? entries(ns.l2.entries) : 'n/a')
       for (const key of ['staleServed', 'evictions', 'invalidations', 'leaseWaits', 'corrupt', 'l2Errors']) {
         setText(values[key], totalWithRate(t[key], r?.[key]))
       }
