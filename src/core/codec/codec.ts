@@ -283,6 +283,16 @@ export function createCodec(options: CodecOptions = {}): Codec {
     decode<T>(bytes: Uint8Array): T {
       checkBytes(bytes)
       let value: unknown
+      // The common case, plain JSON (flags 0) with no keyring, without the general path's views.
+      if (keyring === undefined && bytes[0] === ENVELOPE_MAGIC && bytes[1] === 0 && Buffer.isBuffer(bytes)) {
+        try {
+          value = JSON.parse(bytes.toString('utf8', 2))
+        } catch (err) {
+          throw failed(corruptValue('deserialize', 'the json payload is invalid', undefined, err))
+        }
+        decoded++
+        return value as T
+      }
       try {
         const header = readEnvelopeHeader(bytes)
         value = deserialize(inflate(open(bytes, header), header), header)

@@ -37,6 +37,7 @@ export interface ConnectionStats {
 }
 
 const commandChannel = diagnostics.tracingChannel('valkit:core:command')
+const DRIVER_BUFFERS = Object.freeze({ buffers: true })
 
 export class ValkitConnection implements Connection {
   readonly #driver: DriverPort
@@ -142,9 +143,10 @@ export class ValkitConnection implements Connection {
     const timeoutMs = options?.timeoutMs ?? this.#options.commandTimeoutMs
     const key = options?.key ?? (args.length > 1 ? args[1] : undefined)
     const buffers = options?.buffers === true
+    // Options for the driver only when it needs them; one shared object for buffers alone.
     const work = this.#driver.command(
       args,
-      buffers || (this.#routesByKey && key !== undefined) ? { key, buffers } : undefined,
+      this.#routesByKey && key !== undefined ? { key, buffers } : buffers ? DRIVER_BUFFERS : undefined,
     )
     const call = new PendingCall(this, args, options, timeoutMs, key, retry)
     if (timeoutMs > 0) {
