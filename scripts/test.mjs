@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const SUITES = ['unit', 'integration', 'browser', 'chaos']
+const SUITES = ['unit', 'integration', 'conformance', 'browser', 'chaos']
 const SEQUENTIAL = new Set(['chaos'])
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 const suites = wanted.length > 0 ? wanted : SUITES

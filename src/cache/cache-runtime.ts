@@ -177,7 +177,8 @@ export class CacheRuntime {
       maxDecompressedBytes: codec.maxDecompressedBytes,
       ...(codec.keyring === undefined ? {} : { encryption: codec.keyring }),
     })
-    this.l2 = options.l2
+    // The memory backend has no shared tier: the cache is its L1 (with L1 turned off, every read misses).
+    this.l2 = options.l2 && valkit.config.topology.kind !== 'memory'
     this.plan = defaultPlan(options)
     this.l1 =
       l1 === false
