@@ -40,7 +40,7 @@ export interface ServedResponse {
   readonly status: number
   /** Every header to set, `content-length` included (except on a 304). */
   readonly headers: readonly HeaderEntry[]
-  /** The body; `null` for a 304 and for `HEAD`. */
+  /** The body; `null` for a 304. Also given for `HEAD` (the framework drops it and keeps its length). */
   readonly body: Buffer | null
 }
 
