@@ -1,0 +1,455 @@
+import { randomBytes } from 'node:crypto'
+import { ValkitError, createCodec, type Codec, type MessageListener, type Valkit } from '../../core/index.js'
+import { MAX_LIST_ITEMS, boundedInteger, type ResolvedAgentContextOptions } from './agent-context-options.js'
+import type {
+  AgentContext,
+  AgentContextStats,
+  ContextAppendOptions,
+  ContextAppendResult,
+  ContextClearResult,
+  ContextConflict,
+  ContextDeleteResult,
+  ContextEntry,
+  ContextReadOptions,
+  ContextScope,
+  ContextWriteOptions,
+  ContextWriteResult,
+} from './agent-context-types.js'
+import {
+  checkKey,
+  checkScope,
+  checkVersion,
+  closedError,
+  invalidArgument,
+  unavailable,
+} from './context-arguments.js'
+import type { ContextBackend, RawEntry } from './context-backend.js'
+import { decodeContextEvent, encodeContextEvent, type ContextEvent } from './context-event.js'
+import { ContextL1, L1Item } from './context-l1.js'
+import { registerContextMetrics, type ContextMetrics } from './context-metrics.js'
+import { MemoryContextBackend } from './memory-backend.js'
+import { RedisContextBackend } from './redis-backend.js'
+
+type Counter =
+  | 'reads'
+  | 'l1Hits'
+  | 'redisReads'
+  | 'misses'
+  | 'writes'
+  | 'appends'
+  | 'trimmed'
+  | 'deletes'
+  | 'clears'
+  | 'conflicts'
+  | 'remoteInvalidations'
+  | 'unavailable'
+
+function conflict(currentVersion: number): ContextConflict {
+  return { ok: false, reason: 'conflict', currentVersion }
+}
+
+/**
+ * The agent context store. See {@link AgentContext} for the contract.
+ *
+ * @internal
+ */
+export class AgentContextImpl implements AgentContext {
+  readonly namespace: string
+  private readonly origin = randomBytes(8).toString('hex')
+  private readonly codec: Codec
+  private readonly backend: ContextBackend
+  /** Redis/Valkey is the store (not the memory topology): other instances share it. */
+  private readonly shared: boolean
+  private readonly l1: ContextL1
+  private readonly metrics: ContextMetrics
+  private readonly channel: string
+  private readonly listener: MessageListener
+  private readonly subscribed: Promise<void>
+  private readonly unhooks: (() => void)[] = []
+  private readonly counts: Record<Counter, number> = {
+    reads: 0,
+    l1Hits: 0,
+    redisReads: 0,
+    misses: 0,
+    writes: 0,
+    appends: 0,
+    trimmed: 0,
+    deletes: 0,
+    clears: 0,
+    conflicts: 0,
+    remoteInvalidations: 0,
+    unavailable: 0,
+  }
+  private closed = false
+
+  constructor(
+    private readonly valkit: Valkit,
+    private readonly o: ResolvedAgentContextOptions,
+  ) {
+    this.namespace = o.namespace
+    const { codec } = o
+    this.codec = createCodec({
+      serializer: codec.serializer,
+      compression: codec.compression,
+      compressThresholdBytes: codec.compressThresholdBytes,
+      maxDecompressedBytes: codec.maxDecompressedBytes,
+      ...(codec.keyring === undefined ? {} : { encryption: codec.keyring }),
+    })
+    this.shared = valkit.config.topology.kind !== 'memory'
+    this.backend = this.shared ? new RedisContextBackend(valkit, o.namespace) : new MemoryContextBackend()
+    // On the memory topology the backend is process memory already: no second copy.
+    this.l1 = new ContextL1(this.shared ? o.l1 : false)
+    this.metrics = registerContextMetrics(valkit.metrics, o.namespace, () =>
+      this.closed ? undefined : this.l1.size,
+    )
+    this.channel = valkit.keys.key('cache', `${o.namespace}@`, 'events')
+    this.listener = (message) => this.onMessage(message)
+    if (this.shared) {
+      this.subscribed = this.subscribe()
+      // Messages sent while this instance was disconnected are lost: every copy may be stale.
+      this.unhooks.push(valkit.supervisor.onRecover(async () => this.l1.clear()))
+    } else this.subscribed = Promise.resolve()
+  }
+
+  async read<T = unknown>(
+    scope: string,
+    key: string,
+    options?: ContextReadOptions,
+  ): Promise<ContextEntry<T> | undefined> {
+    this.open()
+    checkScope(scope)
+    checkKey(key)
+    const need = Math.max(checkVersion(options?.minVersion, 'minVersion') ?? 0, this.l1.floor(scope, key))
+    this.count('reads')
+    const held = this.l1.get(scope, key, need)
+    if (held !== undefined) {
+      this.count('l1Hits')
+      this.metrics.readL1.inc()
+      return this.decode<T>(key, held)
+    }
+    if (!this.usable()) throw this.refuse('read')
+    this.l1.beginRead(scope)
+    let reply
+    try {
+      reply = await this.backend.read(scope, key)
+    } catch (err) {
+      this.l1.endRead(scope)
+      throw this.failed(err)
+    }
+    const changedAt = this.l1.endRead(scope)
+    this.count('redisReads')
+    this.metrics.readRedis.inc()
+    if (reply.entry === undefined) {
+      this.count('misses')
+      this.l1.drop(scope, key, reply.seq + 1) // a copy newer than this answer stays
+      return undefined
+    }
+    const item = this.toItem(reply.entry, reply.seq)
+    const entry = this.decode<T>(key, item)
+    if (item.seen >= changedAt) this.l1.put(scope, key, item, reply.ttlMs)
+    return entry
+  }
+
+  async write(
+    scope: string,
+    key: string,
+    value: unknown,
+    options?: ContextWriteOptions,
+  ): Promise<ContextWriteResult> {
+    this.open()
+    checkScope(scope)
+    checkKey(key)
+    const ifVersion = checkVersion(options?.ifVersion, 'ifVersion')
+    const bytes = this.encode(value, key)
+    if (!this.usable()) throw this.refuse('write')
+    let reply
+    try {
+      reply = await this.backend.write(scope, key, bytes, ifVersion, this.o.ttlMs)
+    } catch (err) {
+      this.unknownOutcome(scope, key)
+      throw this.failed(err)
+    }
+    if (!reply.ok) return this.conflicted(scope, key, reply.current)
+    this.l1.changed(scope, reply.version)
+    this.count('writes')
+    this.metrics.write.inc()
+    this.l1.raiseFloor(scope, key, reply.version)
+    this.l1.put(
+      scope,
+      key,
+      new L1Item('value', reply.version, reply.version, bytes, null),
+      this.o.ttlMs > 0 ? this.o.ttlMs : -1,
+    )
+    this.publish({ kind: 'entry', origin: this.origin, scope, key, version: reply.version })
+    return { ok: true, version: reply.version }
+  }
+
+  async append(
+    scope: string,
+    key: string,
+    item: unknown,
+    options?: ContextAppendOptions,
+  ): Promise<ContextAppendResult> {
+    this.open()
+    checkScope(scope)
+    checkKey(key)
+    const ifVersion = checkVersion(options?.ifVersion, 'ifVersion')
+    const limits = {
+      maxItems: this.limit(options?.maxItems, 'maxItems', this.o.lists.maxItems, MAX_LIST_ITEMS),
+      maxBytes: this.limit(options?.maxBytes, 'maxBytes', this.o.lists.maxBytes),
+    }
+    const bytes = this.encode(item, key)
+    if (!this.usable()) throw this.refuse('append')
+    let reply
+    try {
+      reply = await this.backend.append(scope, key, bytes, ifVersion, this.o.ttlMs, limits)
+    } catch (err) {
+      this.unknownOutcome(scope, key)
+      throw this.failed(err)
+    }
+    if (!reply.ok) {
+      if (reply.wrongKind === true) {
+        throw invalidArgument(
+          `append(): entry "${key.slice(0, 100)}" holds a value (made by write), not a list; delete it first or use write().`,
+        )
+      }
+      return this.conflicted(scope, key, reply.current)
+    }
+    this.l1.changed(scope, reply.version)
+    this.count('appends')
+    this.counts.trimmed += reply.trimmed
+    this.metrics.append.inc()
+    // Keep the copy in step when it was the list this append extended; otherwise drop it.
+    const held = this.l1.peek(scope, key)
+    const base =
+      reply.previous === 0 ? [] : held?.kind === 'list' && held.version === reply.previous ? held.items : null
+    this.l1.raiseFloor(scope, key, reply.version)
+    if (base === null) this.l1.drop(scope, key)
+    else {
+      const items = [...base, bytes].slice(reply.trimmed)
+      this.l1.put(
+        scope,
+        key,
+        new L1Item('list', reply.version, reply.version, null, items),
+        this.o.ttlMs > 0 ? this.o.ttlMs : -1,
+      )
+    }
+    this.publish({ kind: 'entry', origin: this.origin, scope, key, version: reply.version })
+    return { ok: true, version: reply.version, trimmed: reply.trimmed }
+  }
+
+  async entries(scope: string): Promise<ContextEntry[]> {
+    this.open()
+    checkScope(scope)
+    if (!this.usable()) throw this.refuse('entries')
+    this.l1.beginRead(scope)
+    let reply
+    try {
+      reply = await this.backend.readScope(scope)
+    } catch (err) {
+      this.l1.endRead(scope)
+      throw this.failed(err)
+    }
+    const fresh = reply.seq >= this.l1.endRead(scope)
+    this.count('redisReads')
+    this.metrics.readRedis.inc()
+    const out: ContextEntry[] = []
+    const present = new Set<string>()
+    for (const [key, raw] of reply.entries) {
+      const item = this.toItem(raw, reply.seq)
+      out.push(this.decode(key, item))
+      present.add(key)
+      if (fresh) this.l1.put(scope, key, item, reply.ttlMs)
+    }
+    this.l1.dropScope(scope, reply.seq + 1, present) // copies of entries gone as of this answer
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  }
+
+  async delete(scope: string, key: string, options?: ContextWriteOptions): Promise<ContextDeleteResult> {
+    this.open()
+    checkScope(scope)
+    checkKey(key)
+    const ifVersion = checkVersion(options?.ifVersion, 'ifVersion')
+    if (!this.usable()) throw this.refuse('delete')
+    let reply
+    try {
+      reply = await this.backend.delete(scope, key, ifVersion, this.o.ttlMs)
+    } catch (err) {
+      this.unknownOutcome(scope, key)
+      throw this.failed(err)
+    }
+    if (!reply.ok) return this.conflicted(scope, key, reply.current)
+    this.l1.drop(scope, key)
+    if (reply.deleted) {
+      this.l1.changed(scope, reply.version)
+      this.count('deletes')
+      this.metrics.delete.inc()
+      this.l1.raiseFloor(scope, key, reply.version)
+      this.publish({ kind: 'entry', origin: this.origin, scope, key, version: reply.version })
+    }
+    return { ok: true, deleted: reply.deleted, version: reply.version }
+  }
+
+  async clear(scope: string): Promise<ContextClearResult> {
+    this.open()
+    checkScope(scope)
+    if (!this.usable()) throw this.refuse('clear')
+    let reply
+    try {
+      reply = await this.backend.clear(scope, this.o.ttlMs)
+    } catch (err) {
+      this.l1.changed(scope, Infinity)
+      this.l1.dropScope(scope)
+      throw this.failed(err)
+    }
+    this.l1.changed(scope, reply.version)
+    this.l1.dropScope(scope)
+    this.count('clears')
+    this.metrics.clear.inc()
+    this.l1.raiseScopeFloor(scope, reply.version)
+    this.publish({ kind: 'clear', origin: this.origin, scope, version: reply.version })
+    return { deleted: reply.deleted, version: reply.version }
+  }
+
+  scope(name: string): ContextScope {
+    checkScope(name)
+    return {
+      name,
+      read: (key, options) => this.read(name, key, options),
+      write: (key, value, options) => this.write(name, key, value, options),
+      append: (key, item, options) => this.append(name, key, item, options),
+      entries: () => this.entries(name),
+      delete: (key, options) => this.delete(name, key, options),
+      clear: () => this.clear(name),
+    }
+  }
+
+  ready(): Promise<void> {
+    return this.subscribed
+  }
+
+  stats(): AgentContextStats {
+    return { ...this.counts, l1Entries: this.l1.size, l1Bytes: this.l1.bytes }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const unhook of this.unhooks) unhook()
+    this.l1.close()
+    if (this.shared) await this.valkit.connection.unsubscribe(this.channel, this.listener).catch(() => {})
+  }
+
+  private open(): void {
+    if (this.closed) throw closedError()
+  }
+
+  /** Commands go to Redis/Valkey now (always true on the memory topology). */
+  private usable(): boolean {
+    return !this.shared || this.valkit.supervisor.backend === 'redis'
+  }
+
+  private refuse(op: string): ValkitError {
+    this.count('unavailable')
+    this.metrics.unavailable.inc()
+    return unavailable(op)
+  }
+
+  /** A change failed in transit (timeout, reset): it may or may not have been applied. */
+  private unknownOutcome(scope: string, key: string): void {
+    this.l1.changed(scope, Infinity)
+    this.l1.drop(scope, key)
+  }
+
+  /** Counts a transport failure of Redis/Valkey; returns the error to rethrow. */
+  private failed(err: unknown): unknown {
+    if (err instanceof ValkitError && err.code === 'VALKIT_UNAVAILABLE') {
+      this.count('unavailable')
+      this.metrics.unavailable.inc()
+    }
+    return err
+  }
+
+  private count(name: Counter): void {
+    this.counts[name]++
+  }
+
+  private limit(value: unknown, name: string, fallback: number, max?: number): number {
+    try {
+      return boundedInteger(value, name, fallback, max)
+    } catch {
+      throw invalidArgument(
+        `append(): ${name} must be an integer from 1 to ${max ?? Number.MAX_SAFE_INTEGER}, got ${String(value)}.`,
+      )
+    }
+  }
+
+  private encode(value: unknown, key: string): Buffer {
+    if (value === undefined) throw invalidArgument('The agent context cannot store undefined; use delete().')
+    const bytes = this.codec.encode(value)
+    if (bytes.length > this.o.maxValueBytes) {
+      throw new ValkitError(
+        'VALKIT_VALUE_TOO_LARGE',
+        `The value of agent-context entry "${key.slice(0, 100)}" takes ${bytes.length} bytes, more than maxValueBytes (${this.o.maxValueBytes}).`,
+        { details: { sizeBytes: bytes.length, maxValueBytes: this.o.maxValueBytes } },
+      )
+    }
+    return bytes
+  }
+
+  private toItem(raw: RawEntry, seq: number): L1Item {
+    return raw.kind === 'value'
+      ? new L1Item('value', raw.version, Math.max(seq, raw.version), raw.value!, null)
+      : new L1Item('list', raw.version, Math.max(seq, raw.version), null, raw.items!)
+  }
+
+  private decode<T>(key: string, item: L1Item): ContextEntry<T> {
+    const value =
+      item.kind === 'value' ? this.codec.decode(item.value!) : item.items!.map((b) => this.codec.decode(b))
+    return { key, kind: item.kind, value: value as T, version: item.version }
+  }
+
+  private conflicted(scope: string, key: string, current: number): ContextConflict {
+    this.count('conflicts')
+    this.metrics.conflict.inc()
+    const held = this.l1.peek(scope, key)
+    if (held !== undefined && held.version !== current) this.l1.drop(scope, key)
+    return conflict(current)
+  }
+
+  private publish(event: ContextEvent): void {
+    if (!this.shared) return
+    // After the script's reply, on the same connection: never received before the change is visible.
+    this.valkit.connection
+      .command(['PUBLISH', this.channel, encodeContextEvent(event)], { key: this.channel })
+      .catch(() => {
+        // Lost: other instances keep an old copy at most l1.ttl, or until they read with minVersion.
+      })
+  }
+
+  private onMessage(message: Buffer): void {
+    const event = decodeContextEvent(message)
+    if (event === undefined || event.origin === this.origin || this.closed) return
+    this.l1.changed(event.scope, event.version)
+    const dropped =
+      event.kind === 'entry'
+        ? Number(this.l1.drop(event.scope, event.key, event.version))
+        : this.l1.dropScope(event.scope, event.version)
+    this.counts.remoteInvalidations += dropped
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.valkit.connection.subscribe(this.channel, this.listener)
+    } catch {
+      // The driver subscribes the channel again once its subscriber connection is back.
+      await new Promise<void>((resolve) => {
+        const off = this.valkit.supervisor.onChange((change) => {
+          if (change.to !== 'ready') return
+          off()
+          resolve()
+        })
+      })
+    }
+  }
+}

@@ -1,0 +1,15 @@
+--[[ Delete every entry of an agent-context scope. The version counter stays (the clear takes its
+  next version), so a version is never reused and a stale copy elsewhere is always older.
+  KEYS[1] scope version counter
+  KEYS[2] scope meta hash
+  KEYS[3] scope data hash
+  ARGV[1] ms to live of the counter (0: no expiry set)
+  Returns { entries deleted, version of the clear } ]]
+local count = tonumber(redis.call('HGET', KEYS[2], '#') or '0')
+redis.call('UNLINK', KEYS[2], KEYS[3])
+local version = redis.call('INCR', KEYS[1])
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return { count, version }

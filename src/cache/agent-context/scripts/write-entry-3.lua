@@ -1,0 +1,44 @@
+--[[ Write a value entry of an agent-context scope: it gets the scope's next version; a list held
+  under the same key is replaced. With an expected version, writes only if the entry is at it.
+  KEYS[1] scope version counter
+  KEYS[2] scope meta hash
+  KEYS[3] scope data hash
+  ARGV[1] entry key
+  ARGV[2] value bytes
+  ARGV[3] expected current version: '' for any, '0' for "must not exist"
+  ARGV[4] ms to live of the scope, refreshed by this write (0: no expiry set)
+  Returns { new version, previous version (0 if new) } | { -1, current version } on a version conflict ]]
+local key = ARGV[1]
+local current = tonumber(redis.call('HGET', KEYS[2], 'v:' .. key) or '0')
+if ARGV[3] ~= '' and tonumber(ARGV[3]) ~= current then
+  return { -1, current }
+end
+if current == 0 then
+  redis.call('HINCRBY', KEYS[2], '#', 1)
+end
+local head = redis.call('HGET', KEYS[2], 'h:' .. key)
+if head then
+  -- The key held a list (at most maxItems items): drop its items in slices of 500 fields.
+  local first = tonumber(head)
+  local tail = tonumber(redis.call('HGET', KEYS[2], 't:' .. key))
+  while first < tail do
+    local last = math.min(first + 499, tail - 1)
+    local fields = {}
+    for i = first, last do
+      fields[#fields + 1] = 'i:' .. key .. ':' .. i
+    end
+    redis.call('HDEL', KEYS[3], unpack(fields))
+    first = last + 1
+  end
+  redis.call('HDEL', KEYS[2], 'h:' .. key, 't:' .. key, 'b:' .. key)
+end
+local version = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[2], 'v:' .. key, version)
+redis.call('HSET', KEYS[3], 'v:' .. key, ARGV[2])
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
+return { version, current }
