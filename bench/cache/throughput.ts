@@ -143,6 +143,11 @@ export async function runL2Hit(
 
     const subjects: Subject[] = [
       loopSubject(L2_ANCHOR, { [scenario]: (i) => nodeRedis.sendCommand(['GET', l2Key(i)]) }),
+      // What a hand-written cache-aside does on a hit: the GET, then the JSON parse every cache pays.
+      loopSubject('node-redis GET + JSON.parse', {
+        [scenario]: (i) =>
+          nodeRedis.sendCommand<string>(['GET', l2Key(i)]).then((reply) => JSON.parse(reply) as unknown),
+      }),
       loopSubject('ioredis GET', { [scenario]: (i) => ioredis.get(l2Key(i)) }),
       await tryOpen(
         'BentoCache, L2 only (redis driver)',

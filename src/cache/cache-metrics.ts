@@ -12,11 +12,53 @@ export interface CacheMetrics {
   readonly staleServed: CounterChild
   readonly eviction: CounterChild
   readonly leaseWait: CounterChild
+  /** Stops reporting this cache's L1 size (it closed). */
+  readonly detach: () => void
+}
+
+/** Where the L1 gauges read one cache's size at scrape time. */
+interface L1Source {
+  readonly namespace: string
+  read(): { entries: number; bytes: number } | undefined
+}
+
+/** The live caches of each registry: one collector per registry sums them by namespace. */
+const sourcesByRegistry = new WeakMap<MetricsRegistry, Set<L1Source>>()
+
+function l1Sources(registry: MetricsRegistry): Set<L1Source> {
+  let sources = sourcesByRegistry.get(registry)
+  if (sources !== undefined) return sources
+  sourcesByRegistry.set(registry, (sources = new Set()))
+  const live = sources
+  // Namespaces reported before: a namespace whose caches all closed goes to 0, not stale.
+  const reported = new Set<string>()
+  const gauge = (name: string, help: string, pick: (size: { entries: number; bytes: number }) => number) =>
+    registry.gauge({
+      name,
+      help,
+      labelNames: ['namespace'],
+      collect: (g) => {
+        const sums = new Map<string, number>()
+        for (const source of live) {
+          const size = source.read()
+          if (size !== undefined) sums.set(source.namespace, (sums.get(source.namespace) ?? 0) + pick(size))
+        }
+        for (const namespace of reported) if (!sums.has(namespace)) sums.set(namespace, 0)
+        for (const [namespace, value] of sums) {
+          g.labels({ namespace }).set(value)
+          reported.add(namespace)
+        }
+      },
+    })
+  gauge('cache_l1_entries', 'Entries in the in-process cache tier.', (s) => s.entries)
+  gauge('cache_l1_bytes', 'Bytes held by the in-process cache tier.', (s) => s.bytes)
+  return sources
 }
 
 /**
  * Declares the cache metrics on valkit's registry (idempotent) and returns this cache's series.
- * `l1` is read at scrape time for the `l1_entries` / `l1_bytes` gauges.
+ * `l1` is read at scrape time for the `l1_entries` / `l1_bytes` gauges (summed over the live
+ * caches of one namespace); `detach()` (on close) stops reading it.
  *
  * @internal
  */
@@ -33,19 +75,11 @@ export function registerCacheMetrics(
   })
   const counter = (name: string, help: string) =>
     registry.counter({ name, help, labelNames: ['namespace'] }).labels(labels)
-  const gauge = (name: string, help: string, read: (l1: { entries: number; bytes: number }) => number) =>
-    registry.gauge({
-      name,
-      help,
-      labelNames: ['namespace'],
-      collect: (g) => {
-        const now = l1()
-        if (now !== undefined) g.labels(labels).set(read(now))
-      },
-    })
-  gauge('cache_l1_entries', 'Entries in the in-process cache tier.', (s) => s.entries)
-  gauge('cache_l1_bytes', 'Bytes held by the in-process cache tier.', (s) => s.bytes)
+  const sources = l1Sources(registry)
+  const source: L1Source = { namespace, read: l1 }
+  sources.add(source)
   return {
+    detach: () => sources.delete(source),
     hitL1: hits.labels({ namespace, tier: 'l1' }),
     hitL2: hits.labels({ namespace, tier: 'l2' }),
     miss: counter('cache_misses_total', 'Cache reads that found nothing.'),

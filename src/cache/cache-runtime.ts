@@ -414,6 +414,7 @@ export class CacheRuntime {
   close(): void {
     if (this.closed) return
     this.closed = true
+    this.metrics.detach()
     for (const unhook of this.unhooks) unhook()
     this.l1?.clear()
     this.l1?.close()

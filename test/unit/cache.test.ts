@@ -212,7 +212,17 @@ void describe('L1-only cache', () => {
     assert.match(text, /valkit_cache_hits_total\{namespace="metrics",tier="l1"\} 1/)
     assert.match(text, /valkit_cache_misses_total\{namespace="metrics"\} 1/)
     assert.match(text, /valkit_cache_l1_entries\{namespace="metrics"\} 1/)
+    // A second cache of the same namespace adds its L1; a closed one stops counting.
+    const twin = createCache(valkit, { l2: false, namespace: 'metrics' })
+    await twin.setMany([
+      { key: 'x', value: 1 },
+      { key: 'y', value: 2 },
+    ])
+    assert.match(valkit.metrics.toPrometheus(), /valkit_cache_l1_entries\{namespace="metrics"\} 3/)
     await cache.close()
+    assert.match(valkit.metrics.toPrometheus(), /valkit_cache_l1_entries\{namespace="metrics"\} 2/)
+    await twin.close()
+    assert.match(valkit.metrics.toPrometheus(), /valkit_cache_l1_entries\{namespace="metrics"\} 0/)
   })
 
   it('without Redis (memory topology) getOrSet serves the loader and keeps the value in L1', async () => {
