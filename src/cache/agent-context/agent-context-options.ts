@@ -105,7 +105,14 @@ export const AGENT_CONTEXT_DEFAULTS = Object.freeze({
   maxValueBytes: 1024 * 1024,
 })
 
-/** Most items a list may be configured to keep (a read returns them all in one reply). */
+/**
+ * Most items a list may be configured to keep (a read returns them all in one reply).
+ *
+ * @example
+ * ```ts
+ * createAgentContext(valkit, { lists: { maxItems: MAX_LIST_ITEMS } }) // the largest bound accepted
+ * ```
+ */
 export const MAX_LIST_ITEMS = 10_000
 
 /** Checks an integer option in `[1, max]`. @internal */

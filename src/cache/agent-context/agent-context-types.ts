@@ -56,29 +56,41 @@ export interface ContextConflict {
   readonly currentVersion: number
 }
 
-/** The result of `write()`. */
-export type ContextWriteResult = { readonly ok: true; readonly version: number } | ContextConflict
+/** A change that was applied. */
+export interface ContextWritten {
+  readonly ok: true
+  /** The entry's new version: pass it as `minVersion` to a reader elsewhere. */
+  readonly version: number
+}
 
-/** The result of `append()`. */
-export type ContextAppendResult =
-  | {
-      readonly ok: true
-      readonly version: number
-      /** Oldest items dropped to keep the list within its bounds. */
-      readonly trimmed: number
-    }
-  | ContextConflict
+/** An append that was applied. */
+export interface ContextAppended extends ContextWritten {
+  /** Oldest items dropped to keep the list within its bounds. */
+  readonly trimmed: number
+}
 
-/** The result of `delete()`. */
-export type ContextDeleteResult =
-  | {
-      readonly ok: true
-      /** `false` when there was no such entry. */
-      readonly deleted: boolean
-      /** The version of the deletion (or the scope's version when nothing was deleted). */
-      readonly version: number
-    }
-  | ContextConflict
+/** A delete that was applied. */
+export interface ContextDeleted {
+  readonly ok: true
+  /** `false` when there was no such entry. */
+  readonly deleted: boolean
+  /** The version of the deletion (or the scope's version when nothing was deleted). */
+  readonly version: number
+}
+
+/** The result of `write()` with `ifVersion`. */
+export type ContextWriteResult = ContextWritten | ContextConflict
+
+/** The result of `append()` with `ifVersion`. */
+export type ContextAppendResult = ContextAppended | ContextConflict
+
+/** The result of `delete()` with `ifVersion`. */
+export type ContextDeleteResult = ContextDeleted | ContextConflict
+
+/** Options of a change without compare-and-set (it cannot conflict). */
+export type Unconditional<O extends ContextWriteOptions> = Omit<O, 'ifVersion'> & {
+  readonly ifVersion?: undefined
+}
 
 /** The result of `clear()`. */
 export interface ContextClearResult {
@@ -121,10 +133,13 @@ export interface ContextScope {
   /** The scope's name. */
   readonly name: string
   read<T = unknown>(key: string, options?: ContextReadOptions): Promise<ContextEntry<T> | undefined>
-  write(key: string, value: unknown, options?: ContextWriteOptions): Promise<ContextWriteResult>
-  append(key: string, item: unknown, options?: ContextAppendOptions): Promise<ContextAppendResult>
+  write(key: string, value: unknown, options?: Unconditional<ContextWriteOptions>): Promise<ContextWritten>
+  write(key: string, value: unknown, options: ContextWriteOptions): Promise<ContextWriteResult>
+  append(key: string, item: unknown, options?: Unconditional<ContextAppendOptions>): Promise<ContextAppended>
+  append(key: string, item: unknown, options: ContextAppendOptions): Promise<ContextAppendResult>
   entries(): Promise<ContextEntry[]>
-  delete(key: string, options?: ContextWriteOptions): Promise<ContextDeleteResult>
+  delete(key: string, options?: Unconditional<ContextWriteOptions>): Promise<ContextDeleted>
+  delete(key: string, options: ContextWriteOptions): Promise<ContextDeleteResult>
   clear(): Promise<ContextClearResult>
 }
 
@@ -213,7 +228,8 @@ export interface AgentContext {
    * await ctx.delete(scope, 'scratchpad')
    * ```
    */
-  delete(scope: string, key: string, options?: ContextWriteOptions): Promise<ContextDeleteResult>
+  delete(scope: string, key: string, options?: Unconditional<ContextWriteOptions>): Promise<ContextDeleted>
+  delete(scope: string, key: string, options: ContextWriteOptions): Promise<ContextDeleteResult>
   /**
    * Deletes every entry of a scope (the scope's version counter stays, so versions never repeat).
    *

@@ -4,8 +4,12 @@ import { MAX_LIST_ITEMS, boundedInteger, type ResolvedAgentContextOptions } from
 import type {
   AgentContext,
   AgentContextStats,
+  ContextAppended,
   ContextAppendOptions,
   ContextAppendResult,
+  ContextDeleted,
+  ContextWritten,
+  Unconditional,
   ContextClearResult,
   ContextConflict,
   ContextDeleteResult,
@@ -150,6 +154,13 @@ export class AgentContextImpl implements AgentContext {
     return entry
   }
 
+  write(
+    scope: string,
+    key: string,
+    value: unknown,
+    options?: Unconditional<ContextWriteOptions>,
+  ): Promise<ContextWritten>
+  write(scope: string, key: string, value: unknown, options: ContextWriteOptions): Promise<ContextWriteResult>
   async write(
     scope: string,
     key: string,
@@ -184,6 +195,18 @@ export class AgentContextImpl implements AgentContext {
     return { ok: true, version: reply.version }
   }
 
+  append(
+    scope: string,
+    key: string,
+    item: unknown,
+    options?: Unconditional<ContextAppendOptions>,
+  ): Promise<ContextAppended>
+  append(
+    scope: string,
+    key: string,
+    item: unknown,
+    options: ContextAppendOptions,
+  ): Promise<ContextAppendResult>
   async append(
     scope: string,
     key: string,
@@ -265,6 +288,8 @@ export class AgentContextImpl implements AgentContext {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
 
+  delete(scope: string, key: string, options?: Unconditional<ContextWriteOptions>): Promise<ContextDeleted>
+  delete(scope: string, key: string, options: ContextWriteOptions): Promise<ContextDeleteResult>
   async delete(scope: string, key: string, options?: ContextWriteOptions): Promise<ContextDeleteResult> {
     this.open()
     checkScope(scope)
@@ -316,10 +341,13 @@ export class AgentContextImpl implements AgentContext {
     return {
       name,
       read: (key, options) => this.read(name, key, options),
-      write: (key, value, options) => this.write(name, key, value, options),
-      append: (key, item, options) => this.append(name, key, item, options),
+      write: ((key: string, value: unknown, options?: ContextWriteOptions) =>
+        this.write(name, key, value, options ?? {})) as ContextScope['write'],
+      append: ((key: string, item: unknown, options?: ContextAppendOptions) =>
+        this.append(name, key, item, options ?? {})) as ContextScope['append'],
       entries: () => this.entries(name),
-      delete: (key, options) => this.delete(name, key, options),
+      delete: ((key: string, options?: ContextWriteOptions) =>
+        this.delete(name, key, options ?? {})) as ContextScope['delete'],
       clear: () => this.clear(name),
     }
   }

@@ -24,9 +24,9 @@ import type { AgentContext } from './agent-context-types.js'
  * await ctx.ready()
  *
  * const conv = ctx.scope(`conv:${conversationId}`)
- * await conv.append('turns', { role: 'user', content: message })
- * const { version } = await conv.write('summary', summary).then((r) => (r.ok ? r : { version: 0 }))
- * const turns = await conv.read<Turn[]>('turns', { minVersion: version })
+ * const { version } = await conv.append('turns', { role: 'user', content: message })
+ * await queue.add('answer', { conversationId, minVersion: version }) // the worker reads at least this version:
+ * const turns = await ctx.scope(`conv:${job.conversationId}`).read<Turn[]>('turns', { minVersion: job.minVersion })
  * ```
  */
 export function createAgentContext(valkit: Valkit, options: AgentContextOptions = {}): AgentContext {

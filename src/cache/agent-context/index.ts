@@ -17,8 +17,10 @@ export {
 export type {
   AgentContext,
   AgentContextStats,
+  ContextAppended,
   ContextAppendOptions,
   ContextAppendResult,
+  ContextDeleted,
   ContextClearResult,
   ContextConflict,
   ContextDeleteResult,
@@ -27,4 +29,6 @@ export type {
   ContextScope,
   ContextWriteOptions,
   ContextWriteResult,
+  ContextWritten,
+  Unconditional,
 } from './agent-context-types.js'
