@@ -55,8 +55,16 @@ interface App {
   close(): Promise<void>
 }
 
+/** Every app sets a request id in a middleware before the cache, as many apps do. */
+let requestIds = 0
+const nextRequestId = () => `req-${++requestIds}`
+
 async function expressApp(responses: ResponseCache, routes: readonly RouteSpec[]): Promise<App> {
   const app = express()
+  app.use((_req, res, next) => {
+    res.setHeader('x-request-id', nextRequestId())
+    next()
+  })
   for (const spec of routes) {
     for (const method of spec.methods ?? ['GET']) {
       const register = method === 'GET' ? app.get.bind(app) : app.post.bind(app)
@@ -122,6 +130,9 @@ function nodeRequest(
 
 async function fastifyApp(responses: ResponseCache, routes: readonly RouteSpec[]): Promise<App> {
   const app = Fastify()
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('x-request-id', nextRequestId())
+  })
   await app.register(fastifyResponseCache, { responses })
   for (const spec of routes) {
     app.route({
@@ -160,6 +171,10 @@ async function fastifyApp(responses: ResponseCache, routes: readonly RouteSpec[]
 
 async function honoApp(responses: ResponseCache, routes: readonly RouteSpec[]): Promise<App> {
   const app = new Hono()
+  app.use(async (c, next) => {
+    c.header('x-request-id', nextRequestId())
+    await next()
+  })
   for (const spec of routes) {
     app.on([...(spec.methods ?? ['GET'])], spec.path, honoResponseCache(responses, spec.cache), async (c) => {
       const r = await spec.handle({ method: c.req.method, url: c.req.url, header: (n) => c.req.header(n) })
@@ -209,7 +224,14 @@ function counted(reply: (run: number, request: Incoming) => Reply = (run) => ({ 
 }
 
 /** Headers that belong to one transmission, ignored when comparing a hit with its miss. */
-const TRANSIENT = new Set(['date', 'x-cache', 'connection', 'keep-alive', 'transfer-encoding'])
+const TRANSIENT = new Set([
+  'date',
+  'x-cache',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'x-request-id',
+])
 
 for (const engine of testEngines()) {
   void describe(`HTTP response cache on ${engine}`, { timeout: 120_000 }, () => {
@@ -306,6 +328,19 @@ for (const engine of testEngines()) {
           assert.equal(responses.stats().coalesced, 4)
         })
 
+        it('headers set by middleware before the cache are fresh on a hit, not replayed from the miss', async () => {
+          const { responses } = await instance()
+          const h = counted((run) => ({ headers: { 'x-handler': `h${run}` }, body: 'same' }))
+          const a = await app(fw, responses, [{ path: p('request-id'), handle: h.handle }])
+          const miss = await a.request(p('request-id'))
+          await waitFor(() => responses.stats().stored === 1, { what: 'stored' })
+          const hit = await a.request(p('request-id'))
+          assert.equal(hit.headers['x-cache'], 'HIT')
+          assert.equal(hit.headers['x-handler'], 'h1', 'the handler’s headers are replayed')
+          assert.ok(hit.headers['x-request-id'] !== undefined, 'the middleware ran on the hit')
+          assert.notEqual(hit.headers['x-request-id'], miss.headers['x-request-id'])
+        })
+
         it('per-route TTL, and the handler max-age, expire the entry', async () => {
           const { responses } = await instance()
           const short = counted()
@@ -373,9 +408,14 @@ for (const engine of testEngines()) {
         it('ETag + If-None-Match: 304 without body; a conditional miss still fills the cache', async () => {
           const { responses } = await instance()
           const h = counted()
+          // A handler with ETag support of its own: a matching If-None-Match gets its own 304.
+          const selfConditional = (r: Incoming): Reply =>
+            r.header('if-none-match') === '"v1"'
+              ? { status: 304, headers: { etag: '"v1"' } }
+              : { ...h.handle(r), headers: { etag: '"v1"' } }
           const a = await app(fw, responses, [
             { path: p('etag'), handle: h.handle },
-            { path: p('cond'), handle: h.handle },
+            { path: p('cond'), handle: selfConditional },
           ])
           await a.request(p('etag'))
           const hit = await waitFor(async () => {
@@ -390,12 +430,16 @@ for (const engine of testEngines()) {
           assert.equal(notModified.headers.etag, etag)
           assert.equal((await a.request(p('etag'), { headers: { 'if-none-match': '"other"' } })).status, 200)
           assert.equal(responses.stats().notModified, 1)
-          // First request of a key with a stale If-None-Match: the handler's full response is sent and stored.
-          const conditional = await a.request(p('cond'), { headers: { 'if-none-match': '"stale"' } })
-          assert.equal(conditional.status, 200)
+          // A miss whose client still holds the ETag: the conditional is removed before the handler
+          // runs, so the full response is sent and stored (not the handler's own 304); then 304s come
+          // from the cache.
+          const conditional = await a.request(p('cond'), { headers: { 'if-none-match': '"v1"' } })
+          assert.deepEqual([conditional.status, conditional.body.toString()], [200, 'run 2'])
           await waitFor(async () => (await a.request(p('cond'))).headers['x-cache'] === 'HIT', {
             what: 'cond stored',
           })
+          const cached304 = await a.request(p('cond'), { headers: { 'if-none-match': '"v1"' } })
+          assert.deepEqual([cached304.status, cached304.headers['x-cache']], [304, 'HIT'])
           assert.equal(h.runs, 2)
         })
 
@@ -544,6 +588,16 @@ for (const engine of testEngines()) {
               ['HIT', true],
             )
           }
+          // A streamed body past maxBodyBytes is sent whole and not stored.
+          const big = [randomBytes(1500), randomBytes(1500), randomBytes(1500)]
+          const c = await app(fw, one.responses, [
+            { path: p('big'), cache: { maxBodyBytes: 2000 }, handle: () => ({ chunks: big }) },
+          ])
+          assert.deepEqual((await c.request(p('big'))).body, Buffer.concat(big))
+          await waitFor(() => one.responses.stats().notStoredReasons['too-large'] === 1, {
+            what: 'too large',
+          })
+          assert.equal((await c.request(p('big'))).headers['x-cache'], 'MISS')
           const head = await a.request(p('bin'), { method: 'HEAD' })
           assert.deepEqual([head.status, head.headers['x-cache'], head.body.length], [200, 'HIT', 0])
           assert.equal(head.headers['content-length'], String(binary.length))
