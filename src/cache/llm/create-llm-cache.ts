@@ -16,8 +16,7 @@ import type { LlmCache } from './llm-cache-types.js'
  *
  * @example
  * ```ts
- * import { createCache } from 'valkit/cache'
- * import { createLlmCache } from 'valkit/cache'
+ * import { createCache, createLlmCache } from 'valkit/cache'
  *
  * const llm = createLlmCache(createCache(valkit, { namespace: 'llm' }), {
  *   ttl: '6h',
