@@ -115,6 +115,8 @@ export interface ReplayTarget {
   replay(keys: readonly string[], tags: readonly string[]): Promise<void>
 }
 
+const BUFFERS = Object.freeze({ buffers: true as const })
+
 /** Most L2 deletions remembered while Redis is away; beyond it they are counted as errors and dropped. */
 const MAX_PENDING = 10_000
 
@@ -132,6 +134,13 @@ export class CacheRuntime {
   readonly metrics: CacheMetrics
   /** How `getOrSet` calls without options load. */
   readonly plan: LoadPlan
+  /**
+   * Values are stored as text frames and read back as strings (the codec is plain JSON without
+   * encryption); otherwise as binary frames read back as Buffers.
+   */
+  readonly textFrames: boolean
+  /** The call options of L2 reads: Buffers for binary frames. */
+  readonly readOptions: { readonly buffers: true } | undefined
   /** Bumped by every write and invalidation (local or remote): an L2 read that spans one does not fill L1. */
   seq = 0
   /** Bumped when the connection comes back: older L1 entries are suspect (see {@link L1Entry}). */
@@ -180,6 +189,8 @@ export class CacheRuntime {
     // The memory backend has no shared tier: the cache is its L1 (with L1 turned off, every read misses).
     this.l2 = options.l2 && valkit.config.topology.kind !== 'memory'
     this.plan = defaultPlan(options)
+    this.textFrames = codec.serializer === 'json' && codec.keyring === undefined
+    this.readOptions = this.textFrames ? undefined : BUFFERS
     this.l1 =
       l1 === false
         ? null

@@ -11,14 +11,14 @@ export interface LoadHost {
   fetch(full: string, plan: LoadPlan): Promise<L1Entry | null | undefined>
   beginLoad(full: string, leaseTtlMs: number): Promise<BeginReply>
   /** Decodes a frame that begin-load returned (fills L1). */
-  acceptFrame(full: string, frame: Buffer, plan: LoadPlan): L1Entry | null
+  acceptFrame(full: string, frame: Buffer | string, plan: LoadPlan): L1Entry | null
   storeLoaded(key: string, state: LoadState, value: unknown, plan: LoadPlan, lease: Lease): Promise<void>
   releaseLease(full: string, token: string): Promise<void>
 }
 
 /** The begin-load script's answer. @internal */
 export type BeginReply =
-  | { readonly kind: 'value'; readonly frame: Buffer }
+  | { readonly kind: 'value'; readonly frame: Buffer | string }
   | { readonly kind: 'granted'; readonly now: number; readonly token: string }
   | { readonly kind: 'held'; readonly now: number; readonly leftMs: number }
 

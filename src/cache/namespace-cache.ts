@@ -16,6 +16,7 @@ import type {
 } from './cache-types.js'
 import { clearKeys } from './clear-keys.js'
 import { FRAME_MARKER } from './l2-frame.js'
+import { TEXT_HEADER_CHARS, readTextHead } from './text-frame.js'
 import { checkSchema, resolvePlan, type LoadPlan } from './load-plan.js'
 import { revalidatable, runLoad, softly, usableStale } from './load-run.js'
 import { NamespaceKeys } from './namespace-keys.js'
@@ -162,7 +163,7 @@ export class NamespaceCache implements Cache {
       const seq = rt.seq
       try {
         // One namespace shares one hash tag: one MGET is one slot, also on a Cluster.
-        const replies = await rt.valkit.connection.command(['MGET', ...fulls], BUFFERS)
+        const replies = await rt.valkit.connection.command(['MGET', ...fulls], rt.readOptions)
         list = Array.isArray(replies) ? replies : []
         for (let j = 0; j < missing.length; j++) {
           const reply = list[j]
@@ -278,9 +279,11 @@ export class NamespaceCache implements Cache {
     if (!rt.l2Usable()) return suspect
     try {
       // The frame header says whether the value is negative and until when it is fresh.
-      const head = await rt.valkit.connection.command(['GETRANGE', full, 0, 7], BUFFERS)
-      if (!Buffer.isBuffer(head) || head.length < 8 || head[0] !== FRAME_MARKER) return false
-      return (head[1]! & 1) === 0 && head.readUIntBE(2, 6) > Date.now()
+      const head = await rt.valkit.connection.command(['GETRANGE', full, 0, TEXT_HEADER_CHARS - 1], BUFFERS)
+      if (!Buffer.isBuffer(head) || head.length < 8) return false
+      if (head[0] === FRAME_MARKER) return (head[1]! & 1) === 0 && head.readUIntBE(2, 6) > Date.now()
+      const text = readTextHead(head.toString('latin1'))
+      return text !== undefined && !text.negative && text.expiresAt > Date.now()
     } catch (err) {
       rt.l2Failed(err)
       return suspect
@@ -465,7 +468,7 @@ export class NamespaceCache implements Cache {
       return Promise.resolve(undefined)
     }
     const seq = rt.seq
-    return rt.valkit.connection.command(['GET', full], BUFFERS).then(
+    return rt.valkit.connection.command(['GET', full], rt.readOptions).then(
       (reply) => {
         const entry = reply === null ? null : this.l2.accept(full, reply, seq, plan)
         if (entry === null || !rt.trusted(entry)) {

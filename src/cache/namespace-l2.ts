@@ -9,18 +9,25 @@ import {
   STORE_LOADED,
   withKeys,
 } from './cache-scripts.js'
-import { decodeFrame, encodeFrame } from './l2-frame.js'
+import { decodeFrame, encodeFrame, type L2Frame } from './l2-frame.js'
+import { TEXT_MARKER_BYTE, decodeTextFrame, encodeTextFrame, type TextFrame } from './text-frame.js'
 import { INVALID, planTags, planTtl, validate, type LoadPlan } from './load-plan.js'
 import type { BeginReply, Lease, LoadHost } from './load-run.js'
 import type { NamespaceKeys } from './namespace-keys.js'
 
-const BUFFERS = Object.freeze({ buffers: true })
 /** Tag-set members handled per invalidation script call. */
 const INVALIDATE_BATCH = 1000
 /** Keys per UNLINK when replaying deletions. */
 const UNLINK_BATCH = 500
 /** How long a tag's last-invalidation time is kept: far longer than any load. */
 const TAG_EPOCH_KEEP_MS = 24 * 3_600_000
+
+/** Decodes a value read back as text (text frames) or bytes (either layout). */
+function readFrame(reply: RedisReply): TextFrame | L2Frame | undefined {
+  if (typeof reply === 'string') return decodeTextFrame(reply)
+  if (!Buffer.isBuffer(reply)) return undefined
+  return reply[0] === TEXT_MARKER_BYTE ? decodeTextFrame(reply.toString('utf8')) : decodeFrame(reply)
+}
 
 /** An invalidation message before the sender's origin is added. @internal */
 export type CacheEventBody = CacheEvent extends infer E
@@ -49,7 +56,7 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     const seq = rt.seq
     let reply: RedisReply
     try {
-      reply = await rt.valkit.connection.command(['GET', full], BUFFERS)
+      reply = await rt.valkit.connection.command(['GET', full], rt.readOptions)
     } catch (err) {
       rt.l2Failed(err)
       return undefined
@@ -63,16 +70,16 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
       BEGIN_LOAD,
       [full, this.keys.lease + key, this.keys.fence],
       [leaseTtlMs],
-      BUFFERS,
+      this.rt.readOptions,
     )
     const list = reply as RedisReply[]
     const kind = Number(list[0])
-    if (kind === 1) return { kind: 'value', frame: list[1] as Buffer }
+    if (kind === 1) return { kind: 'value', frame: list[1] as Buffer | string }
     if (kind === 2) return { kind: 'granted', now: Number(list[1]), token: String(Number(list[2])) }
     return { kind: 'held', now: Number(list[1]), leftMs: Number(list[2]) }
   }
 
-  acceptFrame(full: string, frame: Buffer, plan: LoadPlan): L1Entry | null {
+  acceptFrame(full: string, frame: Buffer | string, plan: LoadPlan): L1Entry | null {
     return this.accept(full, frame, this.rt.seq, plan)
   }
 
@@ -196,7 +203,7 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
    */
   accept(full: string, reply: RedisReply, seq: number, plan: LoadPlan | undefined): L1Entry | null {
     const rt = this.rt
-    const frame = Buffer.isBuffer(reply) ? decodeFrame(reply) : undefined
+    const frame = readFrame(reply)
     if (frame === undefined) {
       rt.corrupted()
       return null
@@ -207,7 +214,13 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     let value: unknown
     if (!frame.negative) {
       try {
-        value = rt.codec.decode(frame.body)
+        const body = frame.body
+        value =
+          typeof body !== 'string'
+            ? rt.codec.decode(body)
+            : (frame as TextFrame).base64
+              ? rt.codec.decode(Buffer.from(body, 'base64'))
+              : JSON.parse(body)
       } catch {
         rt.corrupted()
         return null
@@ -228,9 +241,33 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
       frame.staleMs > 0 ? frame.expiresAt : 0,
       rt.epoch,
     )
-    if (rt.seq === seq) rt.l1Put(full, entry, keepUntil - now, (reply as Buffer).length)
+    if (rt.seq === seq) rt.l1Put(full, entry, keepUntil - now, (reply as Buffer | string).length)
     if (frame.staleMs === 0 || frame.expiresAt > now) rt.hitL2()
     return entry
+  }
+
+  /**
+   * A text frame for a value: its JSON text, or the codec's envelope in base64 when the codec
+   * would compress it (above the threshold) or the value is raw bytes.
+   */
+  private textBody(value: unknown, expiresAt: number, tags: string[] | null, keepMs: number): string {
+    const codec = this.rt.options.codec
+    if (!(value instanceof Uint8Array)) {
+      let json: string | undefined
+      try {
+        json = JSON.stringify(value)
+      } catch {
+        json = undefined
+      }
+      const small =
+        codec.compression === 'none' ||
+        (json !== undefined &&
+          (json.length * 3 < codec.compressThresholdBytes ||
+            Buffer.byteLength(json) < codec.compressThresholdBytes))
+      // A value JSON cannot represent goes through the codec, which throws the typed error.
+      if (json !== undefined && small) return encodeTextFrame(json, false, expiresAt, tags, keepMs)
+    }
+    return encodeTextFrame(this.rt.codec.encode(value).toString('base64'), true, expiresAt, tags, keepMs)
   }
 
   /**
@@ -244,15 +281,22 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     tags: string[] | null,
     keepMs: number,
     lenient: boolean,
-  ): { bytes: Buffer | null; size: number } | null {
+  ): { bytes: Buffer | string | null; size: number } | null {
     const rt = this.rt
     const negative = value === undefined
-    let bytes: Buffer | null = null
+    let bytes: Buffer | string | null = null
     let size: number
-    if (rt.l2) {
-      bytes = encodeFrame(negative ? null : rt.codec.encode(value), Date.now() + ttlMs, tags, keepMs)
+    const expiresAt = Date.now() + ttlMs
+    if (!rt.l2) size = negative ? 8 : estimateSize(value)
+    else if (!rt.textFrames) {
+      bytes = encodeFrame(negative ? null : rt.codec.encode(value), expiresAt, tags, keepMs)
       size = bytes.length
-    } else size = negative ? 8 : estimateSize(value)
+    } else {
+      bytes = negative
+        ? encodeTextFrame(null, false, expiresAt, tags)
+        : this.textBody(value, expiresAt, tags, keepMs)
+      size = Buffer.byteLength(bytes)
+    }
     const max = rt.options.maxEntryBytes
     if (size <= max) return { bytes, size }
     if (!lenient) {

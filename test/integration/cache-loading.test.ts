@@ -217,6 +217,31 @@ for (const engine of testEngines()) {
       })
     })
 
+    it('encrypted and MessagePack caches store binary frames; values, tags and stale windows round-trip', async () => {
+      const key = randomBytes(32).toString('base64')
+      for (const codec of [
+        { encryption: { keys: [{ id: 'k1', key }], primary: 'k1' } },
+        { serializer: 'msgpack' as const },
+        { compressThresholdBytes: 64 },
+      ]) {
+        const options: CacheOptions = {
+          namespace: `bin-${Object.keys(codec)[0]}`,
+          l1: false,
+          codec,
+          grace: '1m',
+        }
+        const [a, b] = await Promise.all([instance(options), instance(options)])
+        const value = { text: 'x'.repeat(300), bytes: [1, 2, 3], nested: { ok: true } }
+        await a.set('v', value, { tags: ['t'] })
+        await a.set('raw', Buffer.from([0, 0xca, 0x7e, 255]))
+        assert.deepEqual(await b.get('v'), value)
+        assert.deepEqual(await b.get('raw'), Buffer.from([0, 0xca, 0x7e, 255]))
+        assert.equal(await b.has('v'), true)
+        await b.invalidateTags(['t'])
+        assert.equal(await a.has('v'), false)
+      }
+    })
+
     it('setMany writes every value in one call; invalidatePattern deletes matches in L2 and every L1', async () => {
       const [a, b] = await Promise.all([instance({ namespace: 'bulk' }), instance({ namespace: 'bulk' })])
       await a.setMany([

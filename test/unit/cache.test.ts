@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test'
 import { createValkit, isValkitError } from '../../src/core/index.js'
 import { createCache, resolveCacheOptions } from '../../src/cache/index.js'
 import { decodeFrame, encodeFrame } from '../../src/cache/l2-frame.js'
+import { decodeTextFrame, encodeTextFrame, readTextHead } from '../../src/cache/text-frame.js'
 
 const valkit = createValkit({ env: {}, logger: false })
 after(() => valkit.close())
@@ -70,6 +71,39 @@ void describe('L2 frame', () => {
     assert.deepEqual([n.negative, n.tags, n.body.length], [true, null, 0])
     assert.equal(decodeFrame(Buffer.from('not a frame at all')), undefined)
     assert.equal(decodeFrame(Buffer.from([0xca, 0x02, 0, 0, 0, 0, 0, 1, 0, 50])), undefined)
+  })
+})
+
+void describe('L2 text frame', () => {
+  it('round-trips JSON bodies, base64 bodies, tags, stale windows and negative entries; rejects garbage', () => {
+    const at = 1_700_000_000_123
+    const f = decodeTextFrame(encodeTextFrame('{"a":"é.~"}', false, at, ['org:1', 'x.y'], 60_000))!
+    assert.deepEqual(f, {
+      negative: false,
+      expiresAt: at,
+      staleMs: 60_000,
+      tags: ['org:1', 'x.y'],
+      body: '{"a":"é.~"}',
+      base64: false,
+    })
+    const b = decodeTextFrame(encodeTextFrame('oWJ5dGVz', true, at, null))!
+    assert.deepEqual([b.base64, b.body, b.tags, b.staleMs], [true, 'oWJ5dGVz', null, 0])
+    const n = decodeTextFrame(encodeTextFrame(null, false, at, null, 5000))!
+    assert.deepEqual([n.negative, n.staleMs, n.body], [true, 0, ''])
+    assert.deepEqual(readTextHead(encodeTextFrame('1', false, at, ['t']).slice(0, 11)), {
+      negative: false,
+      expiresAt: at,
+    })
+    for (const garbage of [
+      '',
+      '~',
+      'plain text value',
+      '~z000000000{}',
+      '~2' + '0'.repeat(9) + '9.[',
+      '~1' + '0'.repeat(9) + 'x',
+    ]) {
+      assert.equal(decodeTextFrame(garbage), undefined, JSON.stringify(garbage))
+    }
   })
 })
 
