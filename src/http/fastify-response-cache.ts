@@ -20,7 +20,15 @@ declare module 'fastify' {
   }
 }
 
-/** Options of {@link fastifyResponseCache}: the response cache, and defaults for its routes. */
+/**
+ * Options of {@link fastifyResponseCache}: the response cache, and defaults for its routes.
+ *
+ * @example
+ * ```ts
+ * const options: FastifyResponseCacheOptions = { responses, global: true, ttl: '30s' }
+ * await app.register(fastifyResponseCache, options)
+ * ```
+ */
 export interface FastifyResponseCacheOptions extends ResponseCacheRouteOptions {
   /** The response cache (from `createResponseCache`). */
   readonly responses: ResponseCache

@@ -3,10 +3,25 @@
  * cache shares. Pure functions, no I/O.
  */
 
-/** A header value as Node, Fastify and the Fetch API hand it over. */
+/**
+ * A header value as Node, Fastify and the Fetch API hand it over.
+ *
+ * @example
+ * ```ts
+ * const value: HeaderValue = res.getHeader('cache-control')
+ * ```
+ */
 export type HeaderValue = string | number | readonly string[] | undefined
 
-/** Directives of one `Cache-Control` header: lowercase name → argument, or `true` without one. */
+/**
+ * Directives of one `Cache-Control` header: lowercase name → argument, or `true` without one.
+ *
+ * @example
+ * ```ts
+ * const directives: CacheDirectives = parseCacheControl('public, max-age=60')
+ * directives.get('max-age') // '60'
+ * ```
+ */
 export type CacheDirectives = ReadonlyMap<string, string | true>
 
 const EMPTY: CacheDirectives = new Map()
@@ -85,7 +100,14 @@ export function deltaSeconds(directives: CacheDirectives, name: string): number 
   return Number.isSafeInteger(seconds) ? seconds : Number.MAX_SAFE_INTEGER
 }
 
-/** What the client's request headers ask of the cache. */
+/**
+ * What the client's request headers ask of the cache.
+ *
+ * @example
+ * ```ts
+ * const { noStore, noCache }: RequestCacheDirectives = requestDirectives(req.headers['cache-control'], req.headers.pragma)
+ * ```
+ */
 export interface RequestCacheDirectives {
   /** `no-store`: neither read nor write. */
   readonly noStore: boolean

@@ -1,12 +1,31 @@
 import { invalidOption, parseDuration, type Duration, type MetricsRegistry } from '../../core/index.js'
+import { bool, fn, got, headerName, headerNames, statuses, strings, tags, ttl } from './option-checks.js'
 import type { ResponseCacheRequest } from './response-cache-types.js'
 
-/** Tags of a cached response: a list, or a function of the request returning one. */
+/**
+ * Tags of a cached response: a list, or a function of the request returning one.
+ *
+ * @example
+ * ```ts
+ * const tags: ResponseCacheTags = (request) => [`org:${new URL(request.url, 'http://x').searchParams.get('org')}`]
+ * ```
+ */
 export type ResponseCacheTags = readonly string[] | ((request: ResponseCacheRequest) => readonly string[])
 
 /**
  * Options of one cached route (a middleware call, a Fastify route's `config.responseCache`).
  * Every one also works as a default on {@link ResponseCacheOptions}; a route's value wins.
+ *
+ * @example
+ * ```ts
+ * const options: ResponseCacheRouteOptions = {
+ *   ttl: '30s',
+ *   vary: ['accept-language'],
+ *   tags: (request) => [`page:${request.url}`],
+ *   ignoreQuery: ['utm_source'],
+ * }
+ * app.get('/products', expressResponseCache(responses, options), listProducts)
+ * ```
  */
 export interface ResponseCacheRouteOptions {
   /**
@@ -107,7 +126,19 @@ export interface ResponseCacheRouteOptions {
   readonly coalesceTimeout?: Duration
 }
 
-/** Options of {@link createResponseCache}: route defaults plus the engine's own settings. */
+/**
+ * Options of {@link createResponseCache}: route defaults plus the engine's own settings.
+ *
+ * @example
+ * ```ts
+ * const responses = createResponseCache(cache, {
+ *   ttl: '1m',
+ *   statusHeader: 'x-valkit-cache',
+ *   metrics: valkit.metrics,
+ *   onError: (err) => log.warn({ err }, 'response cache'),
+ * })
+ * ```
+ */
 export interface ResponseCacheOptions extends ResponseCacheRouteOptions {
   /**
    * Response header telling how a request was served: `HIT`, `MISS`, `REFRESH` (client
@@ -134,7 +165,15 @@ export interface ResponseCacheOptions extends ResponseCacheRouteOptions {
   readonly onError?: (error: unknown) => void
 }
 
-/** {@link ResponseCacheRouteOptions} after validation, with defaults applied. */
+/**
+ * {@link ResponseCacheRouteOptions} after validation, with defaults applied.
+ *
+ * @example
+ * ```ts
+ * const route = responses.route({ ttl: '30s' })
+ * route.options.ttlMs // 30000
+ * ```
+ */
 export interface ResolvedResponseCacheRouteOptions {
   /** `undefined`: the cache's own default TTL. */
   readonly ttlMs: number | undefined
@@ -159,7 +198,14 @@ export interface ResolvedResponseCacheRouteOptions {
   readonly coalesceTimeoutMs: number
 }
 
-/** {@link ResponseCacheOptions} after validation. */
+/**
+ * {@link ResponseCacheOptions} after validation.
+ *
+ * @example
+ * ```ts
+ * resolveResponseCacheOptions({ statusHeader: false }).statusHeader // null
+ * ```
+ */
 export interface ResolvedResponseCacheOptions {
   readonly route: ResolvedResponseCacheRouteOptions
   /** Lowercase, or `null`. */
@@ -169,7 +215,14 @@ export interface ResolvedResponseCacheOptions {
   readonly onError: ((error: unknown) => void) | null
 }
 
-/** Defaults of {@link ResponseCacheOptions}. */
+/**
+ * Defaults of {@link ResponseCacheOptions}.
+ *
+ * @example
+ * ```ts
+ * RESPONSE_CACHE_DEFAULTS.maxBodyBytes // 1048576
+ * ```
+ */
 export const RESPONSE_CACHE_DEFAULTS = Object.freeze({
   ttlFromHeaders: true,
   statuses: Object.freeze([200]),
@@ -183,78 +236,16 @@ export const RESPONSE_CACHE_DEFAULTS = Object.freeze({
   etag: true,
 })
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-
-function got(value: unknown): string {
-  if (value === null) return 'null'
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
-  return `a value of type ${typeof value}`
-}
-
-function bool(value: unknown, path: string, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw invalidOption(path, `got ${got(value)}`, 'true or false')
-  return value
-}
-
-function fn<T>(value: unknown, path: string, fallback: T | null): T | null {
-  if (value === undefined) return fallback
-  if (typeof value !== 'function') throw invalidOption(path, `got ${got(value)}`, 'a function')
-  return value as T
-}
-
-function headerName(value: unknown, path: string): string {
-  if (typeof value !== 'string' || !TOKEN.test(value) || value === '*') {
-    throw invalidOption(path, `got ${got(value)}`, "an HTTP header name such as 'accept-language'")
-  }
-  return value.toLowerCase()
-}
-
-function headerNames(value: unknown, path: string): string[] | undefined {
-  if (value === undefined) return undefined
-  if (!Array.isArray(value)) throw invalidOption(path, `got ${got(value)}`, 'an array of header names')
-  return [...new Set(value.map((v, i) => headerName(v, `${path}[${i}]`)))].sort()
-}
-
-function strings(value: unknown, path: string): string[] | undefined {
-  if (value === undefined) return undefined
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v !== '')) {
-    throw invalidOption(path, `got ${got(value)}`, 'an array of non-empty strings')
-  }
-  return value as string[]
-}
-
-function ttl(value: unknown, path: string): number | undefined {
-  if (value === undefined) return undefined
-  const ms = parseDuration(value, path)
-  if (ms <= 0) throw invalidOption(path, `got ${got(value)}`, "a duration > 0 such as '30s'")
-  return ms
-}
-
-function statuses(value: unknown, path: string): ReadonlySet<number> | undefined {
-  if (value === undefined) return undefined
-  if (!Array.isArray(value) || value.length === 0) {
-    throw invalidOption(path, `got ${got(value)}`, 'a non-empty array of status codes')
-  }
-  value.forEach((s: unknown, i) => {
-    if (typeof s !== 'number' || !Number.isInteger(s) || s < 200 || s > 599 || s === 206 || s === 304) {
-      throw invalidOption(`${path}[${i}]`, `got ${got(s)}`, 'a status from 200 to 599 other than 206 and 304')
-    }
-  })
-  return new Set(value as number[])
-}
-
-function tags(value: unknown, path: string): ResponseCacheTags | undefined {
-  if (value === undefined || typeof value === 'function') return value as ResponseCacheTags | undefined
-  const list = strings(value, path)
-  return list === undefined ? undefined : Object.freeze([...new Set(list)])
-}
-
 /**
  * Validates route options, filling what they leave out from `base` (the engine's resolved defaults).
  *
  * @throws ValkitError `VALKIT_INVALID_OPTION` naming the option's path (`responseCache.ttl`).
+ *
+ * @example
+ * ```ts
+ * const base = resolveResponseCacheOptions({ ttl: '1m' }).route
+ * resolveResponseCacheRouteOptions({ statuses: [200, 404] }, base, 'products').ttlMs // 60000
+ * ```
  */
 export function resolveResponseCacheRouteOptions(
   options: ResponseCacheRouteOptions = {},

@@ -26,16 +26,47 @@ export interface ResponseCacheRequest {
   header(name: string): string | undefined
 }
 
-/** Response headers by lowercase name, as the framework holds them. */
+/**
+ * Response headers by lowercase name, as the framework holds them.
+ *
+ * @example
+ * ```ts
+ * const headers: ResponseHeaders = res.getHeaders()
+ * ```
+ */
 export type ResponseHeaders = Readonly<Record<string, HeaderValue>>
 
-/** One response header to send: a value, or several for a repeated header. */
+/**
+ * One response header to send: a value, or several for a repeated header.
+ *
+ * @example
+ * ```ts
+ * const entries: readonly HeaderEntry[] = served.headers // [['content-type', 'text/html'], ['age', '3']]
+ * ```
+ */
 export type HeaderEntry = readonly [name: string, value: string | readonly string[]]
 
-/** How a request was served, as the status header says. */
+/**
+ * How a request was served, as the status header says.
+ *
+ * @example
+ * ```ts
+ * const status = response.headers.get('x-cache') as CacheStatus // 'HIT'
+ * ```
+ */
 export type CacheStatus = 'HIT' | 'MISS' | 'REFRESH' | 'BYPASS'
 
-/** A response the cache answers with (a hit or a 304); the adapter sends it as is. */
+/**
+ * A response the cache answers with (a hit or a 304); the adapter sends it as is.
+ *
+ * @example
+ * ```ts
+ * if (lookup.kind === 'serve') {
+ *   const { status, headers, body }: ServedResponse = lookup.response
+ *   res.writeHead(status, headers.flat() as string[]).end(body ?? undefined)
+ * }
+ * ```
+ */
 export interface ServedResponse {
   readonly status: number
   /** Every header to set, `content-length` included (except on a 304). */
@@ -44,7 +75,15 @@ export interface ServedResponse {
   readonly body: Buffer | null
 }
 
-/** Why a finished response was not stored. */
+/**
+ * Why a finished response was not stored.
+ *
+ * @example
+ * ```ts
+ * const reason: NotStoredReason = 'set-cookie'
+ * responses.stats().notStoredReasons[reason]
+ * ```
+ */
 export type NotStoredReason =
   /** Its status is not in `statuses`. */
   | 'status'
@@ -69,7 +108,15 @@ export type NotStoredReason =
   /** Storing failed (see `onError`). */
   | 'error'
 
-/** Why a request skipped the cache (neither read nor stored). */
+/**
+ * Why a request skipped the cache (neither read nor stored).
+ *
+ * @example
+ * ```ts
+ * const reason: BypassReason = 'authorization'
+ * responses.stats().bypassReasons[reason]
+ * ```
+ */
 export type BypassReason =
   /** Not `GET` or `HEAD`. */
   | 'method'
@@ -87,13 +134,28 @@ export type BypassReason =
 /**
  * Edits the adapter makes to the live (miss) response before its headers go out, so the client
  * sees what later hits will send: the merged `Vary`, an `ETag` when the whole body is known.
+ *
+ * @example
+ * ```ts
+ * const edits: HeaderEdits = capture.edits(res.statusCode, res.getHeaders(), body)
+ * for (const name of edits.remove) res.removeHeader(name)
+ * for (const [name, value] of edits.set) res.setHeader(name, value)
+ * ```
  */
 export interface HeaderEdits {
   readonly set: readonly (readonly [string, string])[]
   readonly remove: readonly string[]
 }
 
-/** A finished response as the adapter captured it. */
+/**
+ * A finished response as the adapter captured it.
+ *
+ * @example
+ * ```ts
+ * const captured: CapturedResponse = { status: 200, headers: res.getHeaders(), body: Buffer.concat(chunks) }
+ * await capture.finish(captured)
+ * ```
+ */
 export interface CapturedResponse {
   readonly status: number
   /** The response headers when the first byte went out (before the adapter's edits). */
@@ -110,7 +172,15 @@ export interface CapturedResponse {
   readonly problem?: 'too-large' | 'unsupported-body' | 'incomplete'
 }
 
-/** What {@link ResponseCapture.finish} did. */
+/**
+ * What {@link ResponseCapture.finish} did.
+ *
+ * @example
+ * ```ts
+ * const outcome: StoreOutcome = await capture.finish(captured)
+ * if (outcome.stored) log.debug(`cached for ${outcome.ttlMs ?? 'the default'} ms`)
+ * ```
+ */
 export type StoreOutcome =
   | { readonly stored: true; readonly ttlMs: number | undefined }
   | { readonly stored: false; readonly reason: NotStoredReason }
@@ -119,6 +189,17 @@ export type StoreOutcome =
  * Handed to the adapter on a miss it may store: it captures the handler's response and gives it to
  * `finish` (or calls `abandon` when the response never completes). Requests coalesced on this
  * miss wait for it.
+ *
+ * @example
+ * ```ts
+ * // An adapter for a framework that hands over the whole response at once:
+ * if (lookup.kind === 'run' && lookup.capture !== null) {
+ *   const capture: ResponseCapture = lookup.capture
+ *   for (const name of capture.stripRequestHeaders) delete req.headers[name]
+ *   const response = await runHandler(req)
+ *   void capture.finish({ status: response.status, headers: response.headers, body: response.body })
+ * }
+ * ```
  */
 export interface ResponseCapture {
   /** Buffer at most this many body bytes; past it, report `problem: 'too-large'`. */
@@ -141,7 +222,15 @@ export interface ResponseCapture {
  * - `pass`: not the cache's business (a `POST`); run the handler, touch nothing.
  * - `serve`: send `response` (a hit, or a 304); do not run the handler.
  * - `run`: run the handler, set `headers` (the status header) on the response, and if `capture` is
- *   not `null` capture the response for it.
+ *   not `null` capture the response for it (see {@link ResponseCapture}).
+ *
+ * @example
+ * ```ts
+ * const lookup: ResponseCacheLookup = await route.lookup(request)
+ * if (lookup.kind === 'serve') return send(lookup.response)
+ * if (lookup.kind === 'run') for (const [name, value] of lookup.headers) res.setHeader(name, value)
+ * return runHandler()
+ * ```
  */
 export type ResponseCacheLookup =
   | { readonly kind: 'pass' }
@@ -153,7 +242,15 @@ export type ResponseCacheLookup =
       readonly capture: ResponseCapture | null
     }
 
-/** Counters of a response cache since creation (every route of it). */
+/**
+ * Counters of a response cache since creation (every route of it).
+ *
+ * @example
+ * ```ts
+ * const { hits, misses, notModified }: ResponseCacheStats = responses.stats()
+ * const hitRate = hits / (hits + misses)
+ * ```
+ */
 export interface ResponseCacheStats {
   /** Requests answered from the cache, 304s included. */
   readonly hits: number

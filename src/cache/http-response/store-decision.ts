@@ -3,7 +3,15 @@ import { deltaSeconds, headerText, parseCacheControl, parseVary } from './cache-
 import type { ResolvedResponseCacheRouteOptions } from './response-cache-options.js'
 import type { CapturedResponse, NotStoredReason } from './response-cache-types.js'
 
-/** Whether a finished response may be stored, and for how long. */
+/**
+ * Whether a finished response may be stored, and for how long.
+ *
+ * @example
+ * ```ts
+ * const decision: StoreDecision = decideStore(captured, route.options)
+ * if (!decision.store) log.debug(`not cached: ${decision.reason}`)
+ * ```
+ */
 export type StoreDecision =
   | {
       readonly store: true
