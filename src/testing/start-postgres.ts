@@ -280,7 +280,12 @@ class PostgresServer implements PostgresHandle, RegisteredProcess {
     const child = this.#child
     if (child !== undefined && this.#alive) {
       child.kill('SIGINT')
-      const killed = await Promise.race([this.#exited.then(() => true), sleep(10_000).then(() => false)])
+      const timeout = new AbortController()
+      const killed = await Promise.race([
+        this.#exited.then(() => true),
+        sleep(10_000, false, { signal: timeout.signal }).catch(() => false),
+      ])
+      timeout.abort()
       if (!killed) {
         child.kill('SIGKILL')
         await this.#exited
