@@ -20,6 +20,8 @@ export interface CacheMetrics {
 interface L1Source {
   readonly namespace: string
   read(): { entries: number; bytes: number } | undefined
+  /** Values in L2, as last counted. */
+  l2(): number | undefined
 }
 
 /** The live caches of each registry: one collector per registry sums them by namespace. */
@@ -52,13 +54,25 @@ function l1Sources(registry: MetricsRegistry): Set<L1Source> {
     })
   gauge('cache_l1_entries', 'Entries in the in-process cache tier.', (s) => s.entries)
   gauge('cache_l1_bytes', 'Bytes held by the in-process cache tier.', (s) => s.bytes)
+  registry.gauge({
+    name: 'cache_l2_entries',
+    help: 'Values of the namespace in Redis/Valkey, as counted by the last completed incremental SCAN.',
+    labelNames: ['namespace'],
+    collect: (g) => {
+      // One count per namespace: every cache of a namespace sees the same keys.
+      for (const source of live) {
+        const entries = source.l2()
+        if (entries !== undefined) g.labels({ namespace: source.namespace }).set(entries)
+      }
+    },
+  })
   return sources
 }
 
 /**
  * Declares the cache metrics on valkit's registry (idempotent) and returns this cache's series.
  * `l1` is read at scrape time for the `l1_entries` / `l1_bytes` gauges (summed over the live
- * caches of one namespace); `detach()` (on close) stops reading it.
+ * caches of one namespace), `l2` for `l2_entries`; `detach()` (on close) stops reading them.
  *
  * @internal
  */
@@ -66,6 +80,7 @@ export function registerCacheMetrics(
   registry: MetricsRegistry,
   namespace: string,
   l1: () => { entries: number; bytes: number } | undefined,
+  l2: () => number | undefined,
 ): CacheMetrics {
   const labels = { namespace }
   const hits = registry.counter({
@@ -76,7 +91,7 @@ export function registerCacheMetrics(
   const counter = (name: string, help: string) =>
     registry.counter({ name, help, labelNames: ['namespace'] }).labels(labels)
   const sources = l1Sources(registry)
-  const source: L1Source = { namespace, read: l1 }
+  const source: L1Source = { namespace, read: l1, l2 }
   sources.add(source)
   return {
     detach: () => sources.delete(source),

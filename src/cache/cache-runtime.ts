@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createCodec, createMemoryStore, type Codec, type MemoryStore, type Valkit } from '../core/index.js'
 import type { ResolvedCacheOptions } from './cache-options.js'
 import { defaultPlan, type LoadPlan } from './load-plan.js'
+import { L2SizeCounter } from './l2-size.js'
 import { registerCacheMetrics, type CacheMetrics } from './cache-metrics.js'
 import type { CacheStats } from './cache-types.js'
 
@@ -116,6 +117,8 @@ export interface ReplayTarget {
 }
 
 const BUFFERS = Object.freeze({ buffers: true as const })
+/** How often the L2 count advances (10 SCAN pages of 1000). */
+const L2_COUNT_INTERVAL_MS = 5000
 
 /** Most L2 deletions remembered while Redis is away; beyond it they are counted as errors and dropped. */
 const MAX_PENDING = 10_000
@@ -139,6 +142,8 @@ export class CacheRuntime {
    * encryption); otherwise as binary frames read back as Buffers.
    */
   readonly textFrames: boolean
+  /** Counts the namespace's values in L2, a few SCAN pages at a time. */
+  readonly l2Size: L2SizeCounter | null
   /** The call options of L2 reads: Buffers for binary frames. */
   readonly readOptions: { readonly buffers: true } | undefined
   /** Bumped by every write and invalidation (local or remote): an L2 read that spans one does not fill L1. */
@@ -202,8 +207,12 @@ export class CacheRuntime {
         this.metrics.eviction.inc()
       }
     })
-    this.metrics = registerCacheMetrics(valkit.metrics, options.namespace, () =>
-      this.closed || this.l1 === null ? undefined : { entries: this.l1.size, bytes: this.l1.bytes },
+    this.l2Size = this.l2 ? new L2SizeCounter(valkit, options.namespace, L2_COUNT_INTERVAL_MS) : null
+    this.metrics = registerCacheMetrics(
+      valkit.metrics,
+      options.namespace,
+      () => (this.closed || this.l1 === null ? undefined : { entries: this.l1.size, bytes: this.l1.bytes }),
+      () => this.l2Size?.entries,
     )
     if (this.l2) {
       // Every L1 entry may have missed invalidations while disconnected: drop them all on recovery,
@@ -418,6 +427,7 @@ export class CacheRuntime {
       loaderTimeouts: this.loaderTimeouts,
       evictions: this.evictions,
       l1Entries: this.l1?.size ?? 0,
+      l2Entries: this.l2Size?.entries ?? null,
       l1Bytes: this.l1?.bytes ?? 0,
     }
   }
@@ -426,6 +436,7 @@ export class CacheRuntime {
     if (this.closed) return
     this.closed = true
     this.metrics.detach()
+    this.l2Size?.close()
     for (const unhook of this.unhooks) unhook()
     this.l1?.clear()
     this.l1?.close()

@@ -138,6 +138,11 @@ export interface CacheStats {
   readonly l1Entries: number
   /** L1 bytes now. */
   readonly l1Bytes: number
+  /**
+   * Values of this cache's namespaces in L2, as of the last completed count (an incremental
+   * SCAN, 10 pages of 1000 keys every 5 s); `null` before the first count or without L2.
+   */
+  readonly l2Entries: number | null
 }
 
 /**

@@ -242,6 +242,20 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('counts its values in L2 (root and sub-namespaces), for stats() and the l2_entries gauge', async () => {
+      const cache = await instance({ namespace: 'count' })
+      const other = await instance({ namespace: 'count-other' })
+      await cache.setMany(Array.from({ length: 25 }, (_, i) => ({ key: `k${i}`, value: i, tags: ['t'] })))
+      await cache.namespace('child').setMany([1, 2, 3, 4, 5].map((i) => ({ key: `c${i}`, value: i })))
+      await other.set('not-counted', 1)
+      await waitFor(() => cache.stats().l2Entries === 30 || undefined, {
+        timeoutMs: 20_000,
+        what: `an L2 count of 30 (last: ${cache.stats().l2Entries})`,
+      })
+      const valkit = valkits[valkits.length - 2]!
+      assert.match(valkit.metrics.toPrometheus(), /valkit_cache_l2_entries\{namespace="count"\} 30/)
+    })
+
     it('setMany writes every value in one call; invalidatePattern deletes matches in L2 and every L1', async () => {
       const [a, b] = await Promise.all([instance({ namespace: 'bulk' }), instance({ namespace: 'bulk' })])
       await a.setMany([
