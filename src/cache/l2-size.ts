@@ -60,8 +60,8 @@ export class L2SizeCounter {
           node.command(['SCAN', pass.cursor, 'MATCH', this.patterns[pass.pattern]!, 'COUNT', SCAN_COUNT]),
           timeoutMs,
           `SCAN on ${node.address}`,
-        )) as [RedisReply, RedisReply[]]
-        pass.cursor = String(reply[0] as string)
+        )) as [string | Buffer, RedisReply[]]
+        pass.cursor = reply[0].toString()
         pass.count += reply[1].length
         if (pass.cursor === '0') {
           if (++pass.pattern === this.patterns.length) {
