@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { ValkitError, createCodec, type Codec, type MessageListener, type Valkit } from '../../core/index.js'
+import { ValkitError, type Valkit } from '../../core/index.js'
 import { MAX_LIST_ITEMS, boundedInteger, type ResolvedAgentContextOptions } from './agent-context-options.js'
 import type {
   AgentContext,
@@ -27,10 +26,12 @@ import {
   invalidArgument,
   unavailable,
 } from './context-arguments.js'
-import type { ContextBackend, RawEntry } from './context-backend.js'
-import { decodeContextEvent, encodeContextEvent, type ContextEvent } from './context-event.js'
+import type { ContextBackend } from './context-backend.js'
+import { ContextChannel, type ContextChange } from './context-channel.js'
+import type { ContextEvent } from './context-event.js'
 import { ContextL1, L1Item } from './context-l1.js'
 import { registerContextMetrics, type ContextMetrics } from './context-metrics.js'
+import { EntryCodec } from './entry-codec.js'
 import { MemoryContextBackend } from './memory-backend.js'
 import { RedisContextBackend } from './redis-backend.js'
 
@@ -59,16 +60,14 @@ function conflict(currentVersion: number): ContextConflict {
  */
 export class AgentContextImpl implements AgentContext {
   readonly namespace: string
-  private readonly origin = randomBytes(8).toString('hex')
-  private readonly codec: Codec
+  private readonly codec: EntryCodec
   private readonly backend: ContextBackend
   /** Redis/Valkey is the store (not the memory topology): other instances share it. */
   private readonly shared: boolean
   private readonly l1: ContextL1
   private readonly metrics: ContextMetrics
-  private readonly channel: string
-  private readonly listener: MessageListener
-  private readonly subscribed: Promise<void>
+  /** The invalidation channel; `null` on the memory topology (one process, nothing to tell). */
+  private readonly channel: ContextChannel | null
   private readonly unhooks: (() => void)[] = []
   private readonly counts: Record<Counter, number> = {
     reads: 0,
@@ -91,14 +90,7 @@ export class AgentContextImpl implements AgentContext {
     private readonly o: ResolvedAgentContextOptions,
   ) {
     this.namespace = o.namespace
-    const { codec } = o
-    this.codec = createCodec({
-      serializer: codec.serializer,
-      compression: codec.compression,
-      compressThresholdBytes: codec.compressThresholdBytes,
-      maxDecompressedBytes: codec.maxDecompressedBytes,
-      ...(codec.keyring === undefined ? {} : { encryption: codec.keyring }),
-    })
+    this.codec = new EntryCodec(o.codec, o.maxValueBytes)
     this.shared = valkit.config.topology.kind !== 'memory'
     this.backend = this.shared ? new RedisContextBackend(valkit, o.namespace) : new MemoryContextBackend()
     // On the memory topology the backend is process memory already: no second copy.
@@ -106,13 +98,13 @@ export class AgentContextImpl implements AgentContext {
     this.metrics = registerContextMetrics(valkit.metrics, o.namespace, () =>
       this.closed ? undefined : this.l1.size,
     )
-    this.channel = valkit.keys.key('cache', `${o.namespace}@`, 'events')
-    this.listener = (message) => this.onMessage(message)
-    if (this.shared) {
-      this.subscribed = this.subscribe()
-      // Messages sent while this instance was disconnected are lost: every copy may be stale.
-      this.unhooks.push(valkit.supervisor.onRecover(async () => this.l1.clear()))
-    } else this.subscribed = Promise.resolve()
+    this.channel = this.shared
+      ? new ContextChannel(valkit, valkit.keys.key('cache', `${o.namespace}@`, 'events'), (event) =>
+          this.onChange(event),
+        )
+      : null
+    // Messages sent while this instance was disconnected are lost: every copy may be stale.
+    if (this.shared) this.unhooks.push(valkit.supervisor.onRecover(async () => this.l1.clear()))
   }
 
   async read<T = unknown>(
@@ -129,7 +121,7 @@ export class AgentContextImpl implements AgentContext {
     if (held !== undefined) {
       this.count('l1Hits')
       this.metrics.readL1.inc()
-      return this.decode<T>(key, held)
+      return this.codec.decode<T>(key, held)
     }
     if (!this.usable()) throw this.refuse('read')
     this.l1.beginRead(scope)
@@ -148,8 +140,8 @@ export class AgentContextImpl implements AgentContext {
       this.l1.drop(scope, key, reply.seq + 1) // a copy newer than this answer stays
       return undefined
     }
-    const item = this.toItem(reply.entry, reply.seq)
-    const entry = this.decode<T>(key, item)
+    const item = L1Item.from(reply.entry, reply.seq)
+    const entry = this.codec.decode<T>(key, item)
     if (item.seen >= changedAt) this.l1.put(scope, key, item, reply.ttlMs)
     return entry
   }
@@ -171,7 +163,7 @@ export class AgentContextImpl implements AgentContext {
     checkScope(scope)
     checkKey(key)
     const ifVersion = checkVersion(options?.ifVersion, 'ifVersion')
-    const bytes = this.encode(value, key)
+    const bytes = this.codec.encode(value, key)
     if (!this.usable()) throw this.refuse('write')
     let reply
     try {
@@ -191,7 +183,7 @@ export class AgentContextImpl implements AgentContext {
       new L1Item('value', reply.version, reply.version, bytes, null),
       this.o.ttlMs > 0 ? this.o.ttlMs : -1,
     )
-    this.publish({ kind: 'entry', origin: this.origin, scope, key, version: reply.version })
+    this.publish({ kind: 'entry', scope, key, version: reply.version })
     return { ok: true, version: reply.version }
   }
 
@@ -221,7 +213,7 @@ export class AgentContextImpl implements AgentContext {
       maxItems: this.limit(options?.maxItems, 'maxItems', this.o.lists.maxItems, MAX_LIST_ITEMS),
       maxBytes: this.limit(options?.maxBytes, 'maxBytes', this.o.lists.maxBytes),
     }
-    const bytes = this.encode(item, key)
+    const bytes = this.codec.encode(item, key)
     if (!this.usable()) throw this.refuse('append')
     let reply
     try {
@@ -257,7 +249,7 @@ export class AgentContextImpl implements AgentContext {
         this.o.ttlMs > 0 ? this.o.ttlMs : -1,
       )
     }
-    this.publish({ kind: 'entry', origin: this.origin, scope, key, version: reply.version })
+    this.publish({ kind: 'entry', scope, key, version: reply.version })
     return { ok: true, version: reply.version, trimmed: reply.trimmed }
   }
 
@@ -279,8 +271,8 @@ export class AgentContextImpl implements AgentContext {
     const out: ContextEntry[] = []
     const present = new Set<string>()
     for (const [key, raw] of reply.entries) {
-      const item = this.toItem(raw, reply.seq)
-      out.push(this.decode(key, item))
+      const item = L1Item.from(raw, reply.seq)
+      out.push(this.codec.decode(key, item))
       present.add(key)
       if (fresh) this.l1.put(scope, key, item, reply.ttlMs)
     }
@@ -310,7 +302,7 @@ export class AgentContextImpl implements AgentContext {
       this.count('deletes')
       this.metrics.delete.inc()
       this.l1.raiseFloor(scope, key, reply.version)
-      this.publish({ kind: 'entry', origin: this.origin, scope, key, version: reply.version })
+      this.publish({ kind: 'entry', scope, key, version: reply.version })
     }
     return { ok: true, deleted: reply.deleted, version: reply.version }
   }
@@ -332,7 +324,7 @@ export class AgentContextImpl implements AgentContext {
     this.count('clears')
     this.metrics.clear.inc()
     this.l1.raiseScopeFloor(scope, reply.version)
-    this.publish({ kind: 'clear', origin: this.origin, scope, version: reply.version })
+    this.publish({ kind: 'clear', scope, version: reply.version })
     return { deleted: reply.deleted, version: reply.version }
   }
 
@@ -353,7 +345,7 @@ export class AgentContextImpl implements AgentContext {
   }
 
   ready(): Promise<void> {
-    return this.subscribed
+    return this.channel?.subscribed ?? Promise.resolve()
   }
 
   stats(): AgentContextStats {
@@ -365,7 +357,7 @@ export class AgentContextImpl implements AgentContext {
     this.closed = true
     for (const unhook of this.unhooks) unhook()
     this.l1.close()
-    if (this.shared) await this.valkit.connection.unsubscribe(this.channel, this.listener).catch(() => {})
+    await this.channel?.close()
   }
 
   private open(): void {
@@ -412,52 +404,12 @@ export class AgentContextImpl implements AgentContext {
     }
   }
 
-  private encode(value: unknown, key: string): Buffer {
-    if (value === undefined) throw invalidArgument('The agent context cannot store undefined; use delete().')
-    const bytes = this.codec.encode(value)
-    if (bytes.length > this.o.maxValueBytes) {
-      throw new ValkitError(
-        'VALKIT_VALUE_TOO_LARGE',
-        `The value of agent-context entry "${key.slice(0, 100)}" takes ${bytes.length} bytes, more than maxValueBytes (${this.o.maxValueBytes}).`,
-        { details: { sizeBytes: bytes.length, maxValueBytes: this.o.maxValueBytes } },
-      )
-    }
-    return bytes
+  private publish(change: ContextChange): void {
+    this.channel?.publish(change)
   }
 
-  private toItem(raw: RawEntry, seq: number): L1Item {
-    return raw.kind === 'value'
-      ? new L1Item('value', raw.version, Math.max(seq, raw.version), raw.value!, null)
-      : new L1Item('list', raw.version, Math.max(seq, raw.version), null, raw.items!)
-  }
-
-  private decode<T>(key: string, item: L1Item): ContextEntry<T> {
-    const value =
-      item.kind === 'value' ? this.codec.decode(item.value!) : item.items!.map((b) => this.codec.decode(b))
-    return { key, kind: item.kind, value: value as T, version: item.version }
-  }
-
-  private conflicted(scope: string, key: string, current: number): ContextConflict {
-    this.count('conflicts')
-    this.metrics.conflict.inc()
-    const held = this.l1.peek(scope, key)
-    if (held !== undefined && held.version !== current) this.l1.drop(scope, key)
-    return conflict(current)
-  }
-
-  private publish(event: ContextEvent): void {
-    if (!this.shared) return
-    // After the script's reply, on the same connection: never received before the change is visible.
-    this.valkit.connection
-      .command(['PUBLISH', this.channel, encodeContextEvent(event)], { key: this.channel })
-      .catch(() => {
-        // Lost: other instances keep an old copy at most l1.ttl, or until they read with minVersion.
-      })
-  }
-
-  private onMessage(message: Buffer): void {
-    const event = decodeContextEvent(message)
-    if (event === undefined || event.origin === this.origin || this.closed) return
+  private onChange(event: ContextEvent): void {
+    if (this.closed) return
     this.l1.changed(event.scope, event.version)
     const dropped =
       event.kind === 'entry'
@@ -466,18 +418,11 @@ export class AgentContextImpl implements AgentContext {
     this.counts.remoteInvalidations += dropped
   }
 
-  private async subscribe(): Promise<void> {
-    try {
-      await this.valkit.connection.subscribe(this.channel, this.listener)
-    } catch {
-      // The driver subscribes the channel again once its subscriber connection is back.
-      await new Promise<void>((resolve) => {
-        const off = this.valkit.supervisor.onChange((change) => {
-          if (change.to !== 'ready') return
-          off()
-          resolve()
-        })
-      })
-    }
+  private conflicted(scope: string, key: string, current: number): ContextConflict {
+    this.count('conflicts')
+    this.metrics.conflict.inc()
+    const held = this.l1.peek(scope, key)
+    if (held !== undefined && held.version !== current) this.l1.drop(scope, key)
+    return conflict(current)
   }
 }

@@ -1,4 +1,5 @@
 import { createMemoryStore, type MemoryStore } from '../../core/index.js'
+import type { RawEntry } from './context-backend.js'
 
 /**
  * One entry held in process: its encoded bytes, its version, and `seen`, the scope version as of
@@ -14,6 +15,14 @@ export class L1Item {
     readonly value: Buffer | null,
     readonly items: readonly Buffer[] | null,
   ) {}
+
+  /** A copy of an entry read from the store when the scope's counter was at `seq`. */
+  static from(raw: RawEntry, seq: number): L1Item {
+    const seen = Math.max(seq, raw.version)
+    return raw.kind === 'value'
+      ? new L1Item('value', raw.version, seen, raw.value!, null)
+      : new L1Item('list', raw.version, seen, null, raw.items!)
+  }
 
   get sizeBytes(): number {
     if (this.value !== null) return this.value.length + 48

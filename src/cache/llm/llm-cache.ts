@@ -7,73 +7,23 @@ import type {
   LlmCacheStats,
   LlmCallOptions,
   LlmCompletion,
-  LlmModelSavings,
   LlmStreamEvent,
 } from './llm-cache-types.js'
 import type { NormalizedLlmRequest } from './normalize-request.js'
 import type { LlmChunkInfo } from './read-chunk.js'
 import type { LlmResponseInfo, LlmUsage } from './read-response.js'
 import { hashNormalizedRequest } from './request-key.js'
+import { SavingsLedger } from './savings-ledger.js'
+import { NotStorable, isStored, plainCopy, usageOf, type StoredAnswer } from './stored-answer.js'
 
 /** Cache keys of complete answers and of streamed texts (inside the cache's namespace). */
 const COMPLETE = 'llm:c:'
 const STREAMED = 'llm:s:'
 /** Tag every entry carries: the requested model. */
 const MODEL_TAG = 'llm:model:'
-/** Distinct models tracked in `byModel`; beyond, savings go to `(other)`. */
-const MAX_MODELS = 200
-
-/** What one cache entry holds (JSON through the cache's codec). */
-interface StoredAnswer {
-  readonly v: 1
-  /** The complete response (`complete()` only). */
-  readonly response?: unknown
-  /** The answer's text, when it is text only. */
-  readonly text?: string
-  readonly usage?: LlmUsage
-  readonly model: string
-  readonly createdAt: number
-}
-
-function isStored(value: unknown): value is StoredAnswer {
-  if (typeof value !== 'object' || value === null) return false
-  const v = value as Partial<StoredAnswer>
-  return v.v === 1 && typeof v.model === 'string' && typeof v.createdAt === 'number'
-}
 
 function invalidArgument(message: string): ValkitError {
   return new ValkitError('VALKIT_INVALID_ARGUMENT', message)
-}
-
-/** A response that JSON cannot hold: served to the callers of this flight, not cached. */
-class NotStorable extends Error {
-  constructor(readonly response: unknown) {
-    super('The model response cannot be stored as JSON.')
-  }
-}
-
-/** The JSON copy the cache will hold (what an L2 reader would get). */
-function plainCopy(response: unknown): unknown {
-  let text: string | undefined
-  try {
-    text = JSON.stringify(response)
-  } catch {
-    text = undefined
-  }
-  if (text === undefined) throw new NotStorable(response)
-  return JSON.parse(text) as unknown
-}
-
-function usageOf(u: Partial<LlmUsage> | undefined): LlmUsage | undefined {
-  if (u === undefined || (u.inputTokens === undefined && u.outputTokens === undefined)) return undefined
-  return { inputTokens: u.inputTokens ?? 0, outputTokens: u.outputTokens ?? 0 }
-}
-
-interface Savings {
-  hits: number
-  inputTokens: number
-  outputTokens: number
-  costUsd: number | undefined
 }
 
 /**
@@ -83,21 +33,18 @@ interface Savings {
  */
 export class LlmCacheImpl implements LlmCache {
   private readonly metrics: LlmCacheMetrics
+  private readonly savings: SavingsLedger
   private hits = 0
   private misses = 0
   private bypassed = 0
   private streamsDiscarded = 0
-  private inputSaved = 0
-  private outputSaved = 0
-  private costSavedUsd = 0
-  private unpricedHits = 0
-  private readonly byModel = new Map<string, Savings>()
 
   constructor(
     private readonly cache: Cache,
     private readonly o: ResolvedLlmCacheOptions,
   ) {
     this.metrics = registerLlmCacheMetrics(o.metrics, cache.name)
+    this.savings = new SavingsLedger(o.prices, this.metrics)
   }
 
   async complete<Q, R>(
@@ -199,17 +146,12 @@ export class LlmCacheImpl implements LlmCache {
   }
 
   stats(): LlmCacheStats {
-    const byModel: Record<string, LlmModelSavings> = {}
-    for (const [model, s] of this.byModel) byModel[model] = { ...s }
     return {
       hits: this.hits,
       misses: this.misses,
       bypassed: this.bypassed,
       streamsDiscarded: this.streamsDiscarded,
-      tokensSaved: { input: this.inputSaved, output: this.outputSaved },
-      costSavedUsd: this.costSavedUsd,
-      unpricedHits: this.unpricedHits,
-      byModel,
+      ...this.savings.stats(),
     }
   }
 
@@ -374,35 +316,7 @@ export class LlmCacheImpl implements LlmCache {
   private hit(entry: StoredAnswer | undefined): number | undefined {
     this.hits++
     this.metrics.hit.inc()
-    if (entry === undefined) return undefined
-    let savings = this.byModel.get(entry.model)
-    if (savings === undefined) {
-      const name = this.byModel.size < MAX_MODELS ? entry.model : '(other)'
-      savings = this.byModel.get(name)
-      if (savings === undefined) {
-        savings = { hits: 0, inputTokens: 0, outputTokens: 0, costUsd: undefined }
-        this.byModel.set(name, savings)
-      }
-    }
-    savings.hits++
-    const usage = entry.usage
-    const cost =
-      usage === undefined
-        ? undefined
-        : this.o.prices.costOf(entry.model, usage.inputTokens, usage.outputTokens)
-    if (cost === undefined) this.unpricedHits++
-    if (usage === undefined) return undefined
-    this.inputSaved += usage.inputTokens
-    this.outputSaved += usage.outputTokens
-    savings.inputTokens += usage.inputTokens
-    savings.outputTokens += usage.outputTokens
-    this.metrics.inputSaved.inc(usage.inputTokens)
-    this.metrics.outputSaved.inc(usage.outputTokens)
-    if (cost === undefined) return undefined
-    this.costSavedUsd += cost
-    savings.costUsd = (savings.costUsd ?? 0) + cost
-    this.metrics.costSaved.inc(cost)
-    return cost
+    return entry === undefined ? undefined : this.savings.record(entry.model, entry.usage)
   }
 
   private discarded(reason: 'error' | 'aborted' | 'opaque'): void {
