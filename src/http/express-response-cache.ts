@@ -75,17 +75,28 @@ function toBuffer(chunk: Chunk, encoding: unknown): Buffer {
   return Buffer.from(chunk) // a copy: the caller may reuse its buffer
 }
 
-/** Applies the headers of `writeHead(status, [reason], headers)` with setHeader, so they are seen. */
+/**
+ * Applies the headers of `writeHead(status, [reason], headers)` with setHeader, so they are seen
+ * (an object, or a raw list `[name, value, name, value]` / `[[name, value]]`; repeated names keep
+ * every value).
+ */
 function applyWriteHeadHeaders(res: ServerResponse, headers: unknown): void {
   if (headers === null || typeof headers !== 'object') return
-  if (Array.isArray(headers)) {
-    const flat = headers.flat() as unknown[]
-    for (let i = 0; i + 1 < flat.length; i += 2) res.setHeader(String(flat[i]), String(flat[i + 1]))
+  if (!Array.isArray(headers)) {
+    for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) {
+      if (value !== undefined) res.setHeader(name, value)
+    }
     return
   }
-  for (const [name, value] of Object.entries(headers as OutgoingHttpHeaders)) {
-    if (value !== undefined) res.setHeader(name, value)
+  const flat = headers.flat() as unknown[]
+  const grouped = new Map<string, string[]>()
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = String(flat[i]).toLowerCase()
+    const values = grouped.get(name)
+    if (values === undefined) grouped.set(name, [String(flat[i + 1])])
+    else values.push(String(flat[i + 1]))
   }
+  for (const [name, values] of grouped) res.setHeader(name, values.length === 1 ? values[0]! : values)
 }
 
 /**

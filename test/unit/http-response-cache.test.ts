@@ -360,6 +360,7 @@ void describe('response cache flow (L1-only cache)', () => {
     assert.equal(hit.response.body?.toString(), 'hello')
     assert.equal(new Map(hit.response.headers).get('content-type'), 'text/plain')
     assert.match(String(new Map(hit.response.headers).get('etag')), /^"[A-Za-z0-9_-]{27}"$/)
+    assert.equal(route.keyOf(req('/a')), 'res:GET /a', 'the key of a request, for diagnostics')
     assert.deepEqual(
       { hits: responses.stats().hits, misses: responses.stats().misses, stored: responses.stats().stored },
       { hits: 1, misses: 1, stored: 1 },
