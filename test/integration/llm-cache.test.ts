@@ -70,7 +70,7 @@ for (const engine of testEngines()) {
     async function instance(
       ns: string,
       options: LlmCacheOptions = {},
-    ): Promise<{ valkit: Valkit; llm: LlmCache }> {
+    ): Promise<{ valkit: Valkit; llm: LlmCache; cache: Cache }> {
       const valkit = createValkit({
         url: server.url,
         env: {},
@@ -82,7 +82,11 @@ for (const engine of testEngines()) {
       const cache = createCache(valkit, { namespace: ns, jitter: 0 })
       await cache.ready()
       open.push({ valkit, cache })
-      return { valkit, llm: createLlmCache(cache, { pricing: PRICING, metrics: valkit.metrics, ...options }) }
+      return {
+        valkit,
+        cache,
+        llm: createLlmCache(cache, { pricing: PRICING, metrics: valkit.metrics, ...options }),
+      }
     }
 
     it('an answer cached by one instance is served to another from Redis, with the savings', async () => {
@@ -125,6 +129,28 @@ for (const engine of testEngines()) {
       assert.ok(results.every((r) => r.text === 'one answer for all'))
       assert.equal(results.filter((r) => r.cached).length, 49)
       assert.equal(llm.stats().tokensSaved.input, 49 * 1200)
+    })
+
+    it('identical requests in two instances make one model call (the cache’s lease)', async () => {
+      const { llm: a } = await instance('lease')
+      const { llm: b, cache: cacheB } = await instance('lease')
+      let calls = 0
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      const model = async () => {
+        calls++
+        await gate
+        return response('one answer for two instances')
+      }
+      const first = Array.from({ length: 25 }, () => a.complete(request, model))
+      await waitFor(() => calls === 1, { timeoutMs: 2000, what: 'the model call began in a' })
+      const second = Array.from({ length: 25 }, () => b.complete(request, model))
+      await waitFor(() => cacheB.stats().leaseWaits >= 1, { timeoutMs: 2000, what: 'b waits for a’s call' })
+      release()
+      const results = await Promise.all([...first, ...second])
+      assert.equal(calls, 1)
+      assert.ok(results.every((r) => r.text === 'one answer for two instances'))
+      assert.equal(b.stats().hits, 25)
     })
 
     it('neither the prompt nor the API key reaches Redis; the key is a SHA-256', async () => {

@@ -87,8 +87,8 @@ export interface LlmCacheStats {
  */
 export interface LlmCache {
   /**
-   * The cached answer, or `call(request)`'s, cached for next time. Concurrent identical calls in
-   * this process share one model call. An error of `call` is not cached and rejects every caller
+   * The cached answer, or `call(request)`'s, cached for next time. Concurrent identical calls
+   * share one model call (in this process, and across instances through the cache's lease). An error of `call` is not cached and rejects every caller
    * sharing that call. A request not cacheable by policy goes straight to `call`.
    * @throws ValkitError `VALKIT_INVALID_ARGUMENT` for a request without a string `model` (built-in normalization).
    *
