@@ -17,7 +17,14 @@ import { ValkitError } from '../core/errors.js'
 import { freePort } from './free-port.js'
 import { register, unregister, type RegisteredProcess } from './process-registry.js'
 
-/** Options of {@link startPostgres}. */
+/**
+ * Options of {@link startPostgres}.
+ *
+ * @example
+ * ```ts
+ * const postgres = await startPostgres({ settings: { max_connections: '40' } })
+ * ```
+ */
 export interface StartPostgresOptions {
   /**
    * Directory of `initdb` and `postgres`.
@@ -33,7 +40,15 @@ export interface StartPostgresOptions {
   readonly readyTimeoutMs?: number
 }
 
-/** A running PostgreSQL started by {@link startPostgres}. */
+/**
+ * A running PostgreSQL started by {@link startPostgres}.
+ *
+ * @example
+ * ```ts
+ * const postgres: PostgresHandle = await startPostgres()
+ * const pool = new pg.Pool({ connectionString: postgres.url })
+ * ```
+ */
 export interface PostgresHandle {
   /** Always `'127.0.0.1'`. */
   readonly host: string
@@ -48,11 +63,21 @@ export interface PostgresHandle {
   readonly alive: boolean
   /** The last `lines` lines of the server's log. */
   logTail(lines?: number): string
-  /** Fast shutdown (SIGINT; SIGKILL after 10 s), then removes the directory. Idempotent. */
+  /**
+   * Smart shutdown (SIGTERM: sessions may finish), fast shutdown after 2 s (SIGINT), SIGKILL
+   * after 8 more; then removes the directory. Idempotent.
+   */
   stop(): Promise<void>
 }
 
-/** The directory of PostgreSQL's server binaries, or `undefined` when none is installed. */
+/**
+ * The directory of PostgreSQL's server binaries, or `undefined` when none is installed.
+ *
+ * @example
+ * ```ts
+ * describe('needs PostgreSQL', { skip: postgresBinDir() === undefined && 'no PostgreSQL installed' }, () => {})
+ * ```
+ */
 export function postgresBinDir(): string | undefined {
   const fromEnv = process.env.VALKIT_TEST_PG_BIN?.trim()
   if (fromEnv) return fromEnv
@@ -274,21 +299,33 @@ class PostgresServer implements PostgresHandle, RegisteredProcess {
     }
   }
 
+  async #exitsWithin(ms: number): Promise<boolean> {
+    const timeout = new AbortController()
+    try {
+      return await Promise.race([
+        this.#exited.then(() => true),
+        sleep(ms, false, { signal: timeout.signal }).catch(() => false),
+      ])
+    } finally {
+      timeout.abort()
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
     const child = this.#child
     if (child !== undefined && this.#alive) {
-      child.kill('SIGINT')
-      const timeout = new AbortController()
-      const killed = await Promise.race([
-        this.#exited.then(() => true),
-        sleep(10_000, false, { signal: timeout.signal }).catch(() => false),
-      ])
-      timeout.abort()
-      if (!killed) {
-        child.kill('SIGKILL')
-        await this.#exited
+      // Smart shutdown lets sessions that are closing finish (pg-pool's end() resolves before its
+      // sockets close); then fast shutdown; then SIGKILL.
+      for (const [signal, waitMs] of [
+        ['SIGTERM', 2_000],
+        ['SIGINT', 8_000],
+        ['SIGKILL', 0],
+      ] as const) {
+        child.kill(signal)
+        if (waitMs === 0) await this.#exited
+        else if (await this.#exitsWithin(waitMs)) break
       }
     }
     unregister(this)

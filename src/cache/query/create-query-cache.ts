@@ -89,6 +89,7 @@ class PgQueryCache implements QueryCache {
   private readonly decoded = new WeakMap<StoredResult, DecodedResult>()
   private readonly warned = new Set<string>()
   private parsers: Promise<PgTypeParsers> | undefined
+  private parsersNow: PgTypeParsers | undefined
   private closed = false
   private hits = 0
   private misses = 0
@@ -146,7 +147,8 @@ class PgQueryCache implements QueryCache {
       throw invalid('query() options.key must be a string.', 'key')
     const ttl = options.ttl ?? this.o.ttlMs
     const key = queryKey(sql, params, userKey)
-    const qualified = await this.tables.forQuery(declared)
+    const verified = this.tables.forQuery(declared)
+    const qualified = Array.isArray(verified) ? verified : await verified
     if (!this.listener.listening && this.o.whileNotListening === 'bypass') {
       this.bypassed++
       this.metrics?.bypass.inc()
@@ -259,10 +261,11 @@ class PgQueryCache implements QueryCache {
     return stored
   }
 
+  /** The result as the caller gets it; decoded once per stored object (an L1 hit reuses it). */
   private async answer<R>(stored: StoredResult, fromCache: boolean): Promise<QueryCacheResult<R>> {
     let decoded = this.decoded.get(stored)
     if (decoded === undefined) {
-      decoded = decodeStored(stored, await this.typeParsers())
+      decoded = decodeStored(stored, this.parsersNow ?? (await this.typeParsers()))
       this.decoded.set(stored, decoded)
     }
     return {
@@ -293,9 +296,14 @@ class PgQueryCache implements QueryCache {
       }
       return types
     })()
-    this.parsers.catch(() => {
-      this.parsers = undefined
-    })
+    this.parsers.then(
+      (parsers) => {
+        this.parsersNow = parsers
+      },
+      () => {
+        this.parsers = undefined
+      },
+    )
     return this.parsers
   }
 

@@ -25,6 +25,8 @@ export type { InstallResult, UninstallResult } from './triggers.js'
 export type {
   PgField,
   PgNotification,
+  PgRawQueryConfig,
+  PgResultLike,
   PgTypeParser,
   PgTypeParsers,
   QueryCacheClient,

@@ -119,7 +119,12 @@ export class NotifyListener {
     const drop = this.dropCurrent!
     // Keep an error listener for the client's whole life: an unhandled 'error' would crash the process.
     client.on('error', (err) => drop(err))
-    client.on('end', () => drop(new Error('the LISTEN connection ended')))
+    let markEnded!: () => void
+    const ended = new Promise<void>((resolve) => (markEnded = resolve))
+    client.on('end', () => {
+      markEnded()
+      drop(new Error('the LISTEN connection ended'))
+    })
     client.on('notification', (message: PgNotification) => {
       if (message.channel === this.o.channel && typeof message.payload === 'string')
         this.o.onNotify(message.payload)
@@ -148,7 +153,7 @@ export class NotifyListener {
       this.client = undefined
       this.dropCurrent = undefined
       if (wasListening) this.o.onLost()
-      destroy(client)
+      await destroy(client, ended)
     }
   }
 
@@ -174,14 +179,24 @@ export class NotifyListener {
   }
 }
 
-/** Gives a client up for good: a pool client is destroyed (not returned LISTENing), a plain one ended. */
-function destroy(client: QueryCacheClient): void {
+/** Longest wait for a destroyed client's socket to close. */
+const END_WAIT_MS = 2000
+
+/**
+ * Gives a client up for good: a pool client is destroyed (never returned to the pool still
+ * LISTENing), a plain one ended; resolves once it has ended (or after {@link END_WAIT_MS}), so
+ * `close()` does not leave a socket closing behind it (`pool.end()` does not wait for it).
+ */
+async function destroy(client: QueryCacheClient, ended: Promise<void>): Promise<void> {
   try {
     if (typeof client.release === 'function') client.release(true)
     else if (typeof client.end === 'function') client.end().catch(() => {})
   } catch {
     // already released
   }
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, END_WAIT_MS)))])
+  clearTimeout(timer)
 }
 
 /** Delay before attempt `attempt` (1-based): full jitter over a doubling ceiling. @internal */

@@ -4,7 +4,14 @@
  * `pg` at runtime.
  */
 
-/** A column of a result, as `pg` describes it (`FieldDef`). */
+/**
+ * A column of a result, as `pg` describes it (`FieldDef`).
+ *
+ * @example
+ * ```ts
+ * const names = result.fields.map((f: PgField) => f.name)
+ * ```
+ */
 export interface PgField {
   readonly name: string
   readonly tableID: number
@@ -15,7 +22,14 @@ export interface PgField {
   readonly format: string
 }
 
-/** Turns the text of a column into a value: what `pg.types.getTypeParser(oid, 'text')` returns. */
+/**
+ * Turns the text of a column into a value: what `pg.types.getTypeParser(oid, 'text')` returns.
+ *
+ * @example
+ * ```ts
+ * const parseNumeric: PgTypeParser = (text) => Number(text)
+ * ```
+ */
 export type PgTypeParser = (text: string) => unknown
 
 /**
@@ -31,7 +45,22 @@ export interface PgTypeParsers {
   getTypeParser(oid: number, format?: 'text' | 'binary'): PgTypeParser
 }
 
-/** The query config the query cache sends: raw text cells, arrays, the extended protocol. @internal */
+/**
+ * The query config the query cache sends to `pool.query`: cells as raw text, rows as arrays, the
+ * extended protocol (one statement). A wrapper around a pool receives exactly this.
+ *
+ * @example
+ * ```ts
+ * const timed: QueryCachePool = {
+ *   query: async (config: PgRawQueryConfig) => {
+ *     const started = performance.now()
+ *     try { return await pool.query(config) } finally { histogram.observe(performance.now() - started) }
+ *   },
+ *   connect: () => pool.connect(),
+ *   options: pool.options,
+ * }
+ * ```
+ */
 export interface PgRawQueryConfig {
   readonly text: string
   readonly values: unknown[]
@@ -41,7 +70,14 @@ export interface PgRawQueryConfig {
   readonly binary: false
 }
 
-/** What a query resolves with (the fields of `pg.QueryResult` the query cache reads). */
+/**
+ * What a query resolves with (the fields of `pg.QueryResult` the query cache reads).
+ *
+ * @example
+ * ```ts
+ * const result: PgResultLike = await pool.query(config)
+ * ```
+ */
 export interface PgResultLike {
   readonly command: string
   readonly rowCount: number | null
@@ -49,7 +85,14 @@ export interface PgResultLike {
   readonly fields: readonly PgField[]
 }
 
-/** A LISTEN notification (`pg.Notification`). */
+/**
+ * A LISTEN notification (`pg.Notification`).
+ *
+ * @example
+ * ```ts
+ * client.on('notification', (message: PgNotification) => console.log(message.channel, message.payload))
+ * ```
+ */
 export interface PgNotification {
   readonly channel: string
   readonly payload?: string | undefined

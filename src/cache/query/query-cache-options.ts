@@ -9,7 +9,14 @@ import type { Cache } from '../cache-types.js'
 import { isIdentifier } from './identifiers.js'
 import type { PgTypeParsers, QueryCacheClient, QueryCachePool } from './pg-types.js'
 
-/** How the LISTEN connection is re-established after it is lost. */
+/**
+ * How the LISTEN connection is re-established after it is lost.
+ *
+ * @example
+ * ```ts
+ * createQueryCache({ cache, pool, reconnect: { initialDelay: '250ms', maxDelay: '30s' } })
+ * ```
+ */
 export interface QueryCacheReconnectOptions {
   /**
    * Delay before the first attempt; each failed attempt doubles it (with full jitter).
@@ -23,7 +30,21 @@ export interface QueryCacheReconnectOptions {
   readonly maxDelay?: Duration
 }
 
-/** Options of {@link createQueryCache}. Resolved once, when the query cache is created. */
+/**
+ * Options of {@link createQueryCache}. Resolved once, when the query cache is created.
+ *
+ * @example
+ * ```ts
+ * const options: QueryCacheOptions = {
+ *   cache: createCache(valkit, { namespace: 'pg' }),
+ *   pool,
+ *   valkit,
+ *   ttl: '10m',
+ *   functionSchema: 'app',
+ * }
+ * const queries = createQueryCache(options)
+ * ```
+ */
 export interface QueryCacheOptions {
   /** The cache results are stored in (`createCache(valkit, ...)`, or one of its namespaces). */
   readonly cache: Cache
@@ -108,7 +129,14 @@ export interface QueryCacheOptions {
   readonly valkit?: { readonly metrics: MetricsRegistry; readonly logger: Logger }
 }
 
-/** {@link QueryCacheOptions} after validation, with every default applied. */
+/**
+ * {@link QueryCacheOptions} after validation, with every default applied.
+ *
+ * @example
+ * ```ts
+ * const { channel, coalesceMs }: ResolvedQueryCacheOptions = resolveQueryCacheOptions({ cache, pool })
+ * ```
+ */
 export interface ResolvedQueryCacheOptions {
   readonly cache: Cache
   readonly pool: QueryCachePool
@@ -128,7 +156,14 @@ export interface ResolvedQueryCacheOptions {
   readonly logger: Logger | undefined
 }
 
-/** Defaults of {@link QueryCacheOptions}. */
+/**
+ * Defaults of {@link QueryCacheOptions}.
+ *
+ * @example
+ * ```ts
+ * QUERY_CACHE_DEFAULTS.channel // 'valkit_query_cache'
+ * ```
+ */
 export const QUERY_CACHE_DEFAULTS = Object.freeze({
   channel: 'valkit_query_cache',
   functionSchema: 'public',

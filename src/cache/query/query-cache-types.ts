@@ -2,7 +2,14 @@ import type { Duration } from '../../core/index.js'
 import type { PgField } from './pg-types.js'
 import type { InstallResult, UninstallResult } from './triggers.js'
 
-/** Options of one {@link QueryCache.query}. */
+/**
+ * Options of one {@link QueryCache.query}.
+ *
+ * @example
+ * ```ts
+ * const options: QueryCacheQueryOptions = { tables: ['users', 'orgs'], ttl: '1m', key: `tenant:${tenantId}` }
+ * ```
+ */
 export interface QueryCacheQueryOptions {
   /**
    * Every table the query reads (`'users'`, `'billing.invoices'`): a write to any of them
@@ -27,6 +34,12 @@ export interface QueryCacheQueryOptions {
 /**
  * A query's result, shaped like `pg`'s `QueryResult`: rows as objects with the values `pg`'s
  * type parsers give (the same whether the result came from L1, L2 or PostgreSQL).
+ *
+ * @example
+ * ```ts
+ * const result: QueryCacheResult<{ id: number }> = await queries.query('SELECT id FROM users', [], { tables: ['users'] })
+ * if (!result.fromCache) log.debug('loaded from PostgreSQL', { rows: result.rowCount })
+ * ```
  */
 export interface QueryCacheResult<R = Record<string, unknown>> {
   /** The rows. Shared with other callers of the same cached result: do not mutate them. */
@@ -39,19 +52,40 @@ export interface QueryCacheResult<R = Record<string, unknown>> {
   readonly fromCache: boolean
 }
 
-/** Options of {@link QueryCache.install}. */
+/**
+ * Options of {@link QueryCache.install}.
+ *
+ * @example
+ * ```ts
+ * await queries.install({ tables: ['users', 'billing.invoices'] })
+ * ```
+ */
 export interface QueryCacheInstallOptions {
   /** Tables to put the trigger on (`'users'`, `'billing.invoices'`). */
   readonly tables: readonly string[]
 }
 
-/** Options of {@link QueryCache.uninstall}. */
+/**
+ * Options of {@link QueryCache.uninstall}.
+ *
+ * @example
+ * ```ts
+ * await queries.uninstall({ tables: ['legacy_events'] })
+ * ```
+ */
 export interface QueryCacheUninstallOptions {
   /** Tables to take the trigger off. @defaultValue every table carrying this channel's trigger */
   readonly tables?: readonly string[]
 }
 
-/** What {@link QueryCache.stats} returns: counters since creation. */
+/**
+ * What {@link QueryCache.stats} returns: counters since creation.
+ *
+ * @example
+ * ```ts
+ * const { hits, misses, reconnects }: QueryCacheStats = queries.stats()
+ * ```
+ */
 export interface QueryCacheStats {
   /** Queries answered without running them. */
   readonly hits: number
@@ -77,6 +111,12 @@ export interface QueryCacheStats {
  * PostgreSQL query results cached in a valkit {@link Cache}, invalidated when the tables they
  * read change: triggers NOTIFY on every INSERT, UPDATE, DELETE and TRUNCATE, and every instance
  * LISTENs and invalidates the table's tag. Made by `createQueryCache`.
+ *
+ * @example
+ * ```ts
+ * const queries: QueryCache = createQueryCache({ cache, pool, valkit })
+ * const { rows } = await queries.query('SELECT * FROM orgs WHERE id = $1', [orgId], { tables: ['orgs'] })
+ * ```
  */
 export interface QueryCache {
   /**

@@ -25,8 +25,8 @@ export function tableTag(qualified: string): string {
 export class TableRegistry {
   /** `schema.table` of every table a query of this instance declared. */
   readonly known = new Set<string>()
-  /** Declared name (quoted form) → its verified `schema.table`. */
-  private verified = new Map<string, Promise<string>>()
+  /** Declared name (quoted form) → its verified `schema.table` (being verified: a promise). */
+  private verified = new Map<string, string | Promise<string>>()
 
   constructor(
     private readonly pool: QueryCachePool,
@@ -35,20 +35,39 @@ export class TableRegistry {
     private readonly install: (tables: readonly TableName[]) => Promise<readonly CatalogTable[]>,
   ) {}
 
-  /** `schema.table` of each declared table, each verified to carry a firing trigger. */
-  async forQuery(declared: readonly TableName[]): Promise<string[]> {
+  /**
+   * `schema.table` of each declared table, each verified to carry a firing trigger: at once
+   * (no promise) when every one was verified before, the common case.
+   */
+  forQuery(declared: readonly TableName[]): string[] | Promise<string[]> {
+    const out: string[] = []
+    for (const d of declared) {
+      const known = this.verified.get(d.quoted)
+      if (typeof known !== 'string') return this.forQuerySlow(declared)
+      out.push(known)
+    }
+    return out
+  }
+
+  private async forQuerySlow(declared: readonly TableName[]): Promise<string[]> {
     const unknown = declared.filter((d) => !this.verified.has(d.quoted))
     if (unknown.length > 0) {
       const batch = this.verify(unknown)
       unknown.forEach((d, i) => {
         const one = batch.then((list) => list[i]!)
-        one.catch(() => {
-          if (this.verified.get(d.quoted) === one) this.verified.delete(d.quoted)
-        })
-        this.verified.set(d.quoted, one)
+        const map = this.verified
+        one.then(
+          (q) => {
+            if (map.get(d.quoted) === one) map.set(d.quoted, q)
+          },
+          () => {
+            if (map.get(d.quoted) === one) map.delete(d.quoted)
+          },
+        )
+        map.set(d.quoted, one)
       })
     }
-    const qualified = await Promise.all(declared.map((d) => this.verified.get(d.quoted)!))
+    const qualified = await Promise.all(declared.map(async (d) => this.verified.get(d.quoted)!))
     for (const q of qualified) this.known.add(q)
     return qualified
   }
@@ -78,7 +97,7 @@ export class TableRegistry {
   installed(tables: readonly CatalogTable[]): void {
     for (const t of tables) {
       if (t.schema !== undefined && t.table !== undefined) {
-        this.verified.set(t.declared.quoted, Promise.resolve(qualifiedName(t.schema, t.table)))
+        this.verified.set(t.declared.quoted, qualifiedName(t.schema, t.table))
       }
     }
   }

@@ -23,7 +23,15 @@ BEGIN
 END
 `
 
-/** What {@link QueryCache.install} did. */
+/**
+ * What {@link QueryCache.install} did.
+ *
+ * @example
+ * ```ts
+ * const { created, enabled } = await queries.install({ tables: ['users'] })
+ * log.info('query cache triggers', { created, enabled })
+ * ```
+ */
 export interface InstallResult {
   /** `schema.table` of every table that got the trigger now. */
   readonly created: readonly string[]
@@ -33,7 +41,14 @@ export interface InstallResult {
   readonly unchanged: readonly string[]
 }
 
-/** What {@link QueryCache.uninstall} did. */
+/**
+ * What {@link QueryCache.uninstall} did.
+ *
+ * @example
+ * ```ts
+ * const { dropped, functionDropped } = await queries.uninstall()
+ * ```
+ */
 export interface UninstallResult {
   /** `schema.table` of every table whose trigger was dropped. */
   readonly dropped: readonly string[]
