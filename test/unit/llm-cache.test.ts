@@ -12,8 +12,8 @@ import {
   createPriceTable,
   llmRequestKey,
   normalizeLlmRequest,
-  readChunk,
-  readResponse,
+  readLlmChunk,
+  readLlmResponse,
   resolveLlmCacheOptions,
   type LlmCacheOptions,
 } from '../../src/cache/llm/index.js'
@@ -285,7 +285,7 @@ void describe('llm cache options', () => {
 void describe('llm response and chunk readers', () => {
   it('read text, usage and model of complete responses', () => {
     assert.deepEqual(
-      readResponse({
+      readLlmResponse({
         model: 'gpt-4o-2024-08-06',
         choices: [{ index: 0, message: { role: 'assistant', content: '4' } }],
         usage: { prompt_tokens: 20, completion_tokens: 1 },
@@ -293,57 +293,66 @@ void describe('llm response and chunk readers', () => {
       { text: '4', usage: { inputTokens: 20, outputTokens: 1 }, model: 'gpt-4o-2024-08-06' },
     )
     assert.deepEqual(
-      readResponse({
+      readLlmResponse({
         model: 'claude-sonnet-4-5',
         content: [{ type: 'text', text: 'Four' }],
         usage: { input_tokens: 10, cache_read_input_tokens: 90, output_tokens: 2 },
       }),
       { text: 'Four', usage: { inputTokens: 100, outputTokens: 2 }, model: 'claude-sonnet-4-5' },
     )
-    const toolCall = readResponse({
+    const toolCall = readLlmResponse({
       choices: [
         { message: { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function' }] } },
       ],
     })
     assert.equal(toolCall.text, undefined, 'a tool call is not a text answer')
-    assert.equal(readResponse({ content: [{ type: 'tool_use', id: 't' }] }).text, undefined)
-    assert.equal(readResponse('plain').text, 'plain')
+    assert.equal(readLlmResponse({ content: [{ type: 'tool_use', id: 't' }] }).text, undefined)
+    assert.equal(readLlmResponse('plain').text, 'plain')
   })
 
   it('read text deltas, usage and opaque output from OpenAI, Anthropic, Responses and AI SDK chunks', () => {
-    assert.equal(readChunk({ choices: [{ index: 0, delta: { content: 'Hel' } }] }).text, 'Hel')
-    assert.equal(readChunk({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0 }] } }] }).opaque, true)
+    assert.equal(readLlmChunk({ choices: [{ index: 0, delta: { content: 'Hel' } }] }).text, 'Hel')
     assert.equal(
-      readChunk({ choices: [{ index: 1, delta: { content: 'x' } }] }).opaque,
+      readLlmChunk({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0 }] } }] }).opaque,
+      true,
+    )
+    assert.equal(
+      readLlmChunk({ choices: [{ index: 1, delta: { content: 'x' } }] }).opaque,
       true,
       'second choice',
     )
-    assert.deepEqual(readChunk({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 7 } }).usage, {
+    assert.deepEqual(readLlmChunk({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 7 } }).usage, {
       inputTokens: 5,
       outputTokens: 7,
     })
     assert.equal(
-      readChunk({ type: 'content_block_delta', delta: { type: 'text_delta', text: 'lo' } }).text,
+      readLlmChunk({ type: 'content_block_delta', delta: { type: 'text_delta', text: 'lo' } }).text,
       'lo',
     )
-    assert.equal(readChunk({ type: 'content_block_delta', delta: { type: 'input_json_delta' } }).opaque, true)
-    assert.equal(readChunk({ type: 'content_block_start', content_block: { type: 'tool_use' } }).opaque, true)
+    assert.equal(
+      readLlmChunk({ type: 'content_block_delta', delta: { type: 'input_json_delta' } }).opaque,
+      true,
+    )
+    assert.equal(
+      readLlmChunk({ type: 'content_block_start', content_block: { type: 'tool_use' } }).opaque,
+      true,
+    )
     assert.deepEqual(
-      readChunk({ type: 'message_start', message: { model: 'claude-x', usage: { input_tokens: 9 } } }),
+      readLlmChunk({ type: 'message_start', message: { model: 'claude-x', usage: { input_tokens: 9 } } }),
       {
         usage: { inputTokens: 9 },
         model: 'claude-x',
       },
     )
-    assert.equal(readChunk({ type: 'response.output_text.delta', delta: 'ab' }).text, 'ab')
+    assert.equal(readLlmChunk({ type: 'response.output_text.delta', delta: 'ab' }).text, 'ab')
     assert.equal(
-      readChunk({ type: 'response.output_item.added', item: { type: 'function_call' } }).opaque,
+      readLlmChunk({ type: 'response.output_item.added', item: { type: 'function_call' } }).opaque,
       true,
     )
-    assert.equal(readChunk({ type: 'text-delta', textDelta: 'v4' }).text, 'v4')
-    assert.equal(readChunk({ type: 'text-delta', text: 'v5' }).text, 'v5')
-    assert.equal(readChunk('raw').text, 'raw')
-    assert.equal(readChunk(42).text, undefined)
+    assert.equal(readLlmChunk({ type: 'text-delta', textDelta: 'v4' }).text, 'v4')
+    assert.equal(readLlmChunk({ type: 'text-delta', text: 'v5' }).text, 'v5')
+    assert.equal(readLlmChunk('raw').text, 'raw')
+    assert.equal(readLlmChunk(42).text, undefined)
   })
 })
 

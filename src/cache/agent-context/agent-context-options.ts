@@ -110,10 +110,10 @@ export const AGENT_CONTEXT_DEFAULTS = Object.freeze({
  *
  * @example
  * ```ts
- * createAgentContext(valkit, { lists: { maxItems: MAX_LIST_ITEMS } }) // the largest bound accepted
+ * createAgentContext(valkit, { lists: { maxItems: AGENT_CONTEXT_MAX_LIST_ITEMS } }) // the largest bound accepted
  * ```
  */
-export const MAX_LIST_ITEMS = 10_000
+export const AGENT_CONTEXT_MAX_LIST_ITEMS = 10_000
 
 /** Checks an integer option in `[1, max]`. @internal */
 export function boundedInteger(
@@ -179,7 +179,7 @@ export function resolveAgentContextOptions(
       listOptions.maxItems,
       `${path}.lists.maxItems`,
       d.lists.maxItems,
-      MAX_LIST_ITEMS,
+      AGENT_CONTEXT_MAX_LIST_ITEMS,
     ),
     maxBytes: boundedInteger(listOptions.maxBytes, `${path}.lists.maxBytes`, d.lists.maxBytes),
   })

@@ -88,7 +88,7 @@ export type ContextAppendResult = ContextAppended | ContextConflict
 export type ContextDeleteResult = ContextDeleted | ContextConflict
 
 /** Options of a change without compare-and-set (it cannot conflict). */
-export type Unconditional<O extends ContextWriteOptions> = Omit<O, 'ifVersion'> & {
+export type ContextUnconditional<O extends ContextWriteOptions> = Omit<O, 'ifVersion'> & {
   readonly ifVersion?: undefined
 }
 
@@ -133,12 +133,20 @@ export interface ContextScope {
   /** The scope's name. */
   readonly name: string
   read<T = unknown>(key: string, options?: ContextReadOptions): Promise<ContextEntry<T> | undefined>
-  write(key: string, value: unknown, options?: Unconditional<ContextWriteOptions>): Promise<ContextWritten>
+  write(
+    key: string,
+    value: unknown,
+    options?: ContextUnconditional<ContextWriteOptions>,
+  ): Promise<ContextWritten>
   write(key: string, value: unknown, options: ContextWriteOptions): Promise<ContextWriteResult>
-  append(key: string, item: unknown, options?: Unconditional<ContextAppendOptions>): Promise<ContextAppended>
+  append(
+    key: string,
+    item: unknown,
+    options?: ContextUnconditional<ContextAppendOptions>,
+  ): Promise<ContextAppended>
   append(key: string, item: unknown, options: ContextAppendOptions): Promise<ContextAppendResult>
   entries(): Promise<ContextEntry[]>
-  delete(key: string, options?: Unconditional<ContextWriteOptions>): Promise<ContextDeleted>
+  delete(key: string, options?: ContextUnconditional<ContextWriteOptions>): Promise<ContextDeleted>
   delete(key: string, options: ContextWriteOptions): Promise<ContextDeleteResult>
   clear(): Promise<ContextClearResult>
 }
@@ -228,7 +236,11 @@ export interface AgentContext {
    * await ctx.delete(scope, 'scratchpad')
    * ```
    */
-  delete(scope: string, key: string, options?: Unconditional<ContextWriteOptions>): Promise<ContextDeleted>
+  delete(
+    scope: string,
+    key: string,
+    options?: ContextUnconditional<ContextWriteOptions>,
+  ): Promise<ContextDeleted>
   delete(scope: string, key: string, options: ContextWriteOptions): Promise<ContextDeleteResult>
   /**
    * Deletes every entry of a scope (the scope's version counter stays, so versions never repeat).

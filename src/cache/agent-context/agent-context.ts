@@ -1,5 +1,9 @@
 import { ValkitError, type Valkit } from '../../core/index.js'
-import { MAX_LIST_ITEMS, boundedInteger, type ResolvedAgentContextOptions } from './agent-context-options.js'
+import {
+  AGENT_CONTEXT_MAX_LIST_ITEMS,
+  boundedInteger,
+  type ResolvedAgentContextOptions,
+} from './agent-context-options.js'
 import type {
   AgentContext,
   AgentContextStats,
@@ -8,7 +12,7 @@ import type {
   ContextAppendResult,
   ContextDeleted,
   ContextWritten,
-  Unconditional,
+  ContextUnconditional,
   ContextClearResult,
   ContextConflict,
   ContextDeleteResult,
@@ -150,7 +154,7 @@ export class AgentContextImpl implements AgentContext {
     scope: string,
     key: string,
     value: unknown,
-    options?: Unconditional<ContextWriteOptions>,
+    options?: ContextUnconditional<ContextWriteOptions>,
   ): Promise<ContextWritten>
   write(scope: string, key: string, value: unknown, options: ContextWriteOptions): Promise<ContextWriteResult>
   async write(
@@ -191,7 +195,7 @@ export class AgentContextImpl implements AgentContext {
     scope: string,
     key: string,
     item: unknown,
-    options?: Unconditional<ContextAppendOptions>,
+    options?: ContextUnconditional<ContextAppendOptions>,
   ): Promise<ContextAppended>
   append(
     scope: string,
@@ -210,7 +214,12 @@ export class AgentContextImpl implements AgentContext {
     checkKey(key)
     const ifVersion = checkVersion(options?.ifVersion, 'ifVersion')
     const limits = {
-      maxItems: this.limit(options?.maxItems, 'maxItems', this.o.lists.maxItems, MAX_LIST_ITEMS),
+      maxItems: this.limit(
+        options?.maxItems,
+        'maxItems',
+        this.o.lists.maxItems,
+        AGENT_CONTEXT_MAX_LIST_ITEMS,
+      ),
       maxBytes: this.limit(options?.maxBytes, 'maxBytes', this.o.lists.maxBytes),
     }
     const bytes = this.codec.encode(item, key)
@@ -280,7 +289,11 @@ export class AgentContextImpl implements AgentContext {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
 
-  delete(scope: string, key: string, options?: Unconditional<ContextWriteOptions>): Promise<ContextDeleted>
+  delete(
+    scope: string,
+    key: string,
+    options?: ContextUnconditional<ContextWriteOptions>,
+  ): Promise<ContextDeleted>
   delete(scope: string, key: string, options: ContextWriteOptions): Promise<ContextDeleteResult>
   async delete(scope: string, key: string, options?: ContextWriteOptions): Promise<ContextDeleteResult> {
     this.open()

@@ -7,7 +7,7 @@
 export { createAgentContext } from './create-agent-context.js'
 export {
   AGENT_CONTEXT_DEFAULTS,
-  MAX_LIST_ITEMS,
+  AGENT_CONTEXT_MAX_LIST_ITEMS,
   resolveAgentContextOptions,
   type AgentContextL1Options,
   type AgentContextListOptions,
@@ -30,5 +30,5 @@ export type {
   ContextWriteOptions,
   ContextWriteResult,
   ContextWritten,
-  Unconditional,
+  ContextUnconditional,
 } from './agent-context-types.js'

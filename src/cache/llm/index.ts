@@ -29,5 +29,5 @@ export {
 export { LLM_KEY_VERSION, hashNormalizedRequest, llmRequestKey } from './request-key.js'
 export { canonicalJson } from './canonical-json.js'
 export { createPriceTable, type LlmPrice, type LlmPricing, type PriceTable } from './pricing.js'
-export { readResponse, readUsage, type LlmResponseInfo, type LlmUsage } from './read-response.js'
-export { readChunk, type LlmChunkInfo } from './read-chunk.js'
+export { readLlmResponse, readLlmUsage, type LlmResponseInfo, type LlmUsage } from './read-response.js'
+export { readLlmChunk, type LlmChunkInfo } from './read-chunk.js'

@@ -1,8 +1,8 @@
 import { invalidOption, parseDuration, type Duration, type MetricsRegistry } from '../../core/index.js'
 import { normalizeLlmRequest, type NormalizedLlmRequest } from './normalize-request.js'
 import { createPriceTable, type LlmPricing, type PriceTable } from './pricing.js'
-import { readChunk, type LlmChunkInfo } from './read-chunk.js'
-import { readResponse, type LlmResponseInfo } from './read-response.js'
+import { readLlmChunk, type LlmChunkInfo } from './read-chunk.js'
+import { readLlmResponse, type LlmResponseInfo } from './read-response.js'
 
 /** Which requests are cached: see {@link LlmCacheOptions.cacheWhen}. */
 export type LlmCachePolicy = 'deterministic' | 'always' | ((request: NormalizedLlmRequest) => boolean)
@@ -63,12 +63,12 @@ export interface LlmCacheOptions {
   readonly ignoreParams?: readonly string[]
   /**
    * Reads text, usage and model from a complete response.
-   * @defaultValue `readResponse` (OpenAI chat and Responses, Anthropic, Vercel AI SDK, strings)
+   * @defaultValue `readLlmResponse` (OpenAI chat and Responses, Anthropic, Vercel AI SDK, strings)
    */
   readonly readResponse?: (response: unknown) => LlmResponseInfo
   /**
    * Reads text, usage and model from one stream chunk.
-   * @defaultValue `readChunk` (OpenAI chat and Responses, Anthropic, Vercel AI SDK, strings)
+   * @defaultValue `readLlmChunk` (OpenAI chat and Responses, Anthropic, Vercel AI SDK, strings)
    */
   readonly readChunk?: (chunk: unknown) => LlmChunkInfo
   /**
@@ -224,8 +224,8 @@ export function resolveLlmCacheOptions(
     tags,
     prices: createPriceTable(options.pricing ?? {}, `${path}.pricing`),
     normalize,
-    readResponse: fn(options.readResponse, `${path}.readResponse`, readResponse),
-    readChunk: fn(options.readChunk, `${path}.readChunk`, readChunk),
+    readResponse: fn(options.readResponse, `${path}.readResponse`, readLlmResponse),
+    readChunk: fn(options.readChunk, `${path}.readChunk`, readLlmChunk),
     metrics,
   })
 }

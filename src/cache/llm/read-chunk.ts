@@ -1,4 +1,4 @@
-import { readUsage, type LlmUsage } from './read-response.js'
+import { readLlmUsage, type LlmUsage } from './read-response.js'
 
 /** What the cache reads from one stream chunk (event). */
 export interface LlmChunkInfo {
@@ -40,7 +40,7 @@ function openAiChat(chunk: Rec): LlmChunkInfo {
   return {
     text,
     opaque,
-    usage: readUsage(chunk.usage),
+    usage: readLlmUsage(chunk.usage),
     model: typeof chunk.model === 'string' ? chunk.model : undefined,
   }
 }
@@ -50,7 +50,7 @@ function anthropic(chunk: Rec): LlmChunkInfo {
   switch (chunk.type) {
     case 'message_start': {
       const msg = isRecord(chunk.message) ? chunk.message : {}
-      return { usage: readUsage(msg.usage), model: typeof msg.model === 'string' ? msg.model : undefined }
+      return { usage: readLlmUsage(msg.usage), model: typeof msg.model === 'string' ? msg.model : undefined }
     }
     case 'content_block_start':
       return isRecord(chunk.content_block) && chunk.content_block.type === 'text' ? NOTHING : OPAQUE
@@ -61,7 +61,7 @@ function anthropic(chunk: Rec): LlmChunkInfo {
         : OPAQUE
     }
     case 'message_delta':
-      return { usage: readUsage(chunk.usage) }
+      return { usage: readLlmUsage(chunk.usage) }
     default:
       return NOTHING
   }
@@ -79,7 +79,7 @@ function responses(chunk: Rec): LlmChunkInfo {
   if (type === 'response.completed') {
     const response = isRecord(chunk.response) ? chunk.response : {}
     return {
-      usage: readUsage(response.usage),
+      usage: readLlmUsage(response.usage),
       model: typeof response.model === 'string' ? response.model : undefined,
     }
   }
@@ -95,7 +95,7 @@ function aiSdk(chunk: Rec): LlmChunkInfo {
     }
     case 'finish':
     case 'step-finish':
-      return { usage: readUsage(chunk.usage ?? chunk.totalUsage) }
+      return { usage: readLlmUsage(chunk.usage ?? chunk.totalUsage) }
     case 'tool-call':
     case 'tool-call-delta':
     case 'tool-call-streaming-start':
@@ -116,16 +116,16 @@ function aiSdk(chunk: Rec): LlmChunkInfo {
  *
  * @example
  * ```ts
- * readChunk({ choices: [{ index: 0, delta: { content: 'Hel' } }] })            // { text: 'Hel', ... }
- * readChunk({ type: 'content_block_delta', delta: { type: 'text_delta', text: 'lo' } }) // { text: 'lo' }
+ * readLlmChunk({ choices: [{ index: 0, delta: { content: 'Hel' } }] })            // { text: 'Hel', ... }
+ * readLlmChunk({ type: 'content_block_delta', delta: { type: 'text_delta', text: 'lo' } }) // { text: 'lo' }
  * ```
  */
-export function readChunk(chunk: unknown): LlmChunkInfo {
+export function readLlmChunk(chunk: unknown): LlmChunkInfo {
   if (typeof chunk === 'string') return { text: chunk }
   if (!isRecord(chunk)) return NOTHING
   if (Array.isArray(chunk.choices)) return openAiChat(chunk)
   const type = chunk.type
-  if (typeof type !== 'string') return isRecord(chunk.usage) ? { usage: readUsage(chunk.usage) } : NOTHING
+  if (typeof type !== 'string') return isRecord(chunk.usage) ? { usage: readLlmUsage(chunk.usage) } : NOTHING
   if (type.startsWith('response.')) return responses(chunk)
   if (
     type.startsWith('message_') ||

@@ -39,10 +39,10 @@ function count(...values: unknown[]): number | undefined {
  *
  * @example
  * ```ts
- * readUsage({ prompt_tokens: 12, completion_tokens: 30 }) // { inputTokens: 12, outputTokens: 30 }
+ * readLlmUsage({ prompt_tokens: 12, completion_tokens: 30 }) // { inputTokens: 12, outputTokens: 30 }
  * ```
  */
-export function readUsage(usage: unknown): Partial<LlmUsage> | undefined {
+export function readLlmUsage(usage: unknown): Partial<LlmUsage> | undefined {
   if (!isRecord(usage)) return undefined
   const input = count(
     usage.prompt_tokens,
@@ -106,12 +106,12 @@ function responsesText(response: Rec): string | undefined {
  *
  * @example
  * ```ts
- * readResponse({ model: 'gpt-4o-2024-08-06', choices: [{ message: { role: 'assistant', content: 'Hi!' } }],
+ * readLlmResponse({ model: 'gpt-4o-2024-08-06', choices: [{ message: { role: 'assistant', content: 'Hi!' } }],
  *   usage: { prompt_tokens: 9, completion_tokens: 3 } })
  * // { text: 'Hi!', usage: { inputTokens: 9, outputTokens: 3 }, model: 'gpt-4o-2024-08-06' }
  * ```
  */
-export function readResponse(response: unknown): LlmResponseInfo {
+export function readLlmResponse(response: unknown): LlmResponseInfo {
   if (typeof response === 'string') return { text: response }
   if (!isRecord(response)) return {}
   let text: string | undefined
@@ -123,5 +123,5 @@ export function readResponse(response: unknown): LlmResponseInfo {
     text = Array.isArray(calls) && calls.length > 0 ? undefined : response.text
   }
   const model = typeof response.model === 'string' ? response.model : undefined
-  return { text, usage: complete(readUsage(response.usage)), model }
+  return { text, usage: complete(readLlmUsage(response.usage)), model }
 }
