@@ -16,7 +16,14 @@ import {
   type QueryCacheOptions,
   type QueryCachePool,
 } from '../../src/cache/query/index.js'
-import { cleanPrefix, startServer, testEngines, waitFor, type ServerHandle } from '../../src/testing/index.js'
+import {
+  cleanPrefix,
+  startServer,
+  tcpProxy,
+  testEngines,
+  waitFor,
+  type ServerHandle,
+} from '../../src/testing/index.js'
 import { postgresBinDir, startPostgres, type PostgresHandle } from '../../src/testing/start-postgres.js'
 
 const FALLBACK_URL = 'postgres://postgres@127.0.0.1:5432/test'
@@ -450,6 +457,47 @@ void describe('query cache (PostgreSQL)', { skip, timeout: 180_000 }, () => {
         await waitFor(() => a.qc.stats().listening, { what: 'the reconnection' })
         assert.equal((await a.qc.query(USERS, [], { tables: ['users'] })).rows[0]?.name, 'Direct')
         assert.equal((await a.qc.query(USERS, [], { tables: ['users'] })).fromCache, true, 'cached again')
+      })
+
+      it('a silently dead LISTEN connection is found by the heartbeat, and missed writes are invalidated', async () => {
+        const s = await schema()
+        await installed(s, 'users')
+        const target = new URL(pgUrl)
+        const proxy = await tcpProxy({ target: { port: Number(target.port) } })
+        cleanups.push(() => proxy.close())
+        const a = await instance(s, {
+          heartbeat: '100ms',
+          reconnect: { initialDelay: '20ms', maxDelay: '200ms' },
+          // The listener goes through the proxy (a plain client, as for a direct primary connection).
+          connectListener: async () => {
+            const client = new pg.Client({
+              host: proxy.host,
+              port: proxy.port,
+              user: decodeURIComponent(target.username),
+              database: target.pathname.slice(1),
+              connectionTimeoutMillis: 500,
+            })
+            client.on('error', () => {})
+            await client.connect()
+            return client
+          },
+        })
+        await a.qc.ready()
+        await a.qc.query(USERS, [], { tables: ['users'] })
+        proxy.blackhole() // nothing is closed: only the heartbeat can tell
+        await s.admin.query(`UPDATE users SET name = 'Unheard' WHERE id = 1`)
+        await waitFor(() => !a.qc.stats().listening, { what: 'the heartbeat to give the connection up' })
+        proxy.heal()
+        await waitFor(() => a.qc.stats().listening && a.qc.stats().reconnects === 1, {
+          what: 'the reconnection',
+        })
+        const fresh = await a.qc.query(USERS, [], { tables: ['users'] })
+        assert.equal(
+          fresh.rows[0]?.name,
+          'Unheard',
+          'the write missed while blackholed was invalidated on reconnect',
+        )
+        assert.equal(a.pool.runs(USERS), 2)
       })
 
       it('install is idempotent and safe from many instances at once; uninstall takes it back', async () => {

@@ -40,6 +40,7 @@ export class NotifyListener {
   private rejectFirst!: (err: Error) => void
   private closed = false
   private connecting = false
+  private lastEnded: Promise<void> = Promise.resolve()
   private everListened = false
   private client: QueryCacheClient | undefined
   private dropCurrent: ((reason: unknown) => void) | undefined
@@ -63,6 +64,7 @@ export class NotifyListener {
     this.dropCurrent?.(undefined)
     // A connect() still pending (a busy pool) is not waited for: its client is destroyed on arrival.
     if (!this.connecting) await this.done
+    await this.lastEnded
   }
 
   private async run(): Promise<void> {
@@ -153,7 +155,8 @@ export class NotifyListener {
       this.client = undefined
       this.dropCurrent = undefined
       if (wasListening) this.o.onLost()
-      await destroy(client, ended)
+      // Reconnecting does not wait for a dead socket to close; close() does.
+      this.lastEnded = destroy(client, ended)
     }
   }
 
