@@ -29,3 +29,5 @@ export type {
   LoaderContext,
 } from './cache-types.js'
 export * from './http-response/index.js'
+export * from './llm/index.js'
+export * from './agent-context/index.js'
