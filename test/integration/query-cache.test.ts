@@ -354,6 +354,27 @@ void describe('query cache (PostgreSQL)', { skip, timeout: 180_000 }, () => {
         assert.equal(a.pool.runs(USERS), 1)
       })
 
+      it('invalidate(): read-your-writes without waiting for the notification, in every instance', async () => {
+        const s = await schema()
+        await installed(s, 'users')
+        // Notifications are held for 10 minutes: only invalidate() can explain a fresh read.
+        const a = await instance(s, { coalesce: '10m' })
+        const b = await instance(s, { coalesce: '10m' })
+        await Promise.all([a.qc.ready(), b.qc.ready()])
+        await a.qc.query(USERS, [], { tables: ['users'] })
+        assert.equal((await b.qc.query(USERS, [], { tables: ['users'] })).fromCache, true)
+        await a.pool.pool.query(`UPDATE users SET name = 'Written' WHERE id = 1`)
+        await a.qc.invalidate(['users'])
+        assert.equal((await a.qc.query(USERS, [], { tables: ['users'] })).rows[0]?.name, 'Written')
+        await waitFor(
+          async () => (await b.qc.query(USERS, [], { tables: ['users'] })).rows[0]?.name === 'Written',
+          {
+            what: "B's L1 entry to be dropped by the cache's invalidation message",
+          },
+        )
+        await assert.rejects(a.qc.invalidate(['no_such_table']), /no table "no_such_table" is visible/)
+      })
+
       it('a query that read old rows while a write committed does not store them after the invalidation', async () => {
         const s = await schema()
         await installed(s, 'users')

@@ -214,7 +214,7 @@ class PgQueryCache implements QueryCache {
   async invalidate(tables: readonly string[]): Promise<void> {
     if (this.closed) throw closedError()
     const qualified = await this.tables.resolve(parseTableList(tables, 'invalidate() tables'))
-    await this.invalidateTags(qualified.map(tableTag))
+    await this.invalidateTags(qualified.map(tableTag), true)
   }
 
   ready(): Promise<void> {
@@ -359,12 +359,14 @@ class PgQueryCache implements QueryCache {
     }
   }
 
-  private async invalidateTags(tags: string[]): Promise<void> {
+  /** Invalidates tags in the cache; a failure is logged (or, for a caller's `invalidate()`, thrown). */
+  private async invalidateTags(tags: string[], rethrow = false): Promise<void> {
     try {
       await this.o.cache.invalidateTags(tags)
       this.invalidations += tags.length
       this.metrics?.invalidation.inc(tags.length)
     } catch (err) {
+      if (rethrow) throw err
       this.o.logger?.warn('cache query: invalidation failed', {
         tags: tags.length,
         error: err instanceof Error ? err.message : String(err),

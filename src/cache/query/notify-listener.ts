@@ -42,7 +42,8 @@ export class NotifyListener {
   private connecting = false
   private lastEnded: Promise<void> = Promise.resolve()
   private everListened = false
-  private client: QueryCacheClient | undefined
+  /** Whether the current (or last) session reached LISTEN: the backoff starts over after one that did. */
+  private sessionListened = false
   private dropCurrent: ((reason: unknown) => void) | undefined
   private wake: (() => void) | undefined
   private readonly done: Promise<void>
@@ -71,14 +72,14 @@ export class NotifyListener {
     let attempt = 0
     while (!this.closed) {
       let failure: unknown
+      this.sessionListened = false
       try {
         await this.session()
-        attempt = 0
       } catch (err) {
         failure = err
       }
       if (this.closed) break
-      attempt++
+      attempt = this.sessionListened ? 1 : attempt + 1
       const delay = backoff(this.o.initialDelayMs, this.o.maxDelayMs, attempt)
       this.o.logger?.[attempt === 1 ? 'warn' : 'debug']('cache query: LISTEN connection lost; reconnecting', {
         channel: this.o.channel,
@@ -131,7 +132,6 @@ export class NotifyListener {
       if (message.channel === this.o.channel && typeof message.payload === 'string')
         this.o.onNotify(message.payload)
     })
-    this.client = client
     try {
       if (this.closed) return
       await Promise.race([client.query(`LISTEN ${quoteIdent(this.o.channel)}`), lost])
@@ -142,6 +142,7 @@ export class NotifyListener {
       this.everListened = true
       if (reconnect) this.reconnects++
       this.listening = true
+      this.sessionListened = true
       this.pid = typeof client.processID === 'number' ? client.processID : undefined
       this.resolveFirst()
       if (this.o.heartbeatMs !== false) heartbeat = this.startHeartbeat(client, this.o.heartbeatMs, drop)
@@ -152,7 +153,6 @@ export class NotifyListener {
       const wasListening = this.listening
       this.listening = false
       this.pid = undefined
-      this.client = undefined
       this.dropCurrent = undefined
       if (wasListening) this.o.onLost()
       // Reconnecting does not wait for a dead socket to close; close() does.

@@ -44,6 +44,7 @@ export class TableRegistry {
     for (const d of declared) {
       const known = this.verified.get(d.quoted)
       if (typeof known !== 'string') return this.forQuerySlow(declared)
+      this.known.add(known)
       out.push(known)
     }
     return out
@@ -72,12 +73,14 @@ export class TableRegistry {
     return qualified
   }
 
-  /** `schema.table` of each declared table, without checking its trigger. */
+  /** `schema.table` of each declared table, without checking its trigger (a lookup only for unqualified names not seen yet). */
   async resolve(declared: readonly TableName[]): Promise<string[]> {
     const out = new Array<string>(declared.length)
     const lookup: number[] = []
     declared.forEach((d, i) => {
-      if (d.schema !== undefined) out[i] = qualifiedName(d.schema, d.table)
+      const known = this.verified.get(d.quoted)
+      if (typeof known === 'string') out[i] = known
+      else if (d.schema !== undefined) out[i] = qualifiedName(d.schema, d.table)
       else lookup.push(i)
     })
     if (lookup.length > 0) {
