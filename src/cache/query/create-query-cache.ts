@@ -252,6 +252,10 @@ class PgQueryCache implements QueryCache {
       queryMode: 'extended',
       binary: false,
     })
+    // pg before 8.12 ignores queryMode: several statements without parameters come back as a list.
+    if (Array.isArray(result)) {
+      throw invalid('query() runs one statement per call; split the SQL into several calls.', 'sql')
+    }
     const stored = toStored(result)
     if (stored.c !== 'SELECT') {
       this.uncacheable++
