@@ -13,6 +13,9 @@ export interface RunScriptOptions {
   readonly buffers?: boolean
 }
 
+/** `numkeys` as text for the usual key counts. */
+const KEY_COUNTS: readonly string[] = Array.from({ length: 32 }, (_, i) => String(i))
+
 /** Messages of this error and its causes (a connection layer may wrap the driver's error). */
 function messages(err: unknown): string[] {
   const out: string[] = []
@@ -70,12 +73,19 @@ export async function runScript(
       { details: { script: script.name } },
     )
   }
+  // Numbers become strings here, in the one copy made anyway, so the driver need not copy again.
   const command: RedisArg[] = new Array<RedisArg>(3 + numberOfKeys + args.length)
   command[0] = 'EVALSHA'
   command[1] = script.sha
-  command[2] = numberOfKeys
-  for (let i = 0; i < numberOfKeys; i++) command[3 + i] = keys[i]!
-  for (let i = 0; i < args.length; i++) command[3 + numberOfKeys + i] = args[i]!
+  command[2] = KEY_COUNTS[numberOfKeys] ?? String(numberOfKeys)
+  for (let i = 0; i < numberOfKeys; i++) {
+    const key = keys[i]!
+    command[3 + i] = typeof key === 'number' ? String(key) : key
+  }
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    command[3 + numberOfKeys + i] = typeof arg === 'number' ? String(arg) : arg
+  }
   const commandOptions: CommandOptions | undefined =
     numberOfKeys === 0 && options?.buffers !== true ? undefined : { key: keys[0], buffers: options?.buffers }
   try {
