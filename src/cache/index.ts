@@ -31,3 +31,4 @@ export type {
 export * from './http-response/index.js'
 export * from './llm/index.js'
 export * from './agent-context/index.js'
+export * from './query/index.js'

@@ -19,3 +19,9 @@ export { startCluster, parseClusterNodes, type ClusterHandle, type ClusterNodeIn
 export { randomPrefix, cleanPrefix } from './key-prefix.js'
 export { withServer } from './with-server.js'
 export { tcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js'
+export {
+  startPostgres,
+  postgresBinDir,
+  type StartPostgresOptions,
+  type PostgresHandle,
+} from './start-postgres.js'
