@@ -66,7 +66,8 @@ export function encodeFrame(
   return out
 }
 
-function parseTags(text: string): string[] | undefined {
+/** Parses a frame's tags (a JSON array of strings); `undefined` for anything else. @internal */
+export function parseTags(text: string): string[] | undefined {
   try {
     const tags: unknown = JSON.parse(text)
     return Array.isArray(tags) && tags.every((t) => typeof t === 'string') ? tags : undefined

@@ -1,3 +1,5 @@
+import { parseTags } from './l2-frame.js'
+
 /**
  * The text layout of a cache value in L2, used when the codec is plain JSON without encryption:
  * the value reads back as a string, which the driver hands over faster than a Buffer, and a
@@ -63,15 +65,6 @@ export function encodeTextFrame(
   if (stale > 0) out += `${stale.toString(36)}.`
   if (tagText !== null) out += `${tagText.length.toString(36)}.${tagText}`
   return body === null ? out : out + body
-}
-
-function parseTags(text: string): string[] | undefined {
-  try {
-    const tags: unknown = JSON.parse(text)
-    return Array.isArray(tags) && tags.every((t) => typeof t === 'string') ? tags : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Reads a text frame; `undefined` when the text is not one. */
