@@ -212,6 +212,10 @@ export class NamespaceCache implements Cache {
       const full = this.valuePrefix + p.key
       rt.taintKey(full)
       rt.sets++
+      if (!this.l2.mayFill()) {
+        rt.l1?.delete(full)
+        continue
+      }
       rt.l1Put(
         full,
         this.l2.entry(p.value, false, p.tags, p.ttlMs, keepMs),
@@ -534,6 +538,11 @@ export class NamespaceCache implements Cache {
   }
 
   private async subscribe(): Promise<void> {
+    await this.subscribeChannel()
+    this.l2.live = true
+  }
+
+  private async subscribeChannel(): Promise<void> {
     const { valkit } = this.rt
     try {
       await valkit.connection.subscribe(this.keys.channel, this.listener)

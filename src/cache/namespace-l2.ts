@@ -44,10 +44,24 @@ export type CacheEventBody = CacheEvent extends infer E
  * @internal
  */
 export class NamespaceL2 implements LoadHost, ReplayTarget {
+  /** The invalidation channel is subscribed (or there is no L2): L1 may be filled. */
+  live: boolean
+
   constructor(
     readonly rt: CacheRuntime,
     readonly keys: NamespaceKeys,
-  ) {}
+  ) {
+    this.live = !rt.l2
+  }
+
+  /**
+   * Whether L1 may take an entry now. Not before the channel is subscribed: an entry could miss
+   * an invalidation sent meanwhile. While L2 is unusable L1 is all there is (and what it holds
+   * then is suspect after recovery).
+   */
+  mayFill(): boolean {
+    return this.live || !this.rt.l2Usable()
+  }
 
   /** Reads a key from L2 (filling L1): the entry, `null` for a miss, `undefined` when L2 did not answer. */
   async fetch(full: string, plan: LoadPlan | undefined): Promise<L1Entry | null | undefined> {
@@ -183,7 +197,7 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     const rt = this.rt
     rt.seq++
     rt.sets++
-    rt.l1Put(state.full, entry, ttlMs, size)
+    if (this.mayFill()) rt.l1Put(state.full, entry, ttlMs, size)
   }
 
   entry(value: unknown, negative: boolean, tags: string[] | null, ttlMs: number, keepMs: number): L1Entry {
@@ -241,7 +255,7 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
       frame.staleMs > 0 ? frame.expiresAt : 0,
       rt.epoch,
     )
-    if (rt.seq === seq) rt.l1Put(full, entry, keepUntil - now, (reply as Buffer | string).length)
+    if (rt.seq === seq && this.live) rt.l1Put(full, entry, keepUntil - now, (reply as Buffer | string).length)
     if (frame.staleMs === 0 || frame.expiresAt > now) rt.hitL2()
     return entry
   }
@@ -332,7 +346,8 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     rt.seq++
     rt.sets++
     rt.taintKey(full)
-    rt.l1Put(full, this.entry(value, false, tags, ttl, keepMs), ttl + keepMs, framed.size)
+    if (this.mayFill()) rt.l1Put(full, this.entry(value, false, tags, ttl, keepMs), ttl + keepMs, framed.size)
+    else rt.l1?.delete(full)
     if (framed.bytes === null) return
     if (!rt.l2Usable()) return rt.remember(this, 'keys', key)
     const connection = rt.valkit.connection

@@ -242,6 +242,23 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('before its channel is subscribed, a cache works on L2 alone and fills no L1 entry', async () => {
+      const valkit = createValkit({ url: server.url, env: {}, logger: false, keyPrefix: prefix })
+      valkits.push(valkit)
+      await valkit.supervisor.waitFor('ready', 10_000)
+      const early = createCache(valkit, { namespace: 'early', jitter: 0 })
+      caches.push(early)
+      // Same tick as createCache: the SUBSCRIBE has not been answered yet.
+      const wrote = early.set('k', 'v')
+      const read = early.get('k')
+      await wrote
+      assert.equal(await read, 'v')
+      assert.equal(early.stats().l1Entries, 0, 'nothing in L1 before the subscription')
+      await early.ready()
+      assert.equal(await early.get('k'), 'v')
+      assert.equal(early.stats().l1Entries, 1, 'L1 in use once subscribed')
+    })
+
     it('counts its values in L2 (root and sub-namespaces), for stats() and the l2_entries gauge', async () => {
       const cache = await instance({ namespace: 'count' })
       const other = await instance({ namespace: 'count-other' })
