@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   VALKIT_LAUNCHER: 'The test launcher failed.',
   /** The admin API refused a request without a valid bearer token. */
   VALKIT_UNAUTHORIZED: 'A valid admin token is required.',
+  /** A lock, permit or leadership held by this process was lost: its grant ran out or another owner has it. */
+  VALKIT_LOCK_LOST: 'A lock held by this process was lost.',
+  /** A lock wait was aborted to break a deadlock: it closed a cycle of agents waiting for each other. */
+  VALKIT_DEADLOCK: 'A lock wait was aborted to break a deadlock.',
 } as const
 
 export type ValkitErrorCode = keyof typeof ERROR_CODES
