@@ -1,0 +1,37 @@
+import { loadScript, type Script } from '../core/index.js'
+
+const load = (file: string, numberOfKeys: number): Script =>
+  loadScript(new URL(`./scripts/${file}`, import.meta.url), { numberOfKeys })
+
+/**
+ * The rate limiter's Lua scripts. Those named `-n` take a variable number of keys (all sharing
+ * one hash tag); {@link withKeys} gives the variant for one call's key count (same SHA).
+ *
+ * @internal
+ */
+export const CHECK_RULES = load('check-rules-n.lua', 1)
+/** @internal */
+export const RELEASE_LEASE = load('release-lease-n.lua', 1)
+/** @internal */
+export const EXTEND_LEASE = load('extend-lease-n.lua', 1)
+/** @internal */
+export const BLOCK_SUBJECT = load('block-subject-n.lua', 1)
+/** @internal */
+export const PUBLISH_RULES = load('publish-rules-2.lua', 2)
+/** @internal */
+export const ANNOUNCE_INSTANCE = load('announce-instance-1.lua', 1)
+
+const variants = new Map<Script, Script[]>()
+
+/**
+ * The script with `numberOfKeys` set to `n`: same source and SHA, so EVALSHA hits the cached
+ * script whatever the number of keys.
+ *
+ * @internal
+ */
+export function withKeys(script: Script, n: number): Script {
+  if (script.numberOfKeys === n) return script
+  let list = variants.get(script)
+  if (list === undefined) variants.set(script, (list = []))
+  return (list[n] ??= Object.freeze({ ...script, numberOfKeys: n }))
+}
