@@ -1,0 +1,14 @@
+import { loadScript, type Script } from '../core/index.js'
+
+const load = (file: string): Script => loadScript(new URL(`./scripts/${file}`, import.meta.url))
+
+/** The six keys of a lock resource: exclusive holder, shared holders and their tokens, fence, queue, waiters. @internal */
+export const ACQUIRE_SLOT = load('acquire-slot-6.lua')
+/** @internal */
+export const RELEASE_SLOT = load('release-slot-6.lua')
+/** @internal */
+export const CANCEL_WAIT = load('cancel-wait-6.lua')
+/** The first three keys of a lock resource. @internal */
+export const EXTEND_SLOT = load('extend-slot-3.lua')
+/** @internal */
+export const WRITE_FENCED = load('write-fenced-1.lua')

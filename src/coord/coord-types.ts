@@ -1,0 +1,65 @@
+import type { FencedStore } from './fenced-store.js'
+import type { AcquireOptions, AcquireResult, Lease, WithLockResult } from './lease-types.js'
+import type { ReadWriteLock } from './read-write-lock.js'
+import type { ResourceState, Semaphore, SemaphoreOptions } from './semaphore.js'
+
+/** What `coord.stats()` returns: this instance's counters and what it holds now. */
+export interface CoordStats {
+  /** Grants made to this instance (mutex, permits, read/write slots, leaderships). */
+  readonly granted: number
+  /** Acquires with `wait: 0` that found the resource held. */
+  readonly busy: number
+  /** Acquires whose wait ran out. */
+  readonly timeouts: number
+  /** Acquires whose wait the caller aborted. */
+  readonly aborted: number
+  /** Acquires that failed (Redis/Valkey unreachable: fail closed). */
+  readonly errors: number
+  readonly released: number
+  /** Leases lost: another owner had them, or they ran out before an extension. */
+  readonly lost: number
+  readonly extended: number
+  /** In-process grants made while Redis/Valkey was down (`whenUnavailable: 'local'`). */
+  readonly localGrants: number
+  readonly deadlocksBroken: number
+  readonly locksRecovered: number
+  readonly fencedWritten: number
+  readonly fencedStale: number
+  /** Leases held now. */
+  readonly held: number
+  /** Acquires waiting now. */
+  readonly waiting: number
+}
+
+/**
+ * Coordination between processes on Redis/Valkey: mutexes with fencing tokens, counting
+ * semaphores, read/write locks, and the helpers built on them. Made by {@link createCoord}.
+ */
+export interface Coord {
+  /**
+   * Takes the mutex of `resource`: granted at once when free, otherwise waits up to `wait`
+   * (woken by the release, never by polling). One round trip when uncontended.
+   */
+  acquire(resource: string, options?: AcquireOptions): Promise<AcquireResult>
+  /**
+   * Runs `fn` holding the mutex of `resource` and releases it after; the watchdog extends the
+   * grant while `fn` runs. Resolves `{ acquired: false, reason }` when not granted; rejects with
+   * `VALKIT_LOCK_LOST` if the lease was lost while `fn` ran.
+   */
+  withLock<T>(
+    resource: string,
+    fn: (lease: Lease) => T | Promise<T>,
+    options?: AcquireOptions,
+  ): Promise<WithLockResult<T>>
+  /** A counting semaphore of `limit` permits. */
+  semaphore(name: string, options: SemaphoreOptions): Semaphore
+  /** A read/write lock. */
+  readWriteLock(name: string): ReadWriteLock
+  /** Values guarded by fencing tokens (a write with an older token is refused). */
+  fencedStore(name: string): FencedStore
+  /** Who holds the mutex of `resource` now. */
+  inspect(resource: string): Promise<ResourceState>
+  stats(): CoordStats
+  /** Rejects pending waits with `VALKIT_CLOSED` and stops the watchdogs; held leases are not released (they expire). Idempotent. */
+  close(): Promise<void>
+}

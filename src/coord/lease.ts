@@ -1,0 +1,196 @@
+import { ValkitError, type Duration } from '../core/index.js'
+import { durationOption } from './coord-options.js'
+import type { Lease, LeaseKind } from './lease-types.js'
+import type { SlotBackend, SlotMode, SlotRef } from './slot-backend.js'
+
+/** What a lease needs from the engine that made it. @internal */
+export interface LeaseHost {
+  /** The drift allowance for a grant that lasts `ms` (server time). */
+  margin(ms: number): number
+  /** A lease ended (released or lost): stop counting it as held. */
+  ended(lease: LeaseImpl, how: 'released' | 'lost'): void
+  /** Grants another call made to this instance's waiters. */
+  dispatch(
+    backend: SlotBackend,
+    ref: SlotRef,
+    grants: readonly { owner: string; token: number; expiresAtMs: number }[],
+  ): void
+  readonly counters: { extended: number; extendFailures: number }
+}
+
+/** How a lease was granted. @internal */
+export interface LeaseSpec {
+  readonly ref: SlotRef
+  readonly kind: LeaseKind
+  readonly mode: SlotMode
+  readonly ttlMs: number
+  readonly watchdog: boolean
+  /** `0`: no limit. */
+  readonly maxHoldMs: number
+}
+
+/** How soon a failed extension is tried again, at most. */
+const RETRY_MS = 200
+
+/**
+ * A grant held by this process. `validUntil` is on the monotonic clock (`performance.now()`),
+ * which keeps counting while the process is stopped, so a holder that was paused past its
+ * grant sees `held === false` as soon as it runs again.
+ *
+ * @internal
+ */
+export class LeaseImpl implements Lease {
+  readonly resource: string
+  readonly kind: LeaseKind
+  readonly local: boolean
+  #state: 'held' | 'released' | 'lost' = 'held'
+  #validUntil: number
+  #controller: AbortController | undefined
+  #expiryTimer: NodeJS.Timeout | undefined
+  #watchdogTimer: NodeJS.Timeout | undefined
+  #releasing: Promise<boolean> | undefined
+  readonly #grantedAt = performance.now()
+
+  constructor(
+    private readonly host: LeaseHost,
+    private readonly backend: SlotBackend,
+    private readonly spec: LeaseSpec,
+    readonly owner: string,
+    readonly token: number,
+    validUntil: number,
+  ) {
+    this.resource = spec.ref.resource
+    this.kind = spec.kind
+    this.local = backend.local
+    this.#validUntil = validUntil
+    if (spec.watchdog) this.#scheduleWatchdog(spec.ttlMs / 3)
+  }
+
+  get held(): boolean {
+    return this.#state === 'held' && performance.now() < this.#validUntil
+  }
+
+  get remainingMs(): number {
+    return this.#state === 'held' ? Math.max(0, this.#validUntil - performance.now()) : 0
+  }
+
+  /** The lease was lost (not released by its holder). */
+  get lost(): boolean {
+    return this.#state === 'lost'
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#state === 'lost') this.#abort('its grant ran out')
+      else if (this.#state === 'held') this.#armExpiry()
+    }
+    return this.#controller.signal
+  }
+
+  async extend(ttl?: Duration): Promise<boolean> {
+    if (this.#state !== 'held') return false
+    const ttlMs = ttl === undefined ? this.spec.ttlMs : durationOption(ttl, 'ttl', this.spec.ttlMs)
+    return this.#extend(ttlMs)
+  }
+
+  release(): Promise<boolean> {
+    this.#releasing ??= this.#release()
+    return this.#releasing
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release()
+  }
+
+  /** Marks the lease lost: aborts `signal`, stops the watchdog. */
+  markLost(why: string): void {
+    if (this.#state !== 'held') return
+    this.#state = 'lost'
+    this.#stopTimers()
+    this.#abort(why)
+    this.host.ended(this, 'lost')
+  }
+
+  async #extend(ttlMs: number): Promise<boolean> {
+    const sentAt = performance.now()
+    const answer = await this.backend.extend(this.spec.ref, this.owner, this.spec.mode, ttlMs)
+    if (!answer.extended) {
+      this.host.counters.extendFailures++
+      this.markLost('the server no longer has this owner (its grant ran out and may be held by another)')
+      return false
+    }
+    this.host.counters.extended++
+    if (this.#state === 'held' && answer.confirmed) {
+      this.#validUntil = Math.max(this.#validUntil, sentAt + ttlMs - this.host.margin(ttlMs))
+      if (this.#expiryTimer !== undefined) this.#armExpiry()
+    }
+    return this.#state === 'held'
+  }
+
+  async #release(): Promise<boolean> {
+    const wasHeld = this.#state === 'held'
+    this.#stopTimers()
+    if (wasHeld) this.#state = 'released'
+    try {
+      const answer = await this.backend.release(this.spec.ref, this.owner, this.spec.mode)
+      this.host.dispatch(this.backend, this.spec.ref, answer.grants)
+      return answer.released
+    } finally {
+      if (wasHeld) this.host.ended(this, 'released')
+    }
+  }
+
+  #armExpiry(): void {
+    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer)
+    const left = this.#validUntil - performance.now()
+    this.#expiryTimer = setTimeout(
+      () => {
+        this.#expiryTimer = undefined
+        if (this.#state !== 'held') return
+        if (performance.now() >= this.#validUntil) this.markLost('its grant ran out before it was extended')
+        else this.#armExpiry()
+      },
+      Math.max(0, left),
+    )
+    this.#expiryTimer.unref()
+  }
+
+  #scheduleWatchdog(inMs: number): void {
+    this.#watchdogTimer = setTimeout(() => void this.#watch(), Math.max(1, inMs))
+    this.#watchdogTimer.unref?.()
+  }
+
+  async #watch(): Promise<void> {
+    this.#watchdogTimer = undefined
+    if (this.#state !== 'held') return
+    if (this.spec.maxHoldMs > 0 && performance.now() - this.#grantedAt >= this.spec.maxHoldMs) return
+    try {
+      if (await this.#extend(this.spec.ttlMs)) this.#scheduleWatchdog(this.spec.ttlMs / 3)
+    } catch {
+      // Unreachable or slow: try again soon; the lease is lost once its local expiry passes.
+      if (this.#state !== 'held') return
+      if (performance.now() >= this.#validUntil) {
+        this.markLost('Redis/Valkey stayed unreachable until its grant ran out')
+        return
+      }
+      this.#scheduleWatchdog(Math.min(RETRY_MS, this.spec.ttlMs / 10))
+    }
+  }
+
+  #stopTimers(): void {
+    if (this.#expiryTimer !== undefined) clearTimeout(this.#expiryTimer)
+    if (this.#watchdogTimer !== undefined) clearTimeout(this.#watchdogTimer)
+    this.#expiryTimer = undefined
+    this.#watchdogTimer = undefined
+  }
+
+  #abort(why: string): void {
+    if (this.#controller === undefined || this.#controller.signal.aborted) return
+    this.#controller.abort(
+      new ValkitError('VALKIT_LOCK_LOST', `The ${this.kind} lease on "${this.resource}" was lost: ${why}.`, {
+        details: { resource: this.resource, kind: this.kind, token: this.token },
+      }),
+    )
+  }
+}

@@ -1,0 +1,196 @@
+--[[ Acquire a lock, semaphore permit or read/write slot for an owner, or queue the owner.
+  Mode x is exclusive (mutex, writer): granted when nobody holds the resource. Mode s is
+  shared (permit, reader): granted when there is no exclusive holder and fewer than limit shared
+  ones. A fair caller never overtakes a queued waiter: it queues, and a release (or this call,
+  when a holder's grant ran out) hands the resource to the head of the queue. An unfair caller
+  takes the resource whenever it has room and leaves a deadline that makes releases announce
+  themselves. An owner that already holds the resource gets its token again with a fresh TTL.
+  Every grant gets a fencing token, max(last token + 1, server time in microseconds).
+  KEYS[1] exclusive holder (hash o = owner, t = token; expires with the grant)
+  KEYS[2] shared holders (sorted set owner -> expiry, server ms)
+  KEYS[3] shared holders' tokens (hash owner -> token)
+  KEYS[4] fence (the last token granted)
+  KEYS[5] wait queue (list of owners, oldest first)
+  KEYS[6] waiters (hash owner -> "deadline|ttl|mode|limit"; field "!u" = latest deadline of an unfair waiter)
+  ARGV[1] owner      ARGV[2] mode (x or s)      ARGV[3] limit of shared holders
+  ARGV[4] ttl ms     ARGV[5] wait ms (0: do not wait)      ARGV[6] 1 fair, 0 unfair
+  ARGV[7] 1 when the owner is already queued (a re-check), else 0
+  ARGV[8] the resource's channel (same hash tag)     ARGV[9] this instance's owner prefix
+  ARGV[10] fence retention ms
+  Returns { 1, token, now ms, grants... }   granted
+        | { 0, ms until a holder's grant runs out (-1: none), now ms, grants... }   not granted
+  where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
+-- BEGIN slot-shared (identical in acquire-slot, release-slot and cancel-wait; a unit test checks it)
+local X, S, ST, F, Q, QD = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local nowUs = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local granted = {}
+
+local function int(n)
+  return string.format('%.0f', n)
+end
+
+local function keep(key, ms)
+  if redis.call('PTTL', key) < ms then
+    redis.call('PEXPIRE', key, ms)
+  end
+end
+
+-- Shared holders past their expiry leave the set (a few per call: bounded work).
+local function prune()
+  local gone = redis.call('ZRANGEBYSCORE', S, '-inf', int(now), 'LIMIT', 0, 32)
+  for i = 1, #gone do
+    redis.call('ZREM', S, gone[i])
+    redis.call('HDEL', ST, gone[i])
+  end
+end
+
+-- max(last + 1, server time in microseconds): monotonic even if the counter was lost.
+local function nextToken(fenceMs)
+  local last = tonumber(redis.call('GET', F) or '0')
+  local token = nowUs
+  if token <= last then
+    token = last + 1
+  end
+  redis.call('SET', F, int(token), 'PX', fenceMs)
+  return token
+end
+
+local function free(mode, limit)
+  if redis.call('EXISTS', X) == 1 then
+    return false
+  end
+  local live = redis.call('ZCOUNT', S, '(' .. int(now), '+inf')
+  if mode == 'x' then
+    return live == 0
+  end
+  return live < limit
+end
+
+local function grant(who, mode, ms, fenceMs)
+  local token = nextToken(fenceMs)
+  if mode == 'x' then
+    redis.call('HSET', X, 'o', who, 't', int(token))
+    redis.call('PEXPIRE', X, ms)
+  else
+    redis.call('ZADD', S, int(now + ms), who)
+    redis.call('HSET', ST, who, int(token))
+    keep(S, ms)
+    keep(ST, ms)
+  end
+  return token
+end
+
+-- The token a current holder got, or nil.
+local function holding(who, mode)
+  if mode == 'x' then
+    if redis.call('HGET', X, 'o') == who then
+      return tonumber(redis.call('HGET', X, 't'))
+    end
+    return nil
+  end
+  local score = redis.call('ZSCORE', S, who)
+  if score and tonumber(score) > now then
+    return tonumber(redis.call('HGET', ST, who))
+  end
+  return nil
+end
+
+-- Grants to this instance's owners go back in the reply; others are told on the channel.
+local function announce(who, token, expires, channel, mine)
+  if string.sub(who, 1, #mine) == mine then
+    granted[#granted + 1] = who
+    granted[#granted + 1] = token
+    granted[#granted + 1] = expires
+  else
+    redis.call('SPUBLISH', channel, 'g ' .. who .. ' ' .. int(token) .. ' ' .. int(expires))
+  end
+end
+
+-- Hands the resource to queued waiters, first in first out, while it has room (bounded).
+local function pump(channel, mine, fenceMs)
+  for _ = 1, 32 do
+    local head = redis.call('LINDEX', Q, 0)
+    if not head then
+      return
+    end
+    local entry = redis.call('HGET', QD, head)
+    local deadline, ms, mode, limit
+    if entry then
+      deadline, ms, mode, limit = string.match(entry, '^(%d+)|(%d+)|(%a)|(%d+)$')
+    end
+    if not deadline or tonumber(deadline) <= now then
+      redis.call('LPOP', Q)
+      redis.call('HDEL', QD, head)
+    elseif free(mode, tonumber(limit)) then
+      redis.call('LPOP', Q)
+      redis.call('HDEL', QD, head)
+      local token = grant(head, mode, tonumber(ms), fenceMs)
+      announce(head, token, now + tonumber(ms), channel, mine)
+    else
+      return
+    end
+  end
+end
+
+-- Milliseconds until a holder's grant runs out (-1: nobody holds it).
+local function untilExpiry()
+  local left = redis.call('PTTL', X)
+  local first = redis.call('ZRANGEBYSCORE', S, '(' .. int(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if first[2] then
+    local shared = tonumber(first[2]) - now
+    if left < 0 or shared < left then
+      left = shared
+    end
+  end
+  if left < 0 then
+    return -1
+  end
+  return left
+end
+-- END slot-shared
+
+local owner, mode, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local ttl, wait, fair, queued = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7] == '1'
+local channel, mine, fenceMs = ARGV[8], ARGV[9], tonumber(ARGV[10])
+
+prune()
+if fair then
+  pump(channel, mine, fenceMs)
+end
+local held = holding(owner, mode)
+if held then
+  if mode == 'x' then
+    redis.call('PEXPIRE', X, ttl)
+  else
+    redis.call('ZADD', S, int(now + ttl), owner)
+    keep(S, ttl)
+    keep(ST, ttl)
+  end
+  return { 1, held, now, unpack(granted) }
+end
+if (not fair or redis.call('LLEN', Q) == 0) and free(mode, limit) then
+  if queued then
+    redis.call('LREM', Q, 1, owner)
+    redis.call('HDEL', QD, owner)
+  end
+  return { 1, grant(owner, mode, ttl, fenceMs), now, unpack(granted) }
+end
+if wait > 0 then
+  if fair then
+    if not queued then
+      redis.call('RPUSH', Q, owner)
+      redis.call('HSET', QD, owner, int(now + wait) .. '|' .. int(ttl) .. '|' .. mode .. '|' .. int(limit))
+      keep(Q, wait)
+      keep(QD, wait)
+    end
+  else
+    local latest = tonumber(redis.call('HGET', QD, '!u') or '0')
+    if latest < now + wait then
+      redis.call('HSET', QD, '!u', int(now + wait))
+    end
+    keep(QD, wait)
+  end
+end
+return { 0, untilExpiry(), now, unpack(granted) }

@@ -1,0 +1,162 @@
+--[[ Withdraw a waiter whose wait ran out or was aborted. If it was granted meanwhile, it keeps
+  the grant and learns its token. Otherwise it leaves the queue, and the waiters behind it are
+  served if the resource has room for them now.
+  KEYS[1] exclusive holder (hash o = owner, t = token; expires with the grant)
+  KEYS[2] shared holders (sorted set owner -> expiry, server ms)
+  KEYS[3] shared holders' tokens (hash owner -> token)
+  KEYS[4] fence (the last token granted)
+  KEYS[5] wait queue (list of owners, oldest first)
+  KEYS[6] waiters (hash owner -> "deadline|ttl|mode|limit"; field "!u" = latest deadline of an unfair waiter)
+  ARGV[1] owner      ARGV[2] mode (x or s)      ARGV[3] the resource's channel
+  ARGV[4] this instance's owner prefix      ARGV[5] fence retention ms
+  Returns { 1, token, now ms, expiry ms }   the owner holds it (granted before it withdrew)
+        | { 0, now ms, grants... }          withdrawn
+  where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
+-- BEGIN slot-shared (identical in acquire-slot, release-slot and cancel-wait; a unit test checks it)
+local X, S, ST, F, Q, QD = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local nowUs = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local granted = {}
+
+local function int(n)
+  return string.format('%.0f', n)
+end
+
+local function keep(key, ms)
+  if redis.call('PTTL', key) < ms then
+    redis.call('PEXPIRE', key, ms)
+  end
+end
+
+-- Shared holders past their expiry leave the set (a few per call: bounded work).
+local function prune()
+  local gone = redis.call('ZRANGEBYSCORE', S, '-inf', int(now), 'LIMIT', 0, 32)
+  for i = 1, #gone do
+    redis.call('ZREM', S, gone[i])
+    redis.call('HDEL', ST, gone[i])
+  end
+end
+
+-- max(last + 1, server time in microseconds): monotonic even if the counter was lost.
+local function nextToken(fenceMs)
+  local last = tonumber(redis.call('GET', F) or '0')
+  local token = nowUs
+  if token <= last then
+    token = last + 1
+  end
+  redis.call('SET', F, int(token), 'PX', fenceMs)
+  return token
+end
+
+local function free(mode, limit)
+  if redis.call('EXISTS', X) == 1 then
+    return false
+  end
+  local live = redis.call('ZCOUNT', S, '(' .. int(now), '+inf')
+  if mode == 'x' then
+    return live == 0
+  end
+  return live < limit
+end
+
+local function grant(who, mode, ms, fenceMs)
+  local token = nextToken(fenceMs)
+  if mode == 'x' then
+    redis.call('HSET', X, 'o', who, 't', int(token))
+    redis.call('PEXPIRE', X, ms)
+  else
+    redis.call('ZADD', S, int(now + ms), who)
+    redis.call('HSET', ST, who, int(token))
+    keep(S, ms)
+    keep(ST, ms)
+  end
+  return token
+end
+
+-- The token a current holder got, or nil.
+local function holding(who, mode)
+  if mode == 'x' then
+    if redis.call('HGET', X, 'o') == who then
+      return tonumber(redis.call('HGET', X, 't'))
+    end
+    return nil
+  end
+  local score = redis.call('ZSCORE', S, who)
+  if score and tonumber(score) > now then
+    return tonumber(redis.call('HGET', ST, who))
+  end
+  return nil
+end
+
+-- Grants to this instance's owners go back in the reply; others are told on the channel.
+local function announce(who, token, expires, channel, mine)
+  if string.sub(who, 1, #mine) == mine then
+    granted[#granted + 1] = who
+    granted[#granted + 1] = token
+    granted[#granted + 1] = expires
+  else
+    redis.call('SPUBLISH', channel, 'g ' .. who .. ' ' .. int(token) .. ' ' .. int(expires))
+  end
+end
+
+-- Hands the resource to queued waiters, first in first out, while it has room (bounded).
+local function pump(channel, mine, fenceMs)
+  for _ = 1, 32 do
+    local head = redis.call('LINDEX', Q, 0)
+    if not head then
+      return
+    end
+    local entry = redis.call('HGET', QD, head)
+    local deadline, ms, mode, limit
+    if entry then
+      deadline, ms, mode, limit = string.match(entry, '^(%d+)|(%d+)|(%a)|(%d+)$')
+    end
+    if not deadline or tonumber(deadline) <= now then
+      redis.call('LPOP', Q)
+      redis.call('HDEL', QD, head)
+    elseif free(mode, tonumber(limit)) then
+      redis.call('LPOP', Q)
+      redis.call('HDEL', QD, head)
+      local token = grant(head, mode, tonumber(ms), fenceMs)
+      announce(head, token, now + tonumber(ms), channel, mine)
+    else
+      return
+    end
+  end
+end
+
+-- Milliseconds until a holder's grant runs out (-1: nobody holds it).
+local function untilExpiry()
+  local left = redis.call('PTTL', X)
+  local first = redis.call('ZRANGEBYSCORE', S, '(' .. int(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if first[2] then
+    local shared = tonumber(first[2]) - now
+    if left < 0 or shared < left then
+      left = shared
+    end
+  end
+  if left < 0 then
+    return -1
+  end
+  return left
+end
+-- END slot-shared
+
+local owner, mode, channel, mine, fenceMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+
+prune()
+local held = holding(owner, mode)
+if held then
+  local expires
+  if mode == 'x' then
+    expires = now + redis.call('PTTL', X)
+  else
+    expires = tonumber(redis.call('ZSCORE', S, owner))
+  end
+  return { 1, held, now, expires }
+end
+redis.call('LREM', Q, 1, owner)
+redis.call('HDEL', QD, owner)
+pump(channel, mine, fenceMs)
+return { 0, now, unpack(granted) }
