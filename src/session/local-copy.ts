@@ -1,0 +1,78 @@
+import { createMemoryStore, type MemoryStore } from '../core/index.js'
+
+/** A session as last read from Redis, kept to be served while Redis is unreachable. @internal */
+export interface LocalSnapshot {
+  readonly id: string
+  readonly tag: string
+  readonly fields: Map<string, Buffer>
+  readonly kind: 'live' | 'alias'
+  /** Server time of the read, and this process's time then (to estimate the server's clock later). */
+  readonly serverNow: number
+  readonly localAt: number
+  readonly expiresAt: number
+}
+
+/**
+ * The per-instance copy of sessions (option `localCopy`): filled by every successful read,
+ * served only while Redis/Valkey cannot be reached, never older than `maxStale`, never past the
+ * session's deadline as last known, dropped by invalidation messages (destroy, revoke,
+ * regenerate of any instance) and emptied when the connection comes back.
+ *
+ * @internal
+ */
+export class LocalCopies {
+  private readonly store: MemoryStore<LocalSnapshot>
+  private readonly byTag = new Map<string, Set<string>>()
+
+  constructor(
+    maxEntries: number,
+    private readonly maxStaleMs: number,
+  ) {
+    this.store = createMemoryStore<LocalSnapshot>({ maxEntries, maxBytes: Infinity, sizeOf: () => 1 })
+    this.store.onEvict((handle, snapshot) => {
+      const handles = this.byTag.get(snapshot.tag)
+      if (handles === undefined) return
+      handles.delete(handle)
+      if (handles.size === 0) this.byTag.delete(snapshot.tag)
+    })
+  }
+
+  remember(handle: string, snapshot: LocalSnapshot): void {
+    this.store.set(handle, snapshot, { ttlMs: this.maxStaleMs })
+    let handles = this.byTag.get(snapshot.tag)
+    if (handles === undefined) this.byTag.set(snapshot.tag, (handles = new Set()))
+    handles.add(handle)
+  }
+
+  /** The copy of a session, if it is recent enough and within its last known deadline. */
+  get(handle: string, id: string): LocalSnapshot | undefined {
+    const snapshot = this.store.get(handle)
+    if (snapshot === undefined || snapshot.id !== id) return undefined
+    const serverNow = snapshot.serverNow + (Date.now() - snapshot.localAt)
+    return serverNow < snapshot.expiresAt ? snapshot : undefined
+  }
+
+  dropHandle(handle: string): void {
+    this.store.delete(handle)
+  }
+
+  dropTag(tag: string): void {
+    const handles = this.byTag.get(tag)
+    if (handles === undefined) return
+    for (const handle of [...handles]) this.store.delete(handle)
+  }
+
+  clear(): void {
+    this.store.clear()
+    this.byTag.clear()
+  }
+
+  get size(): number {
+    return this.store.size
+  }
+
+  close(): void {
+    this.clear()
+    this.store.close()
+  }
+}

@@ -1,0 +1,255 @@
+import { loadScript, type RedisArg, type RedisReply, type Script, type Valkit } from '../core/index.js'
+import {
+  GONE,
+  TRIM_LIMIT,
+  type CreateReply,
+  type CreateSpec,
+  type RemoveUserSpec,
+  type RetireReply,
+  type SessionBackend,
+  type TouchOptions,
+  type TouchReply,
+  type UpdateReply,
+  type UpdateSpec,
+  type UserListing,
+} from './session-backend.js'
+import type { RecordRef, SessionKeys, UserRef } from './session-keys.js'
+
+const load = (file: string, numberOfKeys: number): Script =>
+  loadScript(new URL(`./scripts/${file}`, import.meta.url), { numberOfKeys })
+
+const TOUCH = load('touch-session-2.lua', 2)
+const CREATE = load('create-session-2.lua', 2)
+const UPDATE = load('update-session-2.lua', 2)
+const DESTROY = load('destroy-session-2.lua', 2)
+const RETIRE = load('retire-session-2.lua', 2)
+const QUARANTINE = load('quarantine-session-4.lua', 4)
+const LIST = load('list-sessions-2.lua', 2)
+const REMOVE_USER = load('remove-user-n.lua', 3)
+const removeUserVariants = new Map<number, Script>()
+
+/** `remove-user-n` for one call's key count (same source and SHA). */
+function removeUser(numberOfKeys: number): Script {
+  let script = removeUserVariants.get(numberOfKeys)
+  if (script === undefined) {
+    script = Object.freeze({ ...REMOVE_USER, numberOfKeys })
+    removeUserVariants.set(numberOfKeys, script)
+  }
+  return script
+}
+
+const BUFFERS = Object.freeze({ buffers: true as const })
+const TOUCH_ON = '1'
+const TOUCH_OFF = '0'
+const TRIM = String(TRIM_LIMIT)
+
+/** SCAN pages per counting step, keys asked per page, and how often a step runs. */
+const PAGES_PER_STEP = 10
+const SCAN_COUNT = 1000
+const COUNT_INTERVAL_MS = 5000
+
+function text(reply: RedisReply): string {
+  if (Buffer.isBuffer(reply)) return reply.toString('latin1')
+  return typeof reply === 'string' || typeof reply === 'number' ? String(reply) : ''
+}
+
+/** `[field, value, field, value...]` from `from` on into a map of Buffers. */
+function fieldMap(reply: readonly RedisReply[], from: number): Map<string, Buffer> {
+  const fields = new Map<string, Buffer>()
+  for (let j = from; j + 1 < reply.length; j += 2) {
+    const value = reply[j + 1]
+    fields.set(text(reply[j]!), Buffer.isBuffer(value) ? value : Buffer.from(text(value!), 'latin1'))
+  }
+  return fields
+}
+
+/** The session store's backend on Redis/Valkey: every state change is one script. @internal */
+export class RedisSessionBackend implements SessionBackend {
+  readonly kind = 'redis'
+  private records: number | undefined
+  private readonly timer: NodeJS.Timeout
+  private pass: {
+    nodes: { command(args: readonly RedisArg[]): Promise<RedisReply> }[]
+    node: number
+    cursor: string
+    count: number
+  } | null = null
+  private counting = false
+
+  constructor(
+    private readonly valkit: Valkit,
+    private readonly keys: SessionKeys,
+  ) {
+    this.timer = setInterval(() => void this.countStep(), COUNT_INTERVAL_MS)
+    this.timer.unref()
+  }
+
+  private run(script: Script, keys: readonly RedisArg[], args: readonly RedisArg[]): Promise<RedisReply> {
+    return this.valkit.connection.script(script, keys, args, BUFFERS)
+  }
+
+  async touch(ref: RecordRef, options: TouchOptions): Promise<TouchReply> {
+    const reply = await this.run(
+      TOUCH,
+      [ref.record, ref.index],
+      [ref.handle, options.touch ? TOUCH_ON : TOUCH_OFF, options.renewAfterMs, options.touchIntervalMs, TRIM],
+    )
+    if (typeof reply === 'number') return GONE[reply] ?? 'malformed'
+    const list = reply as RedisReply[]
+    return {
+      kind: list[0] === 2 ? 'alias' : 'live',
+      now: Number(list[1]),
+      expiresAt: Number(list[2]),
+      renewDue: list[3] === 1,
+      fields: fieldMap(list, 4),
+    }
+  }
+
+  async create(ref: RecordRef, spec: CreateSpec): Promise<CreateReply> {
+    const args: RedisArg[] = [
+      ref.handle,
+      spec.idleMs,
+      spec.absoluteDeadline,
+      spec.absoluteMs,
+      spec.createdAt,
+      spec.owned ? '1' : '0',
+      spec.maxPerUser,
+      spec.indexTtlMs,
+      TRIM,
+      spec.previous ?? '',
+      spec.fields.length,
+    ]
+    for (const [field, bytes] of spec.fields) args.push(field, bytes)
+    const reply = await this.run(CREATE, [ref.record, ref.index], args)
+    if (reply === -7) return 'exists'
+    if (reply === -3) return 'expired'
+    if (reply === -2) return 'revoked'
+    const list = reply as number[]
+    return { now: Number(list[1]), expiresAt: Number(list[2]), evicted: Number(list[3]) }
+  }
+
+  async update(ref: RecordRef, spec: UpdateSpec): Promise<UpdateReply> {
+    const args: RedisArg[] = [
+      ref.handle,
+      spec.expectedVersion === null ? '' : spec.expectedVersion,
+      spec.maxFields,
+      spec.set.length,
+      spec.del.length,
+      spec.cas.length,
+    ]
+    for (const [field, bytes] of spec.set) args.push(field, bytes)
+    for (const field of spec.del) args.push(field)
+    for (const [field, sha, bytes] of spec.cas) args.push(field, sha, bytes)
+    const reply = await this.run(UPDATE, [ref.record, ref.index], args)
+    if (reply === -9) return 'too-many-fields'
+    if (typeof reply === 'number') return GONE[reply] ?? 'malformed'
+    const [code, version] = reply as number[]
+    return code === -5 ? { conflict: Number(version) } : { version: Number(version) }
+  }
+
+  async destroy(ref: RecordRef): Promise<boolean> {
+    return (await this.run(DESTROY, [ref.record, ref.index], [ref.handle])) === 1
+  }
+
+  async retire(ref: RecordRef, overlapMs: number, expectedVersion: number | null): Promise<RetireReply> {
+    const reply = await this.run(
+      RETIRE,
+      [ref.record, ref.index],
+      [ref.handle, overlapMs, expectedVersion === null ? '' : expectedVersion],
+    )
+    if (typeof reply === 'number') return GONE[reply] ?? 'malformed'
+    const list = reply as RedisReply[]
+    if (list[0] === -5) return { conflict: Number(list[1]) }
+    return { now: Number(list[1]), fields: fieldMap(list, 2) }
+  }
+
+  async quarantine(ref: RecordRef, ttlMs: number): Promise<boolean> {
+    const reply = await this.run(
+      QUARANTINE,
+      [ref.record, ref.quarantine, ref.index, ref.quarantineIndex],
+      [ref.handle, ttlMs, TRIM],
+    )
+    return reply === 1
+  }
+
+  async list(user: UserRef): Promise<UserListing> {
+    const reply = (await this.run(LIST, [user.index, user.quarantineIndex], [TRIM])) as RedisReply[]
+    const n = Number(reply[1])
+    const live: [string, number][] = []
+    for (let j = 0; j < n; j++) live.push([text(reply[2 + 2 * j]!), Number(text(reply[3 + 2 * j]!))])
+    const quarantined: string[] = []
+    for (let j = 2 + 2 * n; j < reply.length; j++) quarantined.push(text(reply[j]!))
+    return { now: Number(reply[0]), live, quarantined }
+  }
+
+  async fetch(
+    user: UserRef,
+    handles: readonly string[],
+    quarantined: boolean,
+  ): Promise<(Map<string, Buffer> | undefined)[]> {
+    if (handles.length === 0) return []
+    const commands = handles.map((h) => ['HGETALL', quarantined ? user.quarantine(h) : user.record(h)])
+    const replies = await this.valkit.connection.pipeline(commands, { buffers: true, key: commands[0]![1] })
+    return replies.map((reply) => {
+      if (reply instanceof Error) throw reply
+      const list = reply as RedisReply[]
+      return list.length === 0 ? undefined : fieldMap(list, 0)
+    })
+  }
+
+  async removeUser(user: UserRef, spec: RemoveUserSpec): Promise<number | 'retry'> {
+    const keys: string[] = [user.index, user.quarantineIndex]
+    for (const h of spec.sessions) keys.push(user.record(h))
+    for (const h of spec.quarantined) keys.push(user.quarantine(h))
+    const args: RedisArg[] = [
+      spec.mode,
+      spec.strict ? '1' : '0',
+      spec.keep ?? '',
+      spec.sessions.length,
+      ...spec.sessions,
+      ...spec.quarantined,
+    ]
+    const reply = await this.run(removeUser(keys.length), keys, args)
+    if (reply === -8) return 'retry'
+    return Number((reply as number[])[1])
+  }
+
+  count(): number | undefined {
+    return this.records
+  }
+
+  close(): void {
+    clearInterval(this.timer)
+  }
+
+  /** Advances the count of this store's records by a few SCAN pages (skipped while Redis is away). */
+  private async countStep(): Promise<void> {
+    const { valkit } = this
+    if (this.counting || valkit.supervisor.backend !== 'redis') return
+    this.counting = true
+    const match = this.keys.recordPattern()
+    try {
+      this.pass ??= { nodes: await valkit.driver.masters(), node: 0, cursor: '0', count: 0 }
+      const pass = this.pass
+      for (let page = 0; page < PAGES_PER_STEP; page++) {
+        const node = pass.nodes[pass.node]
+        if (node === undefined) {
+          this.records = pass.count
+          this.pass = null
+          return
+        }
+        const reply = (await node.command(['SCAN', pass.cursor, 'MATCH', match, 'COUNT', SCAN_COUNT])) as [
+          RedisReply,
+          RedisReply[],
+        ]
+        pass.cursor = text(reply[0])
+        pass.count += reply[1].length
+        if (pass.cursor === '0') pass.node++
+      }
+    } catch {
+      this.pass = null // a count is never made of two topologies
+    } finally {
+      this.counting = false
+    }
+  }
+}

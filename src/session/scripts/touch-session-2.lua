@@ -1,0 +1,81 @@
+--[[ Read a session and slide its idle expiry in one step, on server time: the idle timeout,
+  the absolute timeout and the user's index (a session of a user is live only while its handle
+  is in the index: revoke and revoke-all remove it there) are all checked here. An ID rotated by
+  regenerate stays readable, read-only and untouched, until its overlap window ends.
+  The index is trimmed of expired handles (a bounded number per call).
+  KEYS[1] session record (hash)
+  KEYS[2] the user's index (sorted set: handle -> expiry in server ms)
+  ARGV[1] the record's handle (its member in the index)
+  ARGV[2] 1 to touch (record last seen, slide the expiry), 0 to only read
+  ARGV[3] renewal interval in ms (0: never due)
+  ARGV[4] touch interval in ms: last seen is not written again within it
+  ARGV[5] most expired index entries trimmed
+  Returns { 1, now, expires at, renewal due 0|1, field, value, ... } live
+        | { 2, now, expires at, 0, field, value, ... } a rotated ID within its overlap window
+        | -1 no such session | -2 revoked | -3 expired | -4 rotated, overlap over | -6 malformed ]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local meta = redis.pcall('HMGET', KEYS[1], 'v', 'a', 'i', 's', 'r', 'o', 'n')
+if type(meta) ~= 'table' or meta.err then
+  return -6
+end
+if not meta[1] then
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return -6
+  end
+  return -1
+end
+local a, i, s, r, o, n =
+  tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]), tonumber(meta[5]), tonumber(meta[6]), tonumber(meta[7])
+if not (tonumber(meta[1]) and a and i and s and r and o and n) then
+  return -6
+end
+local handle = ARGV[1]
+local function drop(code)
+  redis.call('DEL', KEYS[1])
+  if o == 1 then
+    redis.call('ZREM', KEYS[2], handle)
+  end
+  return code
+end
+if r > 0 and now >= r then
+  return drop(-4)
+end
+if now >= a or now >= s + i then
+  return drop(-3)
+end
+if o == 1 then
+  local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
+  if #dead > 0 then
+    redis.call('ZREM', KEYS[2], unpack(dead))
+  end
+  if not redis.call('ZSCORE', KEYS[2], handle) then
+    return drop(-2)
+  end
+end
+local status = 1
+local expires = math.min(s + i, a)
+local due = 0
+if r > 0 then
+  status = 2
+  expires = r
+elseif ARGV[2] == '1' then
+  if now - s >= tonumber(ARGV[4]) then
+    expires = math.min(now + i, a)
+    redis.call('HSET', KEYS[1], 's', now)
+    redis.call('PEXPIREAT', KEYS[1], expires)
+    if o == 1 then
+      redis.call('ZADD', KEYS[2], expires, handle)
+    end
+  end
+  local renew = tonumber(ARGV[3])
+  if renew > 0 and now - n >= renew then
+    due = 1
+  end
+end
+local out = { status, now, expires, due }
+local all = redis.call('HGETALL', KEYS[1])
+for j = 1, #all do
+  out[4 + j] = all[j]
+end
+return out
