@@ -58,11 +58,11 @@ export class AccessList {
       if (value === undefined) continue
       if (set.has(scope === 'ip' ? normalizeIp(value) : value)) return `${scope}=${value}`
     }
-    const ip = subject.ip
-    if (this.#ranges !== null && ip !== undefined) {
+    const raw = subject.ip
+    if (this.#ranges !== null && raw !== undefined) {
+      const ip = normalizeIp(raw)
       const family = isIP(ip)
-      if (family !== 0 && this.#ranges.check(normalizeIp(ip), family === 4 ? 'ipv4' : 'ipv6'))
-        return `ip=${ip}`
+      if (family !== 0 && this.#ranges.check(ip, family === 4 ? 'ipv4' : 'ipv6')) return `ip=${raw}`
     }
     return null
   }
