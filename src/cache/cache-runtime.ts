@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { createCodec, createMemoryStore, type Codec, type MemoryStore, type Valkit } from '../core/index.js'
+import {
+  ValkitError,
+  createCodec,
+  createMemoryStore,
+  type Codec,
+  type MemoryStore,
+  type Valkit,
+} from '../core/index.js'
 import type { ResolvedCacheOptions } from './cache-options.js'
 import { defaultPlan, type LoadPlan } from './load-plan.js'
 import { L2SizeCounter } from './l2-size.js'
@@ -40,7 +47,15 @@ export class LoadState {
   /** The caller's answer is out (or nobody waits) and the load goes on to refresh the value. */
   refreshing = false
   stale: L1Entry | undefined
+  /** The loader's signal: aborted at the hard timeout or when the cache closes. */
+  controller: AbortController | undefined
+  /** What the callers get. */
   readonly promise: Promise<unknown>
+  /**
+   * What the load stored, once it is over (`NOTHING_STORED` otherwise): callers that arrive
+   * after a refresh answered with the stale value wait for this instead.
+   */
+  final: Promise<unknown> = Promise.resolve(undefined)
   #resolve!: (value: unknown) => void
   #reject!: (err: unknown) => void
 
@@ -117,6 +132,8 @@ export interface ReplayTarget {
 }
 
 const BUFFERS = Object.freeze({ buffers: true as const })
+/** The shortest time a tag's invalidation time is kept. */
+const TAG_EPOCH_KEEP_MIN_MS = 10 * 60_000
 /** How often the L2 count advances (10 SCAN pages of 1000). */
 const L2_COUNT_INTERVAL_MS = 5000
 
@@ -144,6 +161,12 @@ export class CacheRuntime {
   readonly textFrames: boolean
   /** Counts the namespace's values in L2, a few SCAN pages at a time. */
   readonly l2Size: L2SizeCounter | null
+  /**
+   * How long a tag's invalidation time is kept (the `te:` keys), and so the longest a load with
+   * tags may run and still store its result: 10 minutes, or the lease's TTL or hard loader
+   * timeout if longer.
+   */
+  readonly tagEpochKeepMs: number
   /** The call options of L2 reads: Buffers for binary frames. */
   readonly readOptions: { readonly buffers: true } | undefined
   /** Bumped by every write and invalidation (local or remote): an L2 read that spans one does not fill L1. */
@@ -194,6 +217,11 @@ export class CacheRuntime {
     // The memory backend has no shared tier: the cache is its L1 (with L1 turned off, every read misses).
     this.l2 = options.l2 && valkit.config.topology.kind !== 'memory'
     this.plan = defaultPlan(options)
+    this.tagEpochKeepMs = Math.max(
+      TAG_EPOCH_KEEP_MIN_MS,
+      options.lease === false ? 0 : options.lease.ttlMs,
+      options.hardTimeoutMs,
+    )
     this.textFrames = codec.serializer === 'json' && codec.keyring === undefined
     this.readOptions = this.textFrames ? undefined : BUFFERS
     this.l1 =
@@ -218,6 +246,13 @@ export class CacheRuntime {
       // Every L1 entry may have missed invalidations while disconnected: drop them all on recovery,
       // then send the L2 deletions that could not be sent during the outage.
       this.unhooks.push(valkit.supervisor.onRecover(() => this.recover()))
+      // The subscriber alone can drop and come back (Redis closes a slow pub/sub client) while
+      // commands go on: messages were lost, so L1 entries are suspect as after an outage.
+      this.unhooks.push(
+        valkit.driver.onEvent((event) => {
+          if (event.type === 'resubscribed') this.missedMessages()
+        }),
+      )
       this.unhooks.push(
         valkit.supervisor.onChange((change) => {
           if (change.to === 'ready' && this.pendingCount > 0) void this.replay()
@@ -435,6 +470,10 @@ export class CacheRuntime {
   close(): void {
     if (this.closed) return
     this.closed = true
+    for (const load of this.loads.values()) {
+      load.tainted = true
+      load.controller?.abort(new ValkitError('VALKIT_CLOSED', 'The cache was closed while this loader ran.'))
+    }
     this.metrics.detach()
     this.l2Size?.close()
     for (const unhook of this.unhooks) unhook()
@@ -449,13 +488,20 @@ export class CacheRuntime {
 
   private async recover(): Promise<void> {
     if (this.closed) return
-    // Invalidation messages may have been missed while the connection was down: every L1 entry
-    // made before now is suspect (revalidated against L2 on its next read, served as it is only
-    // while L2 cannot answer), and no load that ran across the outage stores its result.
+    this.missedMessages()
+    await this.replay()
+  }
+
+  /**
+   * Invalidation messages may have been missed (an outage, or the subscriber connection alone
+   * came back): every L1 entry made before now is suspect (revalidated against L2 on its next
+   * read, served as it is only while L2 cannot answer), and no load in flight stores its result.
+   */
+  missedMessages(): void {
+    if (this.closed) return
     this.seq++
     this.epoch++
     this.taintWhere(() => true)
-    await this.replay()
   }
 
   private async replay(): Promise<void> {

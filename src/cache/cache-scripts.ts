@@ -21,6 +21,8 @@ export const BEGIN_LOAD = load('begin-load-3.lua', 3)
 export const STORE_LOADED = load('store-loaded-n.lua', 2)
 /** @internal */
 export const RELEASE_LEASE = load('release-lease-1.lua', 1)
+/** @internal */
+export const EXTEND_LEASE = load('extend-lease-1.lua', 1)
 
 const variants = new Map<Script, Script[]>()
 

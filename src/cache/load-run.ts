@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { ValkitError } from '../core/index.js'
+import { closedError } from './cache-arguments.js'
 import type { CacheRuntime, L1Entry, LoadState } from './cache-runtime.js'
 import type { LoadPlan } from './load-plan.js'
 import type { LoaderContext } from './cache-types.js'
@@ -10,10 +11,15 @@ export interface LoadHost {
   /** Reads L2: the entry, `null` for a miss, `undefined` when L2 did not answer. */
   fetch(full: string, plan: LoadPlan): Promise<L1Entry | null | undefined>
   beginLoad(full: string, leaseTtlMs: number): Promise<BeginReply>
-  /** Decodes a frame that begin-load returned (fills L1). */
-  acceptFrame(full: string, frame: Buffer | string, plan: LoadPlan): L1Entry | null
-  storeLoaded(key: string, state: LoadState, value: unknown, plan: LoadPlan, lease: Lease): Promise<void>
+  /** Decodes a frame that begin-load returned (fills L1 unless a change happened since `seq`). */
+  acceptFrame(full: string, frame: Buffer | string, plan: LoadPlan, seq: number): L1Entry | null
+  /** Stores a loaded value; `true` when it is in the cache now. */
+  storeLoaded(key: string, state: LoadState, value: unknown, plan: LoadPlan, lease: Lease): Promise<boolean>
   releaseLease(full: string, token: string): Promise<void>
+  /** Extends a lease still held with `token`; `false` when it is not held any more. */
+  extendLease(full: string, token: string, ttlMs: number): Promise<boolean>
+  /** Drops a suspect L1 entry that L2 no longer has. */
+  dropSuspect(full: string, entry: L1Entry): void
 }
 
 /** The begin-load script's answer. @internal */
@@ -49,11 +55,14 @@ export function revalidatable(entry: L1Entry, plan: LoadPlan): boolean {
   )
 }
 
+/** What a load that did not end with a value stored returns (see {@link LoadState.final}). @internal */
+export const NOTHING_STORED: unique symbol = Symbol('nothing stored')
+
 /**
  * The body of one `getOrSet` load (or background refresh): L2 read, lease, loader with its
  * deadlines, store. It settles `state` as soon as the caller's answer is known (a stale value
  * under stale-while-revalidate settles early and the load goes on in the background) and
- * always settles it.
+ * always settles it. Resolves with the value the load stored, or {@link NOTHING_STORED}.
  *
  * @internal
  */
@@ -64,22 +73,32 @@ export async function runLoad(
   loader: (context: LoaderContext<unknown>) => unknown,
   plan: LoadPlan,
   refresh: boolean,
-): Promise<void> {
+): Promise<unknown> {
   const rt = host.rt
   const full = state.full
   let lease = NO_LEASE
+  let renewal: NodeJS.Timeout | undefined
   state.refreshing = refresh
   try {
     if (rt.l2Usable()) {
       const found = await host.fetch(full, plan)
       if (found != null) {
-        if (rt.trusted(found)) return state.settle(found.value)
+        if (rt.trusted(found)) {
+          state.settle(found.value)
+          return NOTHING_STORED
+        }
         if (!found.negative) state.stale = found
+      } else if (found === null && state.stale !== undefined && state.stale.epoch !== rt.epoch) {
+        // A suspect L1 entry (from before an outage) that L2 no longer has was deleted elsewhere:
+        // it must not come back as a stale answer.
+        host.dropSuspect(full, state.stale)
+        state.stale = undefined
       }
       if (found === undefined && usableStale(state.stale, plan.keepMs)) {
         // L2 did not answer: what L1 holds is the best answer there is.
         rt.hitL1()
-        return state.settle(state.stale.value)
+        state.settle(state.stale.value)
+        return NOTHING_STORED
       }
       if (!refresh && state.stale !== undefined && revalidatable(state.stale, plan)) {
         rt.servedStale()
@@ -89,35 +108,69 @@ export async function runLoad(
       }
       if (found !== undefined) {
         const begun = await begin(host, state, plan, refresh)
-        if (begun === 'skip') return state.settle(state.stale?.value)
-        if ('entry' in begun) return state.settle(begun.entry.value)
+        if (begun === 'skip') {
+          state.settle(state.stale?.value)
+          return NOTHING_STORED
+        }
+        if ('entry' in begun) {
+          state.settle(begun.entry.value)
+          return NOTHING_STORED
+        }
         lease = begun
+        if (lease.token !== '0') renewal = renewLease(host, full, lease.token)
       }
     }
+    if (rt.closed) throw closedError()
     if (!refresh) rt.missed()
     rt.loaderRan()
     let value: unknown
     try {
       value = await callLoader(host, state, key, loader, plan)
     } catch (err) {
+      clearInterval(renewal)
       if (lease.token !== '0') void host.releaseLease(full, lease.token)
       const stale = state.stale
-      if (usableStale(stale, plan.graceMs)) {
+      if (!rt.closed && usableStale(stale, plan.graceMs)) {
         rt.servedStale()
         rt.valkit.logger.debug('cache: loader failed; serving the stale value (grace)', {
           namespace: rt.options.namespace,
           error: err instanceof Error ? err.message : String(err),
         })
-        return state.settle(stale.value)
+        state.settle(stale.value)
+        return NOTHING_STORED
       }
-      return state.fail(err)
+      state.fail(err)
+      return NOTHING_STORED
     }
-    await host.storeLoaded(key, state, value, plan, lease)
+    clearInterval(renewal)
+    const stored = rt.closed ? false : await host.storeLoaded(key, state, value, plan, lease)
     state.settle(value)
+    return stored ? value : NOTHING_STORED
   } catch (err) {
+    clearInterval(renewal)
     if (lease.token !== '0') void host.releaseLease(full, lease.token)
     state.fail(err)
+    return NOTHING_STORED
   }
+}
+
+/** Keeps a lease alive while its loader runs (every third of its TTL); stops on its own if lost. */
+function renewLease(host: LoadHost, full: string, token: string): NodeJS.Timeout | undefined {
+  const options = host.rt.options.lease
+  if (options === false) return undefined
+  const timer = setInterval(
+    () => {
+      host.extendLease(full, token, options.ttlMs).then(
+        (held) => {
+          if (!held) clearInterval(timer)
+        },
+        () => {},
+      )
+    },
+    Math.max(1, Math.floor(options.ttlMs / 3)),
+  )
+  timer.unref()
+  return timer
 }
 
 /**
@@ -143,9 +196,11 @@ async function begin(
   try {
     for (;;) {
       watch?.rearm()
+      // Taken before asking: an invalidation handled before the answer keeps it out of L1.
+      const seq = rt.seq
       const reply = await host.beginLoad(full, leaseMs)
       if (reply.kind === 'value') {
-        const entry = host.acceptFrame(full, reply.frame, plan)
+        const entry = host.acceptFrame(full, reply.frame, plan, seq)
         return entry !== null ? { entry } : NO_LEASE
       }
       if (reply.kind === 'granted') return { token: reply.token, began: reply.now }
@@ -154,9 +209,10 @@ async function begin(
       if (left <= 0) return { token: '0', began: reply.now }
       rt.leaseWaited()
       await watch!.wait(Math.min(reply.leftMs + 2, left))
-      if (rt.closed) return NO_LEASE
+      if (rt.closed) throw closedError()
     }
   } catch (err) {
+    if (rt.closed) throw err
     rt.l2Failed(err)
     return NO_LEASE
   } finally {
@@ -173,6 +229,7 @@ function callLoader(
   plan: LoadPlan,
 ): Promise<unknown> {
   const controller = new AbortController()
+  state.controller = controller
   const context: LoaderContext<unknown> = {
     key,
     signal: controller.signal,

@@ -18,7 +18,7 @@ import { clearKeys } from './clear-keys.js'
 import { FRAME_MARKER } from './l2-frame.js'
 import { TEXT_HEADER_CHARS, readTextHead } from './text-frame.js'
 import { checkSchema, resolvePlan, type LoadPlan } from './load-plan.js'
-import { revalidatable, runLoad, softly, usableStale } from './load-run.js'
+import { NOTHING_STORED, revalidatable, runLoad, softly, usableStale } from './load-run.js'
 import { NamespaceKeys } from './namespace-keys.js'
 import { NamespaceL2 } from './namespace-l2.js'
 
@@ -115,10 +115,17 @@ export class NamespaceCache implements Cache {
       return Promise.resolve(kept.value as T)
     }
     const running = rt.loads.get(full)
-    // A settled load that is not refreshing is only waiting for its clean-up: start anew.
-    if (running !== undefined && (!running.settled || running.refreshing)) {
+    if (running !== undefined && !running.settled) {
       rt.coalesced++
       return this.answer<T>(running, plan)
+    }
+    if (running !== undefined && running.refreshing && !running.tainted) {
+      // A refresh already answered its callers with the stale value, which this caller may not
+      // have (no L1, or past its window): wait for what the refresh stores, else load anew.
+      rt.coalesced++
+      return running.final.then((value) =>
+        value === NOTHING_STORED ? this.getOrSet(key, loader, options) : (value as T),
+      )
     }
     const state = this.startLoad(
       full,
@@ -168,7 +175,8 @@ export class NamespaceCache implements Cache {
         for (let j = 0; j < missing.length; j++) {
           const reply = list[j]
           const entry = reply == null ? null : this.l2.accept(fulls[j]!, reply, seq, plan)
-          if (entry === null) this.dropSuspect(fulls[j]!, kept[j])
+          const old = kept[j]
+          if (entry === null && old !== undefined) this.l2.dropSuspect(fulls[j]!, old)
           if (entry !== null && rt.trusted(entry)) out[missing[j]!] = entry.value as T
           else rt.missed()
         }
@@ -396,8 +404,6 @@ export class NamespaceCache implements Cache {
       await this.rt.valkit.connection.unsubscribe(this.keys.channel, this.listener).catch(() => {})
   }
 
-  // --- LoadHost: what a getOrSet load uses -------------------------------------------------
-
   // --- internals ------------------------------------------------------------------------
 
   private badCall(key: unknown): ValkitError {
@@ -426,7 +432,9 @@ export class NamespaceCache implements Cache {
       stale,
     )
     rt.loads.set(full, state)
-    void runLoad(this.l2, state, key, loader, plan, refresh).finally(() => {
+    // `final` resolves after the load left the map, so whoever waits on it and loads anew starts
+    // a load of its own.
+    state.final = runLoad(this.l2, state, key, loader, plan, refresh).finally(() => {
       if (rt.loads.get(full) === state) rt.loads.delete(full)
     })
     // A refresh's failure is counted where it happened; nobody awaits it.
@@ -453,15 +461,9 @@ export class NamespaceCache implements Cache {
         return kept.value as T
       }
     } else if (found !== null && rt.trusted(found)) return found.value as T
-    if (found === null) this.dropSuspect(full, kept)
+    if (found === null) this.l2.dropSuspect(full, kept)
     rt.missed()
     return undefined
-  }
-
-  /** L2 no longer has a key whose L1 entry is suspect: it was deleted elsewhere. */
-  private dropSuspect(full: string, kept: L1Entry | undefined): void {
-    const l1 = this.rt.l1
-    if (kept !== undefined && kept.epoch !== this.rt.epoch && l1?.peek(full) === kept) l1.delete(full)
   }
 
   /** A plain read from L2: one promise on the command's, no async frames (the L2-hit hot path). */
@@ -502,10 +504,6 @@ export class NamespaceCache implements Cache {
     for (const full of l1.keys()) if (matches(full)) doomed.push(full)
     for (const full of doomed) l1.delete(full)
     return doomed.length
-  }
-
-  private tagIndexKeys(tags: readonly string[]): string[] {
-    return tags.map((t) => `${this.name}\u0000${t}`)
   }
 
   private onMessage(message: Buffer): void {

@@ -3,6 +3,7 @@ import { encodeCacheEvent, type CacheEvent } from './cache-event.js'
 import { L1Entry, type CacheRuntime, type LoadState, type ReplayTarget } from './cache-runtime.js'
 import {
   BEGIN_LOAD,
+  EXTEND_LEASE,
   INVALIDATE_TAGS,
   RELEASE_LEASE,
   SET_TAGGED,
@@ -19,8 +20,6 @@ import type { NamespaceKeys } from './namespace-keys.js'
 const INVALIDATE_BATCH = 1000
 /** Keys per UNLINK when replaying deletions. */
 const UNLINK_BATCH = 500
-/** How long a tag's last-invalidation time is kept: far longer than any load. */
-const TAG_EPOCH_KEEP_MS = 24 * 3_600_000
 
 /** Decodes a value read back as text (text frames) or bytes (either layout). */
 function readFrame(reply: RedisReply): TextFrame | L2Frame | undefined {
@@ -93,8 +92,8 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     return { kind: 'held', now: Number(list[1]), leftMs: Number(list[2]) }
   }
 
-  acceptFrame(full: string, frame: Buffer | string, plan: LoadPlan): L1Entry | null {
-    return this.accept(full, frame, this.rt.seq, plan)
+  acceptFrame(full: string, frame: Buffer | string, plan: LoadPlan, seq: number): L1Entry | null {
+    return this.accept(full, frame, seq, plan)
   }
 
   async storeLoaded(
@@ -103,11 +102,12 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     value: unknown,
     plan: LoadPlan,
     lease: Lease,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const rt = this.rt
     const full = state.full
-    const release = (): void => {
+    const release = (): false => {
       if (lease.token !== '0') void this.releaseLease(full, lease.token)
+      return false
     }
     let ttlMs: number
     let tags: string[] | null
@@ -135,11 +135,16 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     if (framed === null) return release()
     const entry = this.entry(value, value === undefined, tags, ttlMs, keepMs)
     if (framed.bytes === null || !rt.l2Usable()) {
-      this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
       if (framed.bytes !== null) rt.remember(this, 'keys', key)
-      return
+      return this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
     }
     const tagList = tags ?? []
+    if (tagList.length > 0 && lease.began === 0) {
+      // The load's start time is unknown (begin-load failed): the tag guard cannot run, so the
+      // value stays out of L2 (L1 keeps it, guarded by this process's own invalidations).
+      release()
+      return this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
+    }
     const keys = [
       full,
       this.keys.lease + key,
@@ -159,16 +164,33 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
           this.keys.channel,
           encodeCacheEvent({ kind: 'keys', keys: [key], origin }),
           encodeCacheEvent({ kind: 'released', keys: [key], origin }),
+          rt.tagEpochKeepMs,
         ]),
       )
     } catch (err) {
       rt.l2Failed(err)
-      this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
+      release()
       rt.remember(this, 'keys', key)
-      return
+      return this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
     }
-    if (stored === 1) this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
-    else rt.discarded++
+    if (stored === 1) return this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
+    rt.discarded++
+    return false
+  }
+
+  async extendLease(full: string, token: string, ttlMs: number): Promise<boolean> {
+    const key = full.slice(this.keys.value.length)
+    const reply = await this.rt.valkit.connection.script(
+      EXTEND_LEASE,
+      [this.keys.lease + key],
+      [token, ttlMs],
+    )
+    return Number(reply) === 1
+  }
+
+  dropSuspect(full: string, entry: L1Entry): void {
+    const l1 = this.rt.l1
+    if (entry.epoch !== this.rt.epoch && l1?.peek(full) === entry) l1.delete(full)
   }
 
   async releaseLease(full: string, token: string): Promise<void> {
@@ -189,15 +211,16 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     }
   }
 
-  putLoaded(state: LoadState, entry: L1Entry, ttlMs: number, size: number): void {
+  putLoaded(state: LoadState, entry: L1Entry, ttlMs: number, size: number): boolean {
     if (state.tainted) {
       this.rt.discarded++
-      return
+      return false
     }
     const rt = this.rt
     rt.seq++
     rt.sets++
     if (this.mayFill()) rt.l1Put(state.full, entry, ttlMs, size)
+    return true
   }
 
   entry(value: unknown, negative: boolean, tags: string[] | null, ttlMs: number, keepMs: number): L1Entry {
@@ -379,7 +402,7 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     for (;;) {
       const reply = await this.rt.valkit.connection.script(script, keys, [
         INVALIDATE_BATCH,
-        TAG_EPOCH_KEEP_MS,
+        this.rt.tagEpochKeepMs,
       ])
       const left = Array.isArray(reply) ? Number(reply[1]) : 0
       if (!(left > 0)) return

@@ -140,6 +140,112 @@ for (const engine of testEngines()) {
       assert.equal(await a.get('row:1'), 'new row')
     })
 
+    it('a loader whose lease was lost (it expired, another loader stored) does not store its older value', async () => {
+      const [a, b] = await Promise.all([instance({ namespace: 'fence' }), instance({ namespace: 'fence' })])
+      const read = gate<string>()
+      const started = gate()
+      const pending = a.getOrSet('k', () => {
+        started.open()
+        return read.promise
+      })
+      await started.promise
+      // The lease vanishes as if it had expired while a's loader was stuck; b loads and stores.
+      await server.command('DEL', `${prefix}:v1:cache:{fence}:l:k`)
+      assert.equal(await b.getOrSet('k', () => 'new'), 'new')
+      read.open('old')
+      assert.equal(await pending, 'old', 'a’s caller still gets what a read')
+      assert.equal(a.stats().discarded, 1)
+      assert.equal(await b.get('k'), 'new')
+      const c = await instance({ namespace: 'fence', l1: false })
+      assert.equal(await c.get('k'), 'new', 'L2 keeps the newer value')
+    })
+
+    it('a value begin-load returns is kept out of L1 when an invalidation arrives before the reply', async () => {
+      const options: CacheOptions = { namespace: 'seq', ttl: '10m' }
+      const [a, b, c] = await Promise.all([instance(options), instance(options), instance(options)])
+      const connection = valkits[valkits.length - 3]!.connection
+      // Counts the messages a's subscriber has dispatched (its cache's listener runs in the same loop).
+      let messages = 0
+      await connection.subscribe(`${prefix}:v1:cache:{seq}:events`, () => messages++)
+      const script = connection.script.bind(connection)
+      // Between a's GET miss and begin-load, c stores v1; right after begin-load ran, b writes v2,
+      // and its message reaches a before a handles the reply.
+      connection.script = async (...args: Parameters<typeof script>) => {
+        if (!String(args[0].name).startsWith('begin-load')) return script(...args)
+        await c.set('k', 'v1')
+        const reply = await script(...args)
+        await b.set('k', 'v2')
+        await waitFor(() => messages >= 2 || undefined, { what: 'a to receive c’s and b’s messages' })
+        return reply
+      }
+      try {
+        assert.equal(await a.getOrSet('k', () => 'loaded'), 'v1', 'the caller gets what begin-load saw')
+      } finally {
+        connection.script = script
+      }
+      assert.equal(await a.get('k'), 'v2', 'a did not keep v1 in L1')
+    })
+
+    it('a refresh that answered with the stale value does not answer a caller after a delete', async () => {
+      const options: CacheOptions = { namespace: 'swr-delete', staleWhileRevalidate: '10s' }
+      const [a, b] = await Promise.all([instance(options), instance(options)])
+      await a.getOrSet('k', () => 'v1', { ttl: 100 })
+      const writtenAt = Date.now()
+      await waitFor(() => Date.now() > writtenAt + 150 || undefined, { what: 'the TTL to pass' })
+      const slow = gate<string>()
+      assert.equal(await b.getOrSet('k', () => slow.promise, { ttl: 100 }), 'v1', 'stale, refreshing')
+      await b.delete('k')
+      assert.equal(await b.getOrSet('k', () => 'after delete'), 'after delete')
+      slow.open('refreshed')
+    })
+
+    it('when only the subscriber connection drops, L1 entries that missed messages are revalidated', async () => {
+      const [a, b] = await Promise.all([
+        instance({ namespace: 'subdrop' }),
+        instance({ namespace: 'subdrop' }),
+      ])
+      await b.set('k', 'v1')
+      assert.equal(await a.get('k'), 'v1')
+      assert.equal(a.stats().l1Entries, 1)
+      // Redis drops every pub/sub client (as past client-output-buffer-limit pubsub); commands go on.
+      await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub')
+      await b.set('k', 'v2')
+      await waitFor(async () => (await a.get('k')) === 'v2' || undefined, {
+        what: 'a to revalidate after its subscriber came back',
+      })
+      await b.set('k', 'v3')
+      await waitFor(async () => (await a.get('k')) === 'v3' || undefined, {
+        what: 'a to be subscribed again',
+      })
+    })
+
+    it('a waiter of a closed cache neither runs its loader nor stores', async () => {
+      const options: CacheOptions = { namespace: 'closing', lease: { ttl: '5s' } }
+      const [x, y] = await Promise.all([instance(options), instance(options)])
+      const holding = gate<string>()
+      const started = gate()
+      const held = x.getOrSet('k', () => {
+        started.open()
+        return holding.promise
+      })
+      await started.promise
+      let yRan = false
+      const waiting = y.getOrSet('k', () => {
+        yRan = true
+        return 'y'
+      })
+      const outcome = waiting.then(
+        () => 'resolved',
+        (err: unknown) => (err as { code?: string }).code,
+      )
+      await waitFor(() => y.stats().leaseWaits > 0 || undefined, { what: 'y waiting for x' })
+      await y.close()
+      assert.equal(await outcome, 'VALKIT_CLOSED')
+      assert.equal(yRan, false)
+      holding.open('x')
+      assert.equal(await held, 'x')
+    })
+
     it('stale-while-revalidate through L2: another instance serves the stale value and refreshes it once', async () => {
       const options: CacheOptions = { namespace: 'swr', ttl: 100, staleWhileRevalidate: '1m' }
       const [a, b] = await Promise.all([instance(options), instance(options)])

@@ -10,24 +10,30 @@
   ARGV[5] n, the number of tags
   ARGV[6] the namespace's channel
   ARGV[7] message announcing the write    ARGV[8] message announcing a release without a value
+  ARGV[9] how long tag invalidation times are kept, in ms: a load that began longer ago than
+          that cannot be checked and is refused
   Returns 1 stored
-        | -1 a tag was invalidated after the load began: not stored, lease released
-        | -2 another loader holds the lease now (ours expired): not stored ]]
+        | -1 a tag was invalidated after the load began (or the load is too old to check): not
+             stored, lease released
+        | -2 the load's lease is not held with its token any more (it expired, and maybe another
+             loader took it): not stored ]]
 local token = ARGV[3]
 local ours = false
 if token ~= '0' then
-  local holder = redis.call('GET', KEYS[2])
-  if holder and holder ~= token then
+  if redis.call('GET', KEYS[2]) ~= token then
     return -2
   end
-  ours = holder == token
+  ours = true
 end
 local n = tonumber(ARGV[5])
 local began = tonumber(ARGV[4])
 if began > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local stale = now - began > tonumber(ARGV[9])
   for i = 3 + n, 2 + 2 * n do
     local at = redis.call('GET', KEYS[i])
-    if at and tonumber(at) >= began then
+    if stale or (at and tonumber(at) >= began) then
       if ours then
         redis.call('DEL', KEYS[2])
         redis.call('PUBLISH', ARGV[6], ARGV[8])

@@ -125,6 +125,12 @@ export class IoredisAdapter implements DriverPort {
       sub.on('messageBuffer', (channel, message) => dispatch(this.#channels, channel, message))
       sub.on('smessageBuffer', (channel, message) => dispatch(this.#shardChannels, channel, message))
       sub.on('error', () => {})
+      // ioredis resubscribes its channels on reconnect before 'ready'; the first one is the first connect.
+      let connectedBefore = false
+      sub.on('ready', () => {
+        if (connectedBefore) this.#emit({ type: 'resubscribed' })
+        connectedBefore = true
+      })
       this.#sub = sub
     }
     return this.#sub

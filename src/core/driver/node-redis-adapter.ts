@@ -124,8 +124,14 @@ export class NodeRedisAdapter implements DriverPort {
 
   async #subscriber(): Promise<Raw> {
     if (this.#sub === null) {
+      let connectedBefore = false
       this.#sub = this.#managed(
-        () => {},
+        (event) => {
+          // Every 'ready' after the first is a new subscriber connection, its channels restored.
+          if (event.type !== 'ready') return
+          if (connectedBefore) for (const listener of this.#listeners) listener({ type: 'resubscribed' })
+          connectedBefore = true
+        },
         async (client) => {
           for (const channel of this.#channels.channels()) await this.#rawSubscribe(client, channel, false)
           for (const channel of this.#shardChannels.channels())

@@ -33,6 +33,13 @@ export type DriverEvent =
   | { readonly type: 'reconnecting'; readonly attempt: number; readonly delayMs: number }
   /** The adapter moved to another master (Sentinel `+switch-master`, or a role check found a replica). */
   | { readonly type: 'failover'; readonly from: string | null; readonly to: string }
+  /**
+   * The subscriber connection came back after it was lost (the command connection may never have
+   * dropped: Redis closes a pub/sub client past `client-output-buffer-limit pubsub`) and every
+   * channel is subscribed again. Messages published meanwhile were lost: a listener that keeps
+   * state derived from them should revalidate it.
+   */
+  | { readonly type: 'resubscribed' }
 
 export type MessageListener = (message: Buffer, channel: string) => void
 
