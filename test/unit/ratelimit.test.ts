@@ -1,0 +1,190 @@
+/**
+ * Rate limiter pieces that need no server: option validation, and the algorithms' documented
+ * worst cases driven through the in-process engine with a clock the test moves (the engine
+ * runs the same inputs as the Redis script; the conformance suite checks they agree).
+ */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { createValkit } from '../../src/core/index.js'
+import {
+  createRateLimiter,
+  resolveRateLimiterOptions,
+  type RateLimitRule,
+} from '../../src/ratelimit/index.js'
+import { MemoryEngine } from '../../src/ratelimit/memory-engine.js'
+import { RuleSet } from '../../src/ratelimit/rule-set.js'
+import { rejectsOption } from '../support/rejects-option.js'
+
+/** One rule on the in-process engine with a manual clock (µs). */
+function engine(rule: RateLimitRule) {
+  let now = 1_700_000_000_000_000
+  const set = new RuleSet({ rules: { r: rule } }, { kind: 'limiter' }, 't:{x:', 0, 'test')
+  const e = new MemoryEngine(1000, () => now)
+  return {
+    advanceMs(ms: number) {
+      now += Math.round(ms * 1000)
+    },
+    get nowMs() {
+      return now / 1000
+    },
+    check(cost = 1): boolean {
+      const plan = set.plan(set.rules, { key: 'k' }, cost, undefined, 1, 1, null, 'lease')
+      return e.check(plan.keys, plan.args)[1] === 1
+    },
+  }
+}
+
+describe('ratelimit options', () => {
+  const rules = { r: { algorithm: 'fixed-window', limit: 10, window: '1s' } } as const
+  it('rejects bad rules naming the option path', () => {
+    const bad = (rule: unknown, path: string) =>
+      rejectsOption(() => resolveRateLimiterOptions({ rules: { r: rule as RateLimitRule } }), path)
+    bad({ algorithm: 'leaky', limit: 1, window: '1s' }, 'ratelimit.rules.r.algorithm')
+    bad({ algorithm: 'gcra', limit: 0, window: '1s' }, 'ratelimit.rules.r.limit')
+    bad({ algorithm: 'gcra', limit: 1.5, window: '1s' }, 'ratelimit.rules.r.limit')
+    bad({ algorithm: 'gcra', limit: 1 }, 'ratelimit.rules.r.window')
+    bad({ algorithm: 'gcra', limit: 1, window: 'soon' }, 'ratelimit.rules.r.window')
+    bad({ algorithm: 'fixed-window', limit: 1, window: '1s', burst: 3 }, 'ratelimit.rules.r.burst')
+    bad({ algorithm: 'concurrency', limit: 1, window: '1s' }, 'ratelimit.rules.r.window')
+    bad({ algorithm: 'gcra', limit: 1, window: '1s', leaseTtl: '1s' }, 'ratelimit.rules.r.leaseTtl')
+    bad({ algorithm: 'gcra', limit: 1, window: '1s', by: ['user', 'user'] }, 'ratelimit.rules.r.by')
+    bad({ algorithm: 'gcra', limit: 1, window: '1s', by: ['a b'] }, 'ratelimit.rules.r.by[0]')
+    bad(
+      { algorithm: 'gcra', limit: 1, window: '1s', tiers: { pro: { limit: -1 } } },
+      'ratelimit.rules.r.tiers.pro.limit',
+    )
+    bad(
+      { algorithm: 'gcra', limit: 1, window: '1s', penalty: { violations: 3, within: '1m' } },
+      'ratelimit.rules.r.penalty.block',
+    )
+    bad(
+      { algorithm: 'concurrency', limit: 1, penalty: { violations: 1, within: '1m', block: '1m' } },
+      'ratelimit.rules.r.penalty',
+    )
+    bad({ algorithm: 'gcra', limit: 1, window: '1s', typo: 1 }, 'ratelimit.rules.r.typo')
+  })
+
+  it('rejects a hash tag the rules cannot share, and other bad options', () => {
+    rejectsOption(
+      () =>
+        resolveRateLimiterOptions({
+          rules: { a: { ...rules.r, by: 'user' }, b: { ...rules.r, by: 'tenant' } },
+          hashTag: 'subject',
+        }),
+      'ratelimit.rules.b.by',
+    )
+    rejectsOption(
+      () =>
+        resolveRateLimiterOptions({ rules: { a: { ...rules.r, by: 'user' } }, hashTag: { scope: 'tenant' } }),
+      'ratelimit.rules.a.by',
+    )
+    rejectsOption(() => resolveRateLimiterOptions({ rules: {} }), 'ratelimit.rules')
+    rejectsOption(() => resolveRateLimiterOptions({ rules, name: 'a:b' }), 'ratelimit.name')
+    rejectsOption(
+      () => resolveRateLimiterOptions({ rules, whenUnavailable: 'panic' as 'deny' }),
+      'ratelimit.whenUnavailable',
+    )
+    rejectsOption(
+      () => resolveRateLimiterOptions({ rules, insurance: { share: 0 } }),
+      'ratelimit.insurance.share',
+    )
+    rejectsOption(
+      () => resolveRateLimiterOptions({ rules, deny: { ip: ['10.0.0.0/40'] } }),
+      'ratelimit.deny.ip[0]',
+    )
+    rejectsOption(
+      () => resolveRateLimiterOptions({ rules, adaptive: { signal: 'redis-latency', target: 0 } }),
+      'ratelimit.adaptive.target',
+    )
+    rejectsOption(
+      () =>
+        resolveRateLimiterOptions({
+          rules,
+          adaptive: { signal: 'redis-latency', target: 5, min: 2, max: 1 },
+        }),
+      'ratelimit.adaptive.min',
+    )
+    rejectsOption(() => resolveRateLimiterOptions({ rules, extra: true } as never), 'ratelimit.extra')
+    const valkit = createValkit({ env: {}, logger: false })
+    rejectsOption(
+      () => createRateLimiter(valkit, { rules, adaptive: { signal: () => 1, target: 1, rules: ['nope'] } }),
+      'ratelimit.adaptive.rules[0]',
+    )
+    void valkit.close()
+  })
+
+  it("'auto' shards by subject when every rule has the same scopes, else one tag per limiter", () => {
+    const same = resolveRateLimiterOptions({
+      rules: { a: { ...rules.r, by: 'user' }, b: { ...rules.r, by: 'user' } },
+    })
+    assert.deepEqual(same.tag, { kind: 'subject' })
+    const mixed = resolveRateLimiterOptions({
+      rules: { a: { ...rules.r, by: 'user' }, b: { ...rules.r, by: [] } },
+    })
+    assert.deepEqual(mixed.tag, { kind: 'limiter' })
+  })
+})
+
+describe('ratelimit worst cases (documented bounds, adversarial timing)', () => {
+  it('fixed window: 2 × limit across a boundary, never more than the limit per window', () => {
+    const e = engine({ algorithm: 'fixed-window', limit: 10, window: 1000 })
+    e.advanceMs(1000 - (e.nowMs % 1000) - 1) // 1 ms before a boundary
+    let admitted = 0
+    for (let i = 0; i < 20; i++) if (e.check()) admitted++
+    e.advanceMs(2) // 1 ms after it
+    for (let i = 0; i < 20; i++) if (e.check()) admitted++
+    assert.equal(admitted, 20, '20 admissions within 2 ms: the documented worst case')
+  })
+
+  it('sliding window counter: a packed previous window lets through less than 2 × limit in one window', () => {
+    const e = engine({ algorithm: 'sliding-window-counter', limit: 100, window: 1000 })
+    e.advanceMs(1000 - (e.nowMs % 1000)) // a window start
+    e.advanceMs(999) // the last ms of the window: pack it
+    const times: number[] = []
+    for (let i = 0; i < 200; i++) if (e.check()) times.push(e.nowMs)
+    assert.equal(times.length, 100)
+    // Then try every 1 ms through the next window.
+    for (let ms = 0; ms < 1000; ms++) {
+      e.advanceMs(1)
+      while (e.check()) times.push(e.nowMs)
+    }
+    let most = 0
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[j]! <= times[i]! - 1000) j++
+      most = Math.max(most, i - j + 1)
+    }
+    assert.ok(most > 150, `the approximation does overshoot (${most} in one sliding window)`)
+    assert.ok(most < 200, `but stays under 2 × limit (${most})`)
+  })
+
+  it('sliding window log: exact under the same adversarial timing', () => {
+    const e = engine({ algorithm: 'sliding-window-log', limit: 100, window: 1000 })
+    e.advanceMs(999)
+    const times: number[] = []
+    for (let i = 0; i < 200; i++) if (e.check()) times.push(e.nowMs)
+    for (let ms = 0; ms < 1500; ms++) {
+      e.advanceMs(1)
+      while (e.check()) times.push(e.nowMs)
+    }
+    let most = 0
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[j]! <= times[i]! - 1000) j++
+      most = Math.max(most, i - j + 1)
+    }
+    assert.equal(most, 100)
+  })
+
+  it('token bucket and GCRA: burst at once, then the refill rate; burst + limit within one window', () => {
+    for (const algorithm of ['token-bucket', 'gcra'] as const) {
+      const e = engine({ algorithm, limit: 10, window: 1000, burst: 5 })
+      let admitted = 0
+      for (let i = 0; i < 20; i++) if (e.check()) admitted++
+      assert.equal(admitted, 5, `${algorithm}: the burst`)
+      for (let ms = 0; ms < 1000; ms++) {
+        e.advanceMs(1)
+        while (e.check()) admitted++
+      }
+      assert.equal(admitted, 15, `${algorithm}: burst + limit within one window (then the rate)`)
+    }
+  })
+})
