@@ -25,6 +25,8 @@ type Fields = Map<string, Buffer>
 type SortedSet = Map<string, number>
 
 const SWEEP_INTERVAL_MS = 1000
+/** A record outlives its deadline this long (as in the scripts), so a late read reports it expired. */
+const LINGER_MS = 60_000
 const SWEEP_BATCH = 1000
 
 /**
@@ -160,7 +162,7 @@ export class MemorySessionBackend implements SessionBackend {
       if (now - s >= options.touchIntervalMs) {
         expiresAt = Math.min(now + i, a)
         fields.set('s', Buffer.from(String(now)))
-        this.hashes.get(ref.record)!.expiresAt = expiresAt
+        this.hashes.get(ref.record)!.expiresAt = expiresAt + LINGER_MS
         if (o === 1) this.zset(ref.index, now, true)!.set(ref.handle, expiresAt)
       }
       renewDue = options.renewAfterMs > 0 && now - n >= options.renewAfterMs
@@ -194,7 +196,7 @@ export class MemorySessionBackend implements SessionBackend {
     put('o', spec.owned ? 1 : 0)
     if (spec.previous !== null) put('p', spec.previous)
     for (const [field, bytes] of spec.fields) fields.set(field, bytes)
-    this.setHash(ref.record, fields, expiresAt)
+    this.setHash(ref.record, fields, expiresAt + LINGER_MS)
     let evicted = 0
     if (spec.owned) {
       index = this.zset(ref.index, now, true)!
@@ -259,7 +261,7 @@ export class MemorySessionBackend implements SessionBackend {
     } else {
       fields.set('r', Buffer.from(String(until)))
       fields.set('v', Buffer.from(String(v + 1)))
-      this.hashes.get(ref.record)!.expiresAt = until
+      this.hashes.get(ref.record)!.expiresAt = until + LINGER_MS
       const index = o === 1 ? this.zset(ref.index, now) : undefined
       if (index?.has(ref.handle) === true) index.set(ref.handle, until)
     }

@@ -245,12 +245,12 @@ export function resolveSessionStoreOptions(
     keyring = isKeyring(encryption)
       ? encryption
       : createKeyring(encryption as KeyringOptions, `${path}.encryption`)
-  const idleTimeoutMs = duration(options.idleTimeout, `${path}.idleTimeout`, d.idleTimeoutMs, 1000)
+  const idleTimeoutMs = duration(options.idleTimeout, `${path}.idleTimeout`, d.idleTimeoutMs, 100)
   const absoluteTimeoutMs = duration(
     options.absoluteTimeout,
     `${path}.absoluteTimeout`,
     d.absoluteTimeoutMs,
-    1000,
+    100,
   )
   if (absoluteTimeoutMs < idleTimeoutMs) {
     throw invalidOption(

@@ -82,6 +82,13 @@ export class SessionOperations {
     const userId = options.userId === undefined ? null : checkUserId(options.userId)
     const device = checkDevice(options.device)
     const { set } = splitChanges({ set: options.data ?? {} })
+    if (set.size > this.ctx.options.maxFields) {
+      throw new ValkitError(
+        'VALKIT_INVALID_ARGUMENT',
+        `A session may have at most ${this.ctx.options.maxFields} fields (maxFields); got ${set.size}.`,
+        { details: { argument: 'data' } },
+      )
+    }
     const tag = userId === null ? anonymousTag() : userTag(userId)
     const created = await this.insert(tag, { userId, device }, set, {
       createdAt: 0,

@@ -2,7 +2,8 @@
   the user's index: expired handles are trimmed, and past the per-user limit the sessions closest
   to expiry are logged out (removed from the index). When the session replaces an ID of the
   same user (regenerate), that ID must still be in the index, so a revoke-all that ran between
-  the two steps of regenerate is not undone.
+  the two steps of regenerate is not undone. The key lives 60 s past the session's deadline (a
+  late read then reports it expired rather than unknown).
   KEYS[1] session record (hash)
   KEYS[2] the user's index (sorted set: handle -> expiry in server ms)
   ARGV[1] the record's handle
@@ -59,7 +60,7 @@ for j = 0, count - 1 do
   fields[#fields + 1] = ARGV[13 + 2 * j]
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PEXPIREAT', KEYS[1], expires)
+redis.call('PEXPIREAT', KEYS[1], expires + 60000)
 local evicted = 0
 if owned then
   local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[7]) + 1

@@ -58,7 +58,7 @@ if overlap <= 0 or untilMs <= now then
   end
 else
   redis.call('HSET', KEYS[1], 'r', untilMs, 'v', v + 1)
-  redis.call('PEXPIREAT', KEYS[1], untilMs)
+  redis.call('PEXPIREAT', KEYS[1], untilMs + 60000)
   if o == 1 then
     redis.call('ZADD', KEYS[2], 'XX', untilMs, handle)
   end

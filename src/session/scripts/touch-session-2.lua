@@ -2,7 +2,8 @@
   the absolute timeout and the user's index (a session of a user is live only while its handle
   is in the index: revoke and revoke-all remove it there) are all checked here. An ID rotated by
   regenerate stays readable, read-only and untouched, until its overlap window ends.
-  The index is trimmed of expired handles (a bounded number per call).
+  The index is trimmed of expired handles (a bounded number per call). A record's key lives
+  60 s past its deadline, so a late read can still tell "expired" from "no such session".
   KEYS[1] session record (hash)
   KEYS[2] the user's index (sorted set: handle -> expiry in server ms)
   ARGV[1] the record's handle (its member in the index)
@@ -63,7 +64,7 @@ elseif ARGV[2] == '1' then
   if now - s >= tonumber(ARGV[4]) then
     expires = math.min(now + i, a)
     redis.call('HSET', KEYS[1], 's', now)
-    redis.call('PEXPIREAT', KEYS[1], expires)
+    redis.call('PEXPIREAT', KEYS[1], expires + 60000)
     if o == 1 then
       redis.call('ZADD', KEYS[2], expires, handle)
     end
