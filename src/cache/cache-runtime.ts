@@ -8,123 +8,13 @@ import {
   type Valkit,
 } from '../core/index.js'
 import type { ResolvedCacheOptions } from './cache-options.js'
+import type { L1Entry } from './l1-entry.js'
+import type { LoadState } from './load-state.js'
+import { Watch } from './watch.js'
 import { defaultPlan, type LoadPlan } from './load-plan.js'
 import { L2SizeCounter } from './l2-size.js'
 import { registerCacheMetrics, type CacheMetrics } from './cache-metrics.js'
 import type { CacheStats } from './cache-types.js'
-
-/**
- * One L1 entry. `tagKeys` are tag index keys (`namespace \0 tag`) so a tag invalidation can
- * find the entry; `negative` marks "the loader found nothing". `freshUntil` (Unix ms) is set
- * when the entry is kept past its TTL to be served stale; `0` means fresh for as long as L1
- * keeps it. `epoch` is the runtime's epoch when the entry was made: an entry of an older epoch
- * may have missed invalidations during an outage and is revalidated before it is trusted.
- *
- * @internal
- */
-export class L1Entry {
-  constructor(
-    readonly value: unknown,
-    readonly negative: boolean,
-    readonly tagKeys: readonly string[] | null,
-    readonly freshUntil: number,
-    readonly epoch: number,
-  ) {}
-}
-
-/**
- * A `getOrSet` load in flight in this process; callers of its key share `promise`. It is
- * tainted when its key, one of its tags or its namespace is invalidated (here or by a message)
- * while it runs: its result is then returned but not stored. `tagKeys` `'derived'`: the tags
- * come from the value, so any tag invalidation taints it. `stale` is the value kept past its
- * TTL, once known (for grace and soft timeouts).
- *
- * @internal
- */
-export class LoadState {
-  tainted = false
-  settled = false
-  /** The caller's answer is out (or nobody waits) and the load goes on to refresh the value. */
-  refreshing = false
-  stale: L1Entry | undefined
-  /** The loader's signal: aborted at the hard timeout or when the cache closes. */
-  controller: AbortController | undefined
-  /** What the callers get. */
-  readonly promise: Promise<unknown>
-  /**
-   * What the load stored, once it is over (`NOTHING_STORED` otherwise): callers that arrive
-   * after a refresh answered with the stale value wait for this instead.
-   */
-  final: Promise<unknown> = Promise.resolve(undefined)
-  #resolve!: (value: unknown) => void
-  #reject!: (err: unknown) => void
-
-  constructor(
-    readonly full: string,
-    readonly tagKeys: readonly string[] | 'derived' | null,
-    stale: L1Entry | undefined,
-  ) {
-    this.stale = stale
-    this.promise = new Promise((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
-    })
-  }
-
-  settle(value: unknown): void {
-    if (this.settled) return
-    this.settled = true
-    this.#resolve(value)
-  }
-
-  fail(err: unknown): void {
-    if (this.settled) return
-    this.settled = true
-    this.#reject(err)
-  }
-}
-
-/**
- * A wait for another instance's loader: woken by the message that announces the key's write or
- * the lease's release. Made before the lease is asked for, so a message that arrives before the
- * answer is not missed.
- *
- * @internal
- */
-export class Watch {
-  fired = false
-  #wake: (() => void) | null = null
-  constructor(private readonly dispose: (watch: Watch) => void) {}
-
-  fire(): void {
-    this.fired = true
-    this.#wake?.()
-  }
-
-  /** Resolves when fired (at once if it already was) or after `ms`. */
-  wait(ms: number): Promise<void> {
-    if (this.fired) return Promise.resolve()
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        this.#wake = null
-        resolve()
-      }
-      const timer = setTimeout(done, ms)
-      this.#wake = done
-    })
-  }
-
-  /** Fired state cleared, for the next wait. */
-  rearm(): void {
-    this.fired = false
-  }
-
-  close(): void {
-    this.#wake?.()
-    this.dispose(this)
-  }
-}
 
 /** What the runtime needs from a namespace to replay L2 deletions after an outage. @internal */
 export interface ReplayTarget {

@@ -1,7 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import { ValkitError } from '../core/index.js'
 import { closedError } from './cache-arguments.js'
-import type { CacheRuntime, L1Entry, LoadState } from './cache-runtime.js'
+import type { CacheRuntime } from './cache-runtime.js'
+import type { L1Entry } from './l1-entry.js'
+import type { LoadState } from './load-state.js'
 import type { LoadPlan } from './load-plan.js'
 import type { LoaderContext } from './cache-types.js'
 

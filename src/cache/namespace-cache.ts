@@ -1,9 +1,9 @@
-import { ValkitError, compileGlob, escapeGlob, type MessageListener, type RedisReply } from '../core/index.js'
+import { ValkitError, escapeGlob, type MessageListener, type RedisReply } from '../core/index.js'
 import { checkTags, closedError, invalidArgument, keyError } from './cache-arguments.js'
 import { checkNamespace, parseTtl } from './cache-options.js'
-import { decodeCacheEvent } from './cache-event.js'
-import { LoadState, type CacheRuntime, type L1Entry } from './cache-runtime.js'
-import { SET_MANY, withKeys } from './cache-scripts.js'
+import type { CacheRuntime } from './cache-runtime.js'
+import type { L1Entry } from './l1-entry.js'
+import { LoadState } from './load-state.js'
 import type {
   Cache,
   CacheGetOptions,
@@ -21,6 +21,8 @@ import { checkSchema, resolvePlan, type LoadPlan } from './load-plan.js'
 import { NOTHING_STORED, revalidatable, runLoad, softly, usableStale } from './load-run.js'
 import { NamespaceKeys } from './namespace-keys.js'
 import { NamespaceL2 } from './namespace-l2.js'
+import { applyCacheMessage, dropPattern } from './namespace-messages.js'
+import { writeMany } from './write-many.js'
 
 const BUFFERS = Object.freeze({ buffers: true })
 
@@ -210,55 +212,7 @@ export class NamespaceCache implements Cache {
       const ttlMs = rt.jittered(ttl === undefined ? rt.options.ttlMs : parseTtl(ttl, `setMany() [${i}].ttl`))
       return { key, value, ttlMs, tags: checkTags(tags, `setMany() [${i}].tags`) }
     })
-    if (prepared.length === 0) return
-    const keepMs = rt.plan.keepMs
-    const framed = prepared.map((p) => this.l2.encode(p.key, p.value, p.ttlMs, p.tags, keepMs, false))
-    const l2 = rt.l2Usable()
-    rt.seq++
-    for (let i = 0; i < prepared.length; i++) {
-      const p = prepared[i]!
-      const full = this.valuePrefix + p.key
-      rt.taintKey(full)
-      rt.sets++
-      if (!this.l2.mayFill()) {
-        rt.l1?.delete(full)
-        continue
-      }
-      rt.l1Put(
-        full,
-        this.l2.entry(p.value, false, p.tags, p.ttlMs, keepMs),
-        p.ttlMs + keepMs,
-        framed[i]!.size,
-      )
-    }
-    if (!rt.l2) return
-    if (!l2) {
-      for (const p of prepared) rt.remember(this.l2, 'keys', p.key)
-      return
-    }
-    const keys: string[] = prepared.map((p) => this.valuePrefix + p.key)
-    const tagIndex = new Map<string, number>()
-    const args: (string | number | Buffer)[] = [prepared.length]
-    for (let i = 0; i < prepared.length; i++) {
-      const p = prepared[i]!
-      const indexes: number[] = []
-      for (const tag of p.tags ?? []) {
-        let index = tagIndex.get(tag)
-        if (index === undefined) {
-          keys.push(this.keys.tag + tag)
-          tagIndex.set(tag, (index = keys.length))
-        }
-        indexes.push(index)
-      }
-      args.push(framed[i]!.bytes!, p.ttlMs + keepMs, indexes.length, ...indexes)
-    }
-    try {
-      await rt.valkit.connection.script(withKeys(SET_MANY, keys.length), keys, args)
-      await this.l2.publish({ kind: 'keys', keys: prepared.map((p) => p.key) })
-    } catch (err) {
-      rt.l2Failed(err)
-      for (const p of prepared) rt.remember(this.l2, 'keys', p.key)
-    }
+    if (prepared.length > 0) await writeMany(this.l2, prepared)
   }
 
   async delete(key: string): Promise<void> {
@@ -332,7 +286,7 @@ export class NamespaceCache implements Cache {
     }
     const rt = this.rt
     rt.invalidated()
-    const dropped = this.dropPattern(pattern)
+    const dropped = dropPattern(this.rt, this.keys, pattern)
     if (!rt.l2) return { deleted: dropped }
     const { valkit } = rt
     if (!rt.l2Usable() || !valkit.connection.isReady) {
@@ -491,48 +445,8 @@ export class NamespaceCache implements Cache {
     )
   }
 
-  /** Drops the L1 entries (and taints the loads) of this namespace matching a glob; returns how many. */
-  private dropPattern(pattern: string): number {
-    const rt = this.rt
-    const prefix = this.valuePrefix
-    const match = compileGlob(pattern)
-    const matches = (full: string): boolean => full.startsWith(prefix) && match(full.slice(prefix.length))
-    rt.taintWhere(matches)
-    const l1 = rt.l1
-    if (l1 === null) return 0
-    const doomed: string[] = []
-    for (const full of l1.keys()) if (matches(full)) doomed.push(full)
-    for (const full of doomed) l1.delete(full)
-    return doomed.length
-  }
-
   private onMessage(message: Buffer): void {
-    const rt = this.rt
-    const event = decodeCacheEvent(message)
-    if (event === undefined || event.origin === rt.origin || rt.closed) return
-    if (event.kind === 'released') {
-      for (const key of event.keys) rt.wake(this.valuePrefix + key)
-      return
-    }
-    rt.seq++
-    let dropped = 0
-    if (event.kind === 'keys') {
-      for (const key of event.keys) {
-        const full = this.valuePrefix + key
-        rt.taintKey(full)
-        if (rt.l1?.delete(full)) dropped++
-        rt.wake(full)
-      }
-    } else if (event.kind === 'tags') {
-      const tagKeys = this.keys.tagIndexKeys(event.tags)
-      rt.taintTags(tagKeys)
-      dropped = rt.dropTagKeys(tagKeys)
-    } else if (event.kind === 'pattern') dropped = this.dropPattern(event.pattern)
-    else {
-      rt.taintWhere((full) => this.keys.inScope(full))
-      dropped = rt.dropPrefixes(this.keys.clearPrefixes)
-    }
-    rt.remoteInvalidations += dropped
+    applyCacheMessage(this.rt, this.keys, message)
   }
 
   private async subscribe(): Promise<void> {

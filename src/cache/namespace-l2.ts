@@ -1,6 +1,8 @@
 import { ValkitError, estimateSize, type RedisReply } from '../core/index.js'
 import { encodeCacheEvent, type CacheEvent } from './cache-event.js'
-import { L1Entry, type CacheRuntime, type LoadState, type ReplayTarget } from './cache-runtime.js'
+import type { CacheRuntime, ReplayTarget } from './cache-runtime.js'
+import { L1Entry } from './l1-entry.js'
+import type { LoadState } from './load-state.js'
 import {
   BEGIN_LOAD,
   EXTEND_LEASE,
