@@ -45,6 +45,8 @@ export class MemoryLockTable {
   readonly listeners = new Map<string, Set<(event: SlotEvent) => void>>()
   /** The last token of any resource: tokens stay monotonic after a resource's entry is dropped. */
   lastToken = 0
+  /** The last token of each resource, for `inspect` (the most recent {@link FENCES_KEPT}). */
+  readonly fences = new Map<string, number>()
 
   resource(id: string): Resource {
     let r = this.resources.get(id)
@@ -63,14 +65,20 @@ export class MemoryLockTable {
     this.resources.delete(id)
   }
 
-  nextToken(r: Resource): number {
+  nextToken(id: string, r: Resource): number {
     const micros = Math.floor((performance.timeOrigin + performance.now()) * 1000)
     const token = Math.max(micros, this.lastToken + 1, r.lastToken + 1)
     this.lastToken = token
     r.lastToken = token
+    this.fences.delete(id)
+    this.fences.set(id, token)
+    if (this.fences.size > FENCES_KEPT) this.fences.delete(this.fences.keys().next().value!)
     return token
   }
 }
+
+/** How many resources' last tokens the memory backend remembers for `inspect`. */
+const FENCES_KEPT = 10_000
 
 const tables = new WeakMap<object, MemoryLockTable>()
 
@@ -113,7 +121,7 @@ export class MemorySlots implements SlotBackend {
       if (queued) dequeue(r, owner)
       return Promise.resolve({
         granted: true,
-        token: this.#grant(r, owner, mode, ttlMs, now),
+        token: this.#grant(ref, r, owner, mode, ttlMs, now),
         nowMs: now,
         grants,
       })
@@ -198,7 +206,8 @@ export class MemorySlots implements SlotBackend {
   inspect(ref: SlotRef): Promise<SlotInspection> {
     const now = Date.now()
     const r = this.#table.resources.get(ref.id)
-    if (r === undefined) return Promise.resolve({ holders: [], queued: 0, lastToken: 0 })
+    const lastToken = this.#table.fences.get(ref.id) ?? 0
+    if (r === undefined) return Promise.resolve({ holders: [], queued: 0, lastToken })
     const holders: { owner: string; token: number; mode: SlotMode; expiresInMs: number }[] = []
     if (r.exclusive !== null && r.exclusive.expiresAt > now) {
       holders.push({
@@ -212,15 +221,15 @@ export class MemorySlots implements SlotBackend {
       if (h.expiresAt > now)
         holders.push({ owner, token: h.token, mode: 's', expiresInMs: h.expiresAt - now })
     }
-    return Promise.resolve({ holders, queued: r.queue.length, lastToken: r.lastToken })
+    return Promise.resolve({ holders, queued: r.queue.length, lastToken })
   }
 
   onResubscribe(): () => void {
     return () => {}
   }
 
-  #grant(r: Resource, owner: string, mode: SlotMode, ttlMs: number, now: number): number {
-    const token = this.#table.nextToken(r)
+  #grant(ref: SlotRef, r: Resource, owner: string, mode: SlotMode, ttlMs: number, now: number): number {
+    const token = this.#table.nextToken(ref.id, r)
     if (mode === 'x') r.exclusive = { owner, token, expiresAt: now + ttlMs }
     else r.shared.set(owner, { token, expiresAt: now + ttlMs })
     return token
@@ -237,7 +246,7 @@ export class MemorySlots implements SlotBackend {
       } else if (free(r, entry.mode, entry.limit, now)) {
         r.queue.shift()
         r.waiters.delete(head)
-        const token = this.#grant(r, head, entry.mode, entry.ttlMs, now)
+        const token = this.#grant(ref, r, head, entry.mode, entry.ttlMs, now)
         const grant = { owner: head, token, expiresAtMs: now + entry.ttlMs }
         if (head.startsWith(this.#mine)) grants.push(grant)
         else this.#emit(ref, { type: 'grant', grant })

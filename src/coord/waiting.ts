@@ -77,6 +77,8 @@ export class Waiter {
     if (spec.signal !== undefined) {
       this.#onAbort = () => void this.giveUp('aborted')
       spec.signal.addEventListener('abort', this.#onAbort, { once: true })
+      // Aborted while the first call was on its way.
+      if (spec.signal.aborted) queueMicrotask(this.#onAbort)
     }
   }
 

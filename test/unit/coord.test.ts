@@ -29,7 +29,7 @@ test('coord options: defaults, human durations, and the path of a bad option', (
   assert.deepEqual(resolved.durable, { replicas: 2, timeoutMs: 100 })
   const rejects = (options: object, path: string) =>
     assert.throws(
-      () => resolveCoordOptions(options as never),
+      () => resolveCoordOptions(options),
       (err: unknown) => isValkitError(err, 'VALKIT_INVALID_OPTION') && err.details?.path === path,
     )
   rejects({ ttl: 0 }, 'coord.ttl')
