@@ -86,6 +86,49 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('getOrSet across two instances: one loader run per key (the lease), and a load overtaken by a tag invalidation is not stored', async () => {
+      // Namespaces of their own (the clear() test counts what its namespaces hold).
+      const names = ['lease-a', 'lease-b', 'lease-c', 'lease-d']
+      for (const namespace of names) {
+        const a = createCache(valkit, { namespace })
+        const b = createCache(other, { namespace })
+        await Promise.all([a.ready(), b.ready()])
+        try {
+          let runs = 0
+          const loader = async () => {
+            runs++
+            await new Promise((resolve) => setTimeout(resolve, 20))
+            return 'loaded'
+          }
+          const answers = await Promise.all(
+            [a, b].flatMap((cache) => Array.from({ length: 10 }, () => cache.getOrSet('fresh', loader))),
+          )
+          assert.equal(runs, 1, `namespace ${namespace}: one loader run for 20 callers on 2 instances`)
+          assert.ok(answers.every((answer) => answer === 'loaded'))
+
+          let release!: (row: string) => void
+          let started!: () => void
+          const reached = new Promise<void>((resolve) => (started = resolve))
+          const pending = a.getOrSet(
+            'row',
+            () => {
+              started()
+              return new Promise<string>((resolve) => (release = resolve))
+            },
+            { tags: ['table'] },
+          )
+          await reached
+          await b.invalidateTags(['table'])
+          release('old row')
+          assert.equal(await pending, 'old row')
+          assert.equal(await b.has('row'), false, 'not stored in L2')
+        } finally {
+          await a.close()
+          await b.close()
+        }
+      }
+    })
+
     it('clear() scans every master and removes only its namespace', async () => {
       const names = await namespacesOnEveryMaster()
       const caches = names.map((namespace) => createCache(valkit, { namespace }))
