@@ -157,13 +157,15 @@ for (const engine of testEngines()) {
       const cases: [string, (key: string) => Promise<unknown>][] = [
         [
           'flipped byte',
-          async (key) => {
-            const fields = (await server.command('HGETALL', key)) as Buffer[]
-            const i = fields.findIndex((f, j) => j % 2 === 0 && f.toString() === 'm')
-            const value = Buffer.from(fields[i + 1]!)
-            value[value.length - 5]! ^= 0x01
-            return server.command('HSET', key, 'm', value)
-          },
+          // On the server, byte for byte: one byte of the GCM tag changes.
+          (key) =>
+            server.command(
+              'EVAL',
+              "local v = redis.call('HGET', KEYS[1], 'm'); local p = #v - 4; " +
+                "return redis.call('HSET', KEYS[1], 'm', string.sub(v, 1, p - 1) .. string.char((string.byte(v, p) + 1) % 256) .. string.sub(v, p + 1))",
+              1,
+              key,
+            ),
         ],
         ['truncated', (key) => server.command('HSET', key, 'm', Buffer.from([0xa1, 0x10, 0x01]))],
         [
@@ -190,6 +192,13 @@ for (const engine of testEngines()) {
         )
       }
       assert.equal(store.stats().quarantined, cases.length)
+      const text = valkits.at(-1)!.metrics.toPrometheus()
+      for (const reason of ['authentication', 'truncated', 'not-encrypted', 'malformed']) {
+        assert.ok(
+          text.includes(`valkit_session_quarantined_total{store="${store.name}",reason="${reason}"}`),
+          reason,
+        )
+      }
     })
 
     it('a destroy racing updates from other connections stays destroyed (200 rounds)', async () => {
