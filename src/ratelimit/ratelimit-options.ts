@@ -22,7 +22,7 @@ export type WhenUnavailable = 'insurance' | 'allow' | 'deny' | 'throw'
 export interface InsuranceOptions {
   /**
    * This instance's share of each limit (0 < share <= 1), or `'auto'`: one over the number of
-   * instances of this limiter seen alive (each announces itself every 10 s while Redis is up).
+   * instances of this limiter seen alive (each announces itself every 2 s while Redis is up and counts for 10 s; the largest count of the last 30 s is used).
    * The insurance limit is `max(1, floor(limit × share))`.
    * @defaultValue 'auto'
    */
