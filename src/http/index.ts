@@ -8,3 +8,16 @@
 export { expressResponseCache } from './express-response-cache.js'
 export { fastifyResponseCache, type FastifyResponseCacheOptions } from './fastify-response-cache.js'
 export { honoResponseCache } from './hono-response-cache.js'
+export { expressRateLimit } from './ratelimit-express.js'
+export { fastifyRateLimit } from './ratelimit-fastify.js'
+export { honoRateLimit } from './ratelimit-hono.js'
+export {
+  apiKey,
+  clientIp,
+  ipKey,
+  rateLimitKeys,
+  type HttpRateLimitOptions,
+  type RateLimitKeyExtractor,
+  type RateLimitRequestView,
+  type TrustProxy,
+} from './ratelimit-http.js'
