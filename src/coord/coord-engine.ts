@@ -6,7 +6,7 @@ import { LeaseImpl, type LeaseHost } from './lease.js'
 import type { AcquireResult, LeaseKind } from './lease-types.js'
 import { MemorySlots, lockTableOf } from './memory-slots.js'
 import { RedisSlots } from './redis-slots.js'
-import type { Grant, SlotBackend, SlotKind, SlotRef } from './slot-backend.js'
+import type { AcquireAnswer, Grant, SlotBackend, SlotKind, SlotRef } from './slot-backend.js'
 import { LocalQueue, Waiter, type WaitHost, type WaitSpec } from './waiting.js'
 
 /** Hooks of the deadlock detector into waits and leases. @internal */
@@ -18,6 +18,15 @@ export interface AgentHooks {
 }
 
 const RESOURCE_MAX = 512
+
+/** What the first call of an acquire found. */
+interface FirstCall {
+  readonly backend: SlotBackend
+  readonly answer: AcquireAnswer
+  readonly sentAt: number
+  /** A grant dispatched for this owner before the reply was handled. */
+  readonly early: Grant | null
+}
 
 /**
  * The state of one coord instance: its owner-id prefix, its backends (Redis/Valkey or memory,
@@ -55,6 +64,8 @@ export class CoordEngine implements LeaseHost, WaitHost {
   readonly #queues = new Map<string, LocalQueue>()
   readonly #agents = new WeakMap<LeaseImpl | Waiter, string>()
   readonly #early = new Map<string, Grant | null>()
+  /** First acquire calls on their way, with what they do after the reply (close waits for them). */
+  readonly #firstCalls = new Set<Promise<FirstCall>>()
   #seq = 0
   #closed = false
   readonly #unhook: () => void
@@ -112,41 +123,12 @@ export class CoordEngine implements LeaseHost, WaitHost {
     if (this.#closed)
       throw new ValkitError('VALKIT_CLOSED', 'This coord instance is closed; create a new one.')
     if (spec.signal?.aborted) return this.#count(spec.kind, { acquired: false, reason: 'aborted' })
-    let backend = this.#pick()
     const owner = this.nextOwner()
-    const call = {
-      ref: spec.ref,
-      owner,
-      mode: spec.mode,
-      limit: spec.limit,
-      ttlMs: spec.ttlMs,
-      waitMs: spec.waitMs,
-      fair: spec.fair,
-      queued: false,
-    }
-    let sentAt = performance.now()
-    let answer
-    // A grant for this owner can be dispatched (from another call's reply or a message) before
-    // this call's own reply is processed: it is kept here until the waiter exists.
-    this.#early.set(owner, null)
-    try {
-      answer = await backend.acquire(call)
-    } catch (err) {
-      if (this.fallback === null || backend === this.fallback || !unreachable(err)) {
-        this.#early.delete(owner)
-        this.counters.errors++
-        this.metrics.acquire(spec.kind, 'error')
-        throw err
-      }
-      backend = this.fallback
-      sentAt = performance.now()
-      answer = await backend.acquire(call).catch((err: unknown) => {
-        this.#early.delete(owner)
-        throw err
-      })
-    }
-    const early = this.#early.get(owner) ?? null
-    this.#early.delete(owner)
+    const first = this.#first(spec, owner)
+    this.#firstCalls.add(first)
+    const forget = (): void => void this.#firstCalls.delete(first)
+    first.then(forget, forget)
+    const { backend, answer, sentAt, early } = await first
     this.dispatch(backend, spec.ref, answer.grants)
     if (answer.granted) {
       const lease = this.#lease(
@@ -172,6 +154,55 @@ export class CoordEngine implements LeaseHost, WaitHost {
     })
     if (result.acquired) this.metrics.waited(spec.kind, (performance.now() - sentAt) / 1000)
     return this.#count(spec.kind, result)
+  }
+
+  /** The first call of an acquire (with the in-process fallback); undone if the instance closed meanwhile. */
+  async #first(spec: WaitSpec, owner: string): Promise<FirstCall> {
+    let backend = this.#pick()
+    const call = {
+      ref: spec.ref,
+      owner,
+      mode: spec.mode,
+      limit: spec.limit,
+      ttlMs: spec.ttlMs,
+      waitMs: spec.waitMs,
+      fair: spec.fair,
+      queued: false,
+    }
+    let sentAt = performance.now()
+    let answer: AcquireAnswer
+    // A grant for this owner can be dispatched (from another call's reply or a message) before
+    // this call's own reply is processed: it is kept here until the waiter exists.
+    this.#early.set(owner, null)
+    try {
+      try {
+        answer = await backend.acquire(call)
+      } catch (err) {
+        if (this.fallback === null || backend === this.fallback || !unreachable(err)) throw err
+        backend = this.fallback
+        sentAt = performance.now()
+        answer = await backend.acquire(call)
+      }
+    } catch (err) {
+      this.#early.delete(owner)
+      this.counters.errors++
+      this.metrics.acquire(spec.kind, 'error')
+      throw err
+    }
+    const early = this.#early.get(owner) ?? null
+    this.#early.delete(owner)
+    if (this.#closed) {
+      // Closed while the call was on its way: undo what it did on the server.
+      if (answer.granted || early !== null)
+        await backend.release(spec.ref, owner, spec.mode).catch(() => undefined)
+      else if (spec.fair && spec.waitMs > 0)
+        await backend.cancel(spec.ref, owner, spec.mode).catch(() => undefined)
+      throw new ValkitError(
+        'VALKIT_CLOSED',
+        'The coord instance was closed while this acquire was on its way.',
+      )
+    }
+    return { backend, answer, sentAt, early }
   }
 
   settleGranted(waiter: Waiter, token: number, validUntil: number): void {
@@ -242,10 +273,22 @@ export class CoordEngine implements LeaseHost, WaitHost {
     return this.#agents.get(item)
   }
 
-  close(): void {
+  /** Fails pending waits with `VALKIT_CLOSED`; fair waiters first leave the server's queue (best effort). */
+  async close(): Promise<void> {
     this.#closed = true
     this.#unhook()
-    for (const waiter of [...this.waiters.values()]) {
+    // First calls on their way undo themselves when they come back (see `acquire`).
+    while (this.#firstCalls.size > 0) await Promise.allSettled([...this.#firstCalls])
+    const waiting = [...this.waiters.values()]
+    await Promise.all(
+      waiting.map(async (waiter) => {
+        if (!waiter.spec.fair || waiter.state !== 'waiting') return
+        const { backend, ref } = waiter.queue
+        const answer = await backend.cancel(ref, waiter.owner, waiter.spec.mode).catch(() => undefined)
+        if (answer?.granted) await backend.release(ref, waiter.owner, waiter.spec.mode).catch(() => undefined)
+      }),
+    )
+    for (const waiter of waiting) {
       waiter.fail(
         new ValkitError('VALKIT_CLOSED', 'The coord instance was closed while this acquire waited.'),
       )

@@ -60,6 +60,6 @@ export interface Coord {
   /** Who holds the mutex of `resource` now. */
   inspect(resource: string): Promise<ResourceState>
   stats(): CoordStats
-  /** Rejects pending waits with `VALKIT_CLOSED` and stops the watchdogs; held leases are not released (they expire). Idempotent. */
+  /** Withdraws and rejects pending waits (`VALKIT_CLOSED`); held leases are not released (release them, or they expire). Idempotent. */
   close(): Promise<void>
 }

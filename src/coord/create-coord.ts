@@ -38,7 +38,7 @@ export function createCoord(valkit: Valkit, options: CoordOptions = {}): Coord {
 }
 
 class CoordImpl implements Coord {
-  #closed = false
+  #closing: Promise<void> | undefined
   constructor(
     private readonly engine: CoordEngine,
     private readonly valkit: Valkit,
@@ -104,10 +104,7 @@ class CoordImpl implements Coord {
   }
 
   close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true
-      this.engine.close()
-    }
-    return Promise.resolve()
+    this.#closing ??= this.engine.close()
+    return this.#closing
   }
 }

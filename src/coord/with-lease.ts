@@ -25,7 +25,9 @@ export async function withLease<T>(
     if (lease.lost || !released) throw lostError(lease, err)
     throw err
   }
-  const released = await lease.release()
+  // A release that cannot reach the server is not the caller's failure: the lease held while
+  // `fn` ran, and the grant runs out on its own.
+  const released = await lease.release().catch(() => !lease.lost)
   if (lease.lost || !released) throw lostError(lease, undefined)
   return { acquired: true, value, token: lease.token }
 }

@@ -1,0 +1,186 @@
+/**
+ * What only a real server shows: fencing tokens across restarts and a clock that went back,
+ * failing closed while Redis/Valkey is down (and the opt-in in-process mode), a watchdog that
+ * cannot reach the server, and grants that replicas must confirm.
+ */
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, describe, it } from 'node:test'
+import { createValkit, isValkitError, type Valkit } from '../../src/core/index.js'
+import { createCoord, type AcquireResult, type Lease } from '../../src/coord/index.js'
+import {
+  cleanPrefix,
+  startServer,
+  tcpProxy,
+  testEngines,
+  waitFor,
+  type ServerHandle,
+} from '../../src/testing/index.js'
+
+function leaseOf(result: AcquireResult): Lease {
+  assert.equal(result.acquired, true, `expected a grant, got ${JSON.stringify(result)}`)
+  return (result as { lease: Lease }).lease
+}
+
+async function open(url: string, prefix: string): Promise<Valkit> {
+  const valkit = createValkit({ url, env: {}, logger: false, keyPrefix: prefix })
+  await valkit.supervisor.waitFor('ready', 10_000)
+  return valkit
+}
+
+for (const engine of testEngines()) {
+  void describe(`coord on ${engine}`, { timeout: 90_000 }, () => {
+    const servers: ServerHandle[] = []
+    const valkits: Valkit[] = []
+    const prefix = `t-coordr-${randomBytes(4).toString('hex')}`
+    const server = async (options: Parameters<typeof startServer>[0] = {}) => {
+      const s = await startServer({ engine, ...options })
+      servers.push(s)
+      return s
+    }
+    let sharedServer: Promise<ServerHandle> | undefined
+    const shared = () => (sharedServer ??= server())
+    const connect = async (url: string) => {
+      const v = await open(url, prefix)
+      valkits.push(v)
+      return v
+    }
+    after(async () => {
+      for (const v of valkits) await v.close()
+      for (const s of servers) {
+        if (s.alive) await cleanPrefix(s, `${prefix}:`).catch(() => {})
+        await s.stop()
+      }
+    })
+
+    for (const aof of [true, false]) {
+      it(`tokens stay monotonic across a kill -9 and restart (${aof ? 'AOF on' : 'no persistence: the fence key is lost'})`, async () => {
+        const s = await server({ aof })
+        const valkit = await connect(s.url)
+        const coord = createCoord(valkit)
+        const tokens: number[] = []
+        for (let i = 0; i < 20; i++) {
+          const lease = leaseOf(await coord.acquire('orders'))
+          tokens.push(lease.token)
+          await lease.release()
+        }
+        const fenceKey = valkit.keys.key('coord', 'orders', 'm', 'f')
+        assert.equal(Number(await s.command('GET', fenceKey)), tokens.at(-1))
+        if (aof) await s.command('BGREWRITEAOF')
+        await s.kill('SIGKILL')
+        await s.restart()
+        await valkit.supervisor.waitFor('ready', 10_000)
+        const stored = await s.command('GET', fenceKey)
+        if (aof) assert.ok(stored !== null, 'AOF brought the fence back')
+        else assert.equal(stored, null, 'without persistence the fence is gone')
+        const next = leaseOf(await coord.acquire('orders', { wait: '5s' }))
+        assert.ok(next.token > tokens.at(-1)!, `${next.token} > ${tokens.at(-1)}`)
+        await next.release()
+        await coord.close()
+      })
+    }
+
+    it('a server clock that went back (a fence ahead of it) does not make tokens go back', async () => {
+      const s = await shared()
+      const valkit = await connect(s.url)
+      const coord = createCoord(valkit)
+      const fenceKey = valkit.keys.key('coord', 'clock', 'm', 'f')
+      const ahead = (Date.now() + 3600_000) * 1000
+      await s.command('SET', fenceKey, String(ahead))
+      const tokens: number[] = []
+      for (let i = 0; i < 3; i++) {
+        const lease = leaseOf(await coord.acquire('clock'))
+        tokens.push(lease.token)
+        await lease.release()
+      }
+      assert.deepEqual(tokens, [ahead + 1, ahead + 2, ahead + 3])
+      await coord.close()
+    })
+
+    it('while the server is down, grants fail closed with VALKIT_UNAVAILABLE; "local" opts into in-process leases', async () => {
+      const s = await server()
+      const valkit = await connect(s.url)
+      const strict = createCoord(valkit)
+      const local = createCoord(valkit, { whenUnavailable: 'local' })
+      const before = leaseOf(await strict.acquire('down'))
+      await s.kill('SIGKILL')
+      await assert.rejects(strict.acquire('down'), (err: unknown) => isValkitError(err, 'VALKIT_UNAVAILABLE'))
+      await assert.rejects(strict.acquire('other', { wait: 0 }), (err: unknown) =>
+        isValkitError(err, 'VALKIT_UNAVAILABLE'),
+      )
+      assert.ok(strict.stats().errors >= 2)
+      const inProcess = leaseOf(await local.acquire('down'))
+      assert.equal(inProcess.local, true)
+      assert.deepEqual(await local.acquire('down', { wait: 0 }), { acquired: false, reason: 'busy' })
+      assert.equal(local.stats().localGrants, 1)
+      await inProcess.release()
+      await s.restart()
+      await valkit.supervisor.waitFor('ready', 10_000)
+      const back = leaseOf(await local.acquire('again'))
+      assert.equal(back.local, false)
+      await back.release()
+      assert.equal(
+        await before.release(),
+        false,
+        'the grant from before the crash did not survive it (no persistence)',
+      )
+      await strict.close()
+      await local.close()
+    })
+
+    it('a watchdog that cannot reach the server gives the lease up when its local expiry passes', async () => {
+      const s = await shared()
+      const proxy = await tcpProxy({ target: { port: s.port } })
+      try {
+        const valkit = await connect(proxy.url)
+        const coord = createCoord(valkit)
+        const direct = createCoord(await connect(s.url))
+        const result = coord.withLock(
+          'watched',
+          async (lease) => {
+            proxy.blackhole()
+            await new Promise((resolve) => lease.signal.addEventListener('abort', resolve))
+            return lease.held
+          },
+          { ttl: 300 },
+        )
+        await assert.rejects(result, (err: unknown) => isValkitError(err, 'VALKIT_LOCK_LOST'))
+        proxy.heal()
+        const taker = leaseOf(await direct.acquire('watched', { wait: '5s' }))
+        await taker.release()
+        assert.ok(coord.stats().lost >= 1)
+        await coord.close()
+        await direct.close()
+      } finally {
+        await proxy.close()
+      }
+    })
+
+    it('durable grants need replicas: without one the grant is given back with VALKIT_NOT_DURABLE', async () => {
+      const s = await shared()
+      const valkit = await connect(s.url)
+      const coord = createCoord(valkit, { durable: { replicas: 1, timeout: 20 } })
+      await assert.rejects(coord.acquire('durable'), (err: unknown) =>
+        isValkitError(err, 'VALKIT_NOT_DURABLE'),
+      )
+      assert.equal((await coord.inspect('durable')).holders.length, 0, 'the unconfirmed grant was given back')
+      await coord.close()
+    })
+
+    it('a closed instance withdraws its fair waiters from the server queue', async () => {
+      const s = await shared()
+      const a = createCoord(await connect(s.url), { fair: true })
+      const b = createCoord(await connect(s.url), { fair: true })
+      const holder = leaseOf(await a.acquire('closing', { ttl: '30s' }))
+      const pending = b.acquire('closing', { wait: '20s' })
+      await waitFor(async () => (await a.inspect('closing')).queued === 1, { what: 'the waiter to queue' })
+      await b.close()
+      const outcome = await pending.then((x) => JSON.stringify(x), (err: unknown) => (isValkitError(err) ? err.code : String(err)))
+      assert.equal(outcome, 'VALKIT_CLOSED')
+      assert.equal((await a.inspect('closing')).queued, 0)
+      await holder.release()
+      assert.equal((await a.inspect('closing')).holders.length, 0, 'nothing was handed to the closed waiter')
+      await a.close()
+    })
+  })
+}
