@@ -21,3 +21,6 @@ export {
   type RateLimitRequestView,
   type TrustProxy,
 } from './ratelimit-http.js'
+export { expressSession, type SessionRequest } from './session-express.js'
+export { fastifySession } from './session-fastify.js'
+export { honoSession, type SessionVariables } from './session-hono.js'

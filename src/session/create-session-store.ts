@@ -4,6 +4,7 @@ import { MemorySessionBackend } from './memory-backend.js'
 import { RecordCodec } from './record-codec.js'
 import { RedisSessionBackend } from './redis-backend.js'
 import type { SessionBackend } from './session-backend.js'
+import { STORE_LOGGER } from './http-sessions.js'
 import { SessionKeys } from './session-keys.js'
 import { registerSessionMetrics } from './session-metrics.js'
 import { resolveSessionStoreOptions, type SessionStoreOptions } from './session-options.js'
@@ -104,7 +105,7 @@ export function createSessionStore(valkit: Valkit, options: SessionStoreOptions)
   }
   let closed: Promise<void> | null = null
 
-  return {
+  const store: SessionStore = {
     name: resolved.name,
     ready: () => subscribed,
     create: (createOptions) => ops.create(createOptions),
@@ -137,4 +138,7 @@ export function createSessionStore(valkit: Valkit, options: SessionStoreOptions)
       return closed
     },
   }
+  // The HTTP middlewares log through valkit's logger (secrets redacted).
+  Object.defineProperty(store, STORE_LOGGER, { value: valkit.logger })
+  return store
 }

@@ -31,3 +31,15 @@ export type {
   SessionUserExport,
   SessionWriteRefusal,
 } from './session-types.js'
+export {
+  resolveSessionCookieOptions,
+  type ResolvedSessionCookieOptions,
+  type SessionCookieOptions,
+} from './session-cookie.js'
+export {
+  HTTP_SESSION_RESERVED,
+  type HttpSession,
+  type HttpSessionMeta,
+  type HttpSessionRegenerateOptions,
+} from './http-session.js'
+export { createHttpSessions, type HttpSessionOptions, type HttpSessions } from './http-sessions.js'
