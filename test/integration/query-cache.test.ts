@@ -13,6 +13,8 @@ import { createCache, type Cache } from '../../src/cache/index.js'
 import {
   createQueryCache,
   type QueryCache,
+  type PgRawQueryConfig,
+  type PgResultLike,
   type QueryCacheOptions,
   type QueryCachePool,
 } from '../../src/cache/query/index.js'
@@ -62,11 +64,14 @@ const hex = (): string => randomBytes(4).toString('hex')
 const USERS = 'SELECT id, name, org_id FROM users ORDER BY id'
 const ORGS = 'SELECT id, name FROM orgs ORDER BY id'
 
-/** A real pg.Pool seen through a wrapper that records each statement's text and can hold a result back. */
+/**
+ * A real pg.Pool seen through a wrapper that records each statement's text (through `pool.query`
+ * and through the clients of `pool.connect()`, where cached loads run) and can hold a result back.
+ */
 interface WatchedPool {
   readonly pool: pg.Pool
   readonly watched: QueryCachePool
-  /** How many times `sql` ran through the pool. */
+  /** How many times `sql` ran through the pool or one of its clients. */
   runs(sql: string): number
   /** The next run of `sql` reads its rows, resolves `read`, then waits for `release` before answering. */
   hold(sql: string): { read: Promise<void>; release: () => void }
@@ -75,19 +80,35 @@ interface WatchedPool {
 function watch(pool: pg.Pool): WatchedPool {
   const ran: string[] = []
   const holds = new Map<string, { read: () => void; released: Promise<void> }>()
+  const record = async (config: PgRawQueryConfig, send: () => Promise<PgResultLike>) => {
+    const result = await send()
+    ran.push(config.text)
+    const held = holds.get(config.text)
+    if (held !== undefined) {
+      holds.delete(config.text)
+      held.read()
+      await held.released
+    }
+    return result
+  }
   const watched: QueryCachePool = {
-    query: async (config) => {
-      const result = await pool.query(config)
-      ran.push(config.text)
-      const held = holds.get(config.text)
-      if (held !== undefined) {
-        holds.delete(config.text)
-        held.read()
-        await held.released
+    query: (config) => record(config, () => pool.query(config)),
+    connect: async () => {
+      const client = await pool.connect()
+      const wrapped = {
+        query: (config: PgRawQueryConfig | string, values?: unknown[]) =>
+          typeof config === 'string'
+            ? client.query(config, values)
+            : record(config, () => client.query(config) as Promise<PgResultLike>),
+        on: (event: string, listener: (...args: never[]) => void) =>
+          client.on(event as 'error', listener as (err: Error) => void),
+        release: (err?: Error | boolean) => client.release(err),
+        get processID() {
+          return (client as unknown as { processID?: number }).processID
+        },
       }
-      return result
+      return wrapped
     },
-    connect: () => pool.connect(),
     options: pool.options,
   }
   return {
@@ -519,6 +540,106 @@ void describe('query cache (PostgreSQL)', { skip, timeout: 180_000 }, () => {
           'the write missed while blackholed was invalidated on reconnect',
         )
         assert.equal(a.pool.runs(USERS), 2)
+      })
+
+      it('schema-per-tenant: the same SQL through pools with different search_paths gives each tenant its own rows', async () => {
+        const tenantA = await schema()
+        const tenantB = await schema()
+        await tenantB.admin.query(`UPDATE users SET name = 'Tenant B only' WHERE id = 1`)
+        const channel = tenantA.channel
+        await installed({ name: tenantA.name, channel }, `${tenantA.name}.users`, `${tenantB.name}.users`)
+        // One cache, one query cache per tenant pool (each pool's search_path names its schema).
+        const valkit = createValkit({ url: server.url, env: {}, logger: false, keyPrefix: prefix })
+        const cache = createCache(valkit, { namespace: `pg-tenants-${hex()}`, jitter: 0 })
+        const tenants = [tenantA, tenantB].map((s) => {
+          const pool = newPool(s.name)
+          return { pool, qc: createQueryCache({ cache, pool, channel, functionSchema: tenantA.name }) }
+        })
+        cleanups.push(async () => {
+          for (const t of tenants) await t.qc.close()
+          await cache.close()
+          await valkit.close()
+          for (const t of tenants) await t.pool.end()
+        })
+        await valkit.supervisor.waitFor('ready', 10_000)
+        await cache.ready()
+        await Promise.all(tenants.map((t) => t.qc.ready()))
+        const [a, b] = tenants.map((t) => t.qc)
+        const sql = 'SELECT name FROM users WHERE id = 1'
+        const read = (qc: QueryCache) => qc.query<{ name: string }>(sql, [], { tables: ['users'] })
+        assert.equal((await read(a!)).rows[0]?.name, 'Ada')
+        const first = await read(b!)
+        assert.equal(first.rows[0]?.name, 'Tenant B only', "tenant B is not served tenant A's row")
+        assert.equal(first.fromCache, false)
+        assert.equal((await read(a!)).fromCache, true)
+        assert.equal((await read(b!)).fromCache, true)
+        // Each result is tagged with its own tenant's table: a write to B's drops B's result only.
+        await tenantB.admin.query(`UPDATE users SET name = 'Tenant B, later' WHERE id = 1`)
+        await waitFor(async () => (await read(b!)).rows[0]?.name === 'Tenant B, later', {
+          what: "tenant B's write to invalidate tenant B's result",
+        })
+        const stillA = await read(a!)
+        assert.deepEqual([stillA.rows[0]?.name, stillA.fromCache], ['Ada', true], "A's result survived")
+      })
+
+      it('statements that write run once per call, even when identical calls run concurrently', async () => {
+        const s = await schema()
+        await s.admin.query('CREATE TABLE jobs (id serial PRIMARY KEY, kind text NOT NULL)')
+        await installed(s, 'jobs')
+        const a = await instance(s)
+        await a.qc.ready()
+        const count = async () =>
+          (await s.admin.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs')).rows[0]!.n
+        const insert = 'INSERT INTO jobs (kind) VALUES ($1) RETURNING id'
+        const inserted = await Promise.all(
+          [1, 2, 3].map(() => a.qc.query(insert, ['email'], { tables: ['jobs'] })),
+        )
+        assert.deepEqual(
+          inserted.map((r) => [r.rowCount, r.fromCache]),
+          [
+            [1, false],
+            [1, false],
+            [1, false],
+          ],
+        )
+        assert.equal(new Set(inserted.map((r) => r.rows[0]?.id)).size, 3, 'three rows, three ids')
+        assert.equal(await count(), 3)
+        assert.equal(a.qc.stats().uncacheable, 3)
+      })
+
+      it('a data-modifying WITH or a SELECT that writes is refused by the READ ONLY load and runs on its own', async () => {
+        const s = await schema()
+        await s.admin.query('CREATE TABLE jobs (id serial PRIMARY KEY, kind text NOT NULL)')
+        await installed(s, 'jobs')
+        const a = await instance(s)
+        await a.qc.ready()
+        const count = async () =>
+          (await s.admin.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs')).rows[0]!.n
+        // A data-modifying WITH reports SELECT; PostgreSQL refuses it in the READ ONLY load and it
+        // runs on its own: concurrently and one after the other, every call inserts.
+        const cte = 'WITH ins AS (INSERT INTO jobs (kind) VALUES ($1) RETURNING id) SELECT id FROM ins'
+        const together = await Promise.all(
+          [1, 2, 3].map(() => a.qc.query(cte, ['sms'], { tables: ['jobs'] })),
+        )
+        assert.equal(new Set(together.map((r) => r.rows[0]?.id)).size, 3)
+        for (let i = 0; i < 3; i++) {
+          const one = await a.qc.query(cte, ['push'], { tables: ['jobs'] })
+          assert.equal(one.fromCache, false)
+        }
+        assert.equal(await count(), 6)
+        // A SELECT that writes through a function (nextval) is refused in the READ ONLY load too.
+        const next = "SELECT nextval('jobs_id_seq') AS n"
+        const values = await Promise.all([1, 2, 3].map(() => a.qc.query(next, [], { tables: ['jobs'] })))
+        assert.equal(new Set(values.map((r) => String(r.rows[0]?.n))).size, 3, 'three sequence values')
+        assert.equal(a.qc.stats().hits, 0, 'nothing was served from the cache')
+        assert.equal(a.qc.stats().uncacheable, 9)
+        // A read is still cached (once the inserts' notifications are in), its load READ ONLY.
+        await waitFor(() => a.qc.stats().notifications >= 6, { what: "the inserts' notifications" })
+        const mode = "SELECT current_setting('transaction_read_only') AS ro, count(*)::int AS n FROM jobs"
+        assert.deepEqual((await a.qc.query(mode, [], { tables: ['jobs'] })).rows, [{ ro: 'on', n: 6 }])
+        await waitFor(async () => (await a.qc.query(mode, [], { tables: ['jobs'] })).fromCache, {
+          what: 'the read to be served from the cache',
+        })
       })
 
       it('install is idempotent and safe from many instances at once; uninstall takes it back', async () => {

@@ -11,6 +11,7 @@ import { InvalidationBatcher } from '../../src/cache/query/invalidation-batcher.
 import { backoff } from '../../src/cache/query/notify-listener.js'
 import { resolveQueryCacheOptions, type QueryCachePool } from '../../src/cache/query/index.js'
 import { queryKey } from '../../src/cache/query/query-key.js'
+import { firstKeyword, isReadOnlyRefusal, mayBeCached } from '../../src/cache/query/statement-kind.js'
 import { decodeStored, isStored, toStored } from '../../src/cache/query/stored-result.js'
 import type { PgField, PgTypeParsers } from '../../src/cache/query/pg-types.js'
 
@@ -54,7 +55,7 @@ void describe('query cache: table names', () => {
 })
 
 void describe('query cache: keys', () => {
-  const k = (sql: string, params: unknown[], key?: string) => queryKey(sql, params, key)
+  const k = (sql: string, params: unknown[], key?: string) => queryKey(sql, params, key, ['public.users'])
 
   void it('is stable for equal input and keeps SQL and values out of the key', () => {
     const key = k('SELECT * FROM users WHERE email = $1', ['ada@example.com'])
@@ -86,12 +87,70 @@ void describe('query cache: keys', () => {
     assert.equal(k('SELECT $1', [null]), k('SELECT $1', [undefined]), 'both are NULL for pg')
   })
 
+  void it('differs by the tables the names resolved to (schema-per-tenant), not by their order', () => {
+    const sql = 'SELECT name FROM users'
+    const tenantA = queryKey(sql, [], undefined, ['tenant_a.users'])
+    const tenantB = queryKey(sql, [], undefined, ['tenant_b.users'])
+    assert.notEqual(tenantA, tenantB, 'one SQL text, two search_paths, two tables: two keys')
+    assert.equal(
+      queryKey(sql, [], undefined, ['app.users', 'app.orgs']),
+      queryKey(sql, [], undefined, ['app.orgs', 'app.users', 'app.orgs']),
+    )
+    assert.notEqual(queryKey(sql, [], undefined, ['a.bc']), queryKey(sql, [], undefined, ['a.b', 'c']))
+    assert.notEqual(queryKey(sql, [], 'x', []), queryKey(sql, [], undefined, ['x']))
+  })
+
   void it('refuses parameters pg cannot send', () => {
     const circular: Record<string, unknown> = {}
     circular.self = circular
     assert.throws(() => k('SELECT $1', [() => 1]), invalidArgument)
     assert.throws(() => k('SELECT $1', [Symbol('s')]), invalidArgument)
     assert.throws(() => k('SELECT $1', [circular]), /\$1 is an object that cannot be serialized/)
+  })
+})
+
+void describe('query cache: which statements may be cached', () => {
+  void it('reads the first keyword past whitespace, comments and parentheses', () => {
+    assert.equal(firstKeyword('  select 1'), 'SELECT')
+    assert.equal(
+      firstKeyword('-- note\n\t/* a /* nested */ comment */ (( With x AS (SELECT 1) TABLE x'),
+      'WITH',
+    )
+    assert.equal(firstKeyword('INSERT INTO t VALUES (1)'), 'INSERT')
+    assert.equal(firstKeyword('-- only a comment'), '')
+    assert.equal(firstKeyword('"quoted"'), '')
+  })
+
+  void it('only SELECT, WITH, VALUES and TABLE go through the cache; anything else runs on its own', () => {
+    for (const sql of [
+      'SELECT 1',
+      'with x as (select 1) select * from x',
+      'VALUES (1)',
+      'TABLE users',
+      '(SELECT 1)',
+    ])
+      assert.equal(mayBeCached(sql), true, sql)
+    for (const sql of [
+      'INSERT INTO jobs VALUES ($1) RETURNING kind',
+      'UPDATE users SET name = $1',
+      'DELETE FROM users',
+      'MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE',
+      'CALL enqueue($1)',
+      'EXPLAIN ANALYZE SELECT 1',
+      'COPY users TO STDOUT',
+      'SELECTX 1',
+      '/* unterminated comment SELECT 1',
+    ])
+      assert.equal(mayBeCached(sql), false, sql)
+  })
+
+  void it("recognises PostgreSQL's refusal in a read-only transaction by its SQLSTATE", () => {
+    assert.equal(
+      isReadOnlyRefusal({ code: '25006', message: 'cannot execute INSERT in a read-only transaction' }),
+      true,
+    )
+    assert.equal(isReadOnlyRefusal({ code: '42601' }), false)
+    assert.equal(isReadOnlyRefusal(new Error('cannot execute INSERT in a read-only transaction')), false)
   })
 })
 

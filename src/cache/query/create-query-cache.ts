@@ -19,21 +19,23 @@ import type {
   QueryCacheUninstallOptions,
 } from './query-cache-types.js'
 import { queryKey } from './query-key.js'
-import {
-  RAW_TYPES,
-  decodeStored,
-  isStored,
-  toStored,
-  type DecodedResult,
-  type StoredResult,
-} from './stored-result.js'
+import { runDirect, runReadOnly } from './read-only-load.js'
+import { decodeStored, isStored, type DecodedResult, type StoredResult } from './stored-result.js'
+import { firstKeyword, mayBeCached } from './statement-kind.js'
 import { TableRegistry, tableTag } from './table-registry.js'
 import { installTriggers, uninstallTriggers, type InstallResult, type UninstallResult } from './triggers.js'
 
-/** Thrown by a loader whose statement is not a SELECT: the result is returned, never stored. */
+/**
+ * Thrown by a loader whose statement turned out not to be a read: PostgreSQL refused it in the
+ * READ ONLY transaction (`stored` undefined: it did not run), or it ran there and its command
+ * is not `SELECT`. Never stored; every caller runs the statement itself.
+ */
 class Uncacheable extends Error {
-  constructor(readonly stored: StoredResult) {
-    super('not a SELECT: not cached')
+  constructor(
+    readonly stored: StoredResult | undefined,
+    readonly command: string,
+  ) {
+    super('not a read: not cached')
   }
 }
 
@@ -42,6 +44,8 @@ const PG_MODULE: string = 'pg'
 
 /** Statements remembered for the one warning each gets when found uncacheable. */
 const MAX_WARNED = 1000
+/** Statements remembered as writers (refused in a READ ONLY transaction): run outside the cache at once. */
+const MAX_WRITERS = 1000
 
 function invalid(message: string, argument: string): ValkitError {
   return new ValkitError('VALKIT_INVALID_ARGUMENT', message, { details: { argument } })
@@ -88,6 +92,8 @@ class PgQueryCache implements QueryCache {
   private readonly metrics: QueryCacheMetrics | undefined
   private readonly decoded = new WeakMap<StoredResult, DecodedResult>()
   private readonly warned = new Set<string>()
+  /** SQL texts found to write although they start like a read (a data-modifying WITH, a writing function). */
+  private readonly writers = new Set<string>()
   private parsers: Promise<PgTypeParsers> | undefined
   private parsersNow: PgTypeParsers | undefined
   private closed = false
@@ -146,13 +152,20 @@ class PgQueryCache implements QueryCache {
     if (userKey !== undefined && typeof userKey !== 'string')
       throw invalid('query() options.key must be a string.', 'key')
     const ttl = options.ttl ?? this.o.ttlMs
-    const key = queryKey(sql, params, userKey)
     const verified = this.tables.forQuery(declared)
     const qualified = Array.isArray(verified) ? verified : await verified
+    // A statement that may write runs on its own, every time: never shared with a concurrent
+    // identical call (three concurrent INSERTs are three INSERTs).
+    if (!mayBeCached(sql)) return this.uncached<R>(sql, params, firstKeyword(sql) || 'unknown')
+    if (this.writers.has(sql)) return this.uncached<R>(sql, params, 'writes in a read-only transaction')
+    // The tables the names resolved to (through this pool's search_path) are part of the key.
+    const key = queryKey(sql, params, userKey, qualified)
     if (!this.listener.listening && this.o.whileNotListening === 'bypass') {
       this.bypassed++
       this.metrics?.bypass.inc()
-      return this.answer<R>(await this.run(sql, params, false), false)
+      const stored = await this.run(sql, params)
+      if (stored.c !== 'SELECT') this.noteUncacheable(sql, stored.c)
+      return this.answer<R>(stored, false)
     }
     const tags = qualified.map(tableTag)
     let ran = false
@@ -162,16 +175,23 @@ class PgQueryCache implements QueryCache {
         key,
         () => {
           ran = true
-          return this.run(sql, params, true)
+          return this.load(sql, params)
         },
         ttl === undefined ? { tags } : { tags, ttl },
       )
     } catch (err) {
-      if (err instanceof Uncacheable) return this.answer<R>(err.stored, false)
-      throw err
+      if (!(err instanceof Uncacheable)) throw err
+      // This call's own run answers it; a caller that shared another's run runs the statement itself.
+      if (ran && err.stored !== undefined) {
+        this.noteUncacheable(sql, err.command)
+        return this.answer<R>(err.stored, false)
+      }
+      return this.uncached<R>(sql, params, err.command)
     }
-    // Something else stored under this key (not our format): read PostgreSQL.
-    if (!isStored(value)) return this.answer<R>(await this.run(sql, params, false), false)
+    // The load found that it writes but the cache answered with an older value (grace): run it.
+    if (this.writers.has(sql)) return this.uncached<R>(sql, params, 'writes in a read-only transaction')
+    // Something else is stored under this key (not our format): read PostgreSQL.
+    if (!isStored(value)) return this.answer<R>(await this.run(sql, params), false)
     if (ran) {
       this.misses++
       this.metrics?.miss.inc()
@@ -242,27 +262,46 @@ class PgQueryCache implements QueryCache {
     await this.batcher.flush()
   }
 
-  /** Runs the query with cells as raw text; `cacheable` (a loader) throws for a non-SELECT. */
-  private async run(sql: string, params: readonly unknown[], cacheable: boolean): Promise<StoredResult> {
-    const result = await this.o.pool.query({
-      text: sql,
-      values: [...params],
-      rowMode: 'array',
-      types: RAW_TYPES,
-      queryMode: 'extended',
-      binary: false,
-    })
-    // pg before 8.12 ignores queryMode: several statements without parameters come back as a list.
-    if (Array.isArray(result)) {
-      throw invalid('query() runs one statement per call; split the SQL into several calls.', 'sql')
+  /** Runs a statement outside the cache, through the pool. */
+  private run(sql: string, params: readonly unknown[]): Promise<StoredResult> {
+    return runDirect(this.o.pool, sql, params)
+  }
+
+  /** Runs a statement that does not only read: on its own, every time, counted in `uncacheable`. */
+  private async uncached<R>(
+    sql: string,
+    params: readonly unknown[],
+    command: string,
+  ): Promise<QueryCacheResult<R>> {
+    this.noteUncacheable(sql, command)
+    return this.answer<R>(await this.run(sql, params), false)
+  }
+
+  /**
+   * A cached load (a miss), in a READ ONLY transaction: throws {@link Uncacheable} (and remembers
+   * the statement as a writer) when PostgreSQL refused it there or its command is not `SELECT`.
+   */
+  private async load(sql: string, params: readonly unknown[]): Promise<StoredResult> {
+    const stored = await runReadOnly(this.o.pool, sql, params)
+    if (stored === 'refused') {
+      this.rememberWriter(sql)
+      throw new Uncacheable(undefined, 'writes in a read-only transaction')
     }
-    const stored = toStored(result)
     if (stored.c !== 'SELECT') {
-      this.uncacheable++
-      this.warnUncacheable(sql, stored.c)
-      if (cacheable) throw new Uncacheable(stored)
+      this.rememberWriter(sql)
+      throw new Uncacheable(stored, stored.c)
     }
     return stored
+  }
+
+  private rememberWriter(sql: string): void {
+    if (this.writers.size >= MAX_WRITERS) this.writers.delete(this.writers.values().next().value!)
+    this.writers.add(sql)
+  }
+
+  private noteUncacheable(sql: string, command: string): void {
+    this.uncacheable++
+    this.warnUncacheable(sql, command)
   }
 
   /** The result as the caller gets it; decoded once per stored object (an L1 hit reuses it). */
@@ -316,10 +355,8 @@ class PgQueryCache implements QueryCache {
     this.warned.add(sql)
     // The statement's text stays out of the log: it may carry values.
     this.o.logger?.warn(
-      'cache query: a statement that is not a SELECT ran through query(); it is never cached',
-      {
-        command,
-      },
+      'cache query: a statement that does not only read ran through query(); it runs every time and is never cached',
+      { command },
     )
   }
 

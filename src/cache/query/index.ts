@@ -31,4 +31,5 @@ export type {
   PgTypeParsers,
   QueryCacheClient,
   QueryCachePool,
+  QueryCachePoolClient,
 } from './pg-types.js'

@@ -46,8 +46,10 @@ export interface PgTypeParsers {
 }
 
 /**
- * The query config the query cache sends to `pool.query`: cells as raw text, rows as arrays, the
- * extended protocol (one statement). A wrapper around a pool receives exactly this.
+ * The query config the query cache sends: cells as raw text, rows as arrays, the extended
+ * protocol (one statement). Statements run outside the cache go to `pool.query`; a cached load
+ * (a miss) goes to `client.query` on a client from `pool.connect()`, between `BEGIN READ ONLY`
+ * and `COMMIT`. A wrapper around a pool receives exactly this, in both places.
  *
  * @example
  * ```ts
@@ -128,6 +130,27 @@ export interface QueryCacheClient {
 }
 
 /**
+ * A client checked out of the pool (`pg.PoolClient`): cached loads run on it inside a READ ONLY
+ * transaction, so PostgreSQL refuses a statement that would write.
+ *
+ * @example
+ * ```ts
+ * const client: QueryCachePoolClient = await pool.connect()
+ * try {
+ *   await client.query('BEGIN READ ONLY')
+ *   const result = await client.query(config)
+ *   await client.query('COMMIT')
+ * } finally {
+ *   client.release?.()
+ * }
+ * ```
+ */
+export interface QueryCachePoolClient extends QueryCacheClient {
+  query(config: PgRawQueryConfig): Promise<PgResultLike>
+  query(text: string, values?: unknown[]): Promise<{ readonly rows: unknown[] }>
+}
+
+/**
  * The pool the query cache reads through: a `pg.Pool` fits.
  *
  * @example
@@ -137,8 +160,10 @@ export interface QueryCacheClient {
  * ```
  */
 export interface QueryCachePool {
+  /** Runs statements outside the cache (and catalog lookups). */
   query(config: PgRawQueryConfig): Promise<PgResultLike>
-  connect(): Promise<QueryCacheClient>
+  /** A client for a cached load (and, by default, the listener's connection). */
+  connect(): Promise<QueryCachePoolClient>
   /** The pool's options: a `types` override here is used to parse cached rows. */
   readonly options?: { readonly types?: PgTypeParsers | undefined }
 }

@@ -14,7 +14,9 @@ export interface QueryCacheQueryOptions {
   /**
    * Every table the query reads (`'users'`, `'billing.invoices'`): a write to any of them
    * invalidates the result. Unqualified names resolve through the pool's `search_path`, as in
-   * your SQL; names are case-sensitive as stored in the catalog. Required and non-empty.
+   * your SQL (once per process, again after each reconnect), and the tables they resolved to are
+   * part of the cache key: the same SQL through one pool per tenant schema gives each tenant its
+   * own results. Names are case-sensitive as stored in the catalog. Required and non-empty.
    */
   readonly tables: readonly string[]
   /**
@@ -93,7 +95,12 @@ export interface QueryCacheStats {
   readonly misses: number
   /** Queries run against PostgreSQL without the cache, because the listener was down (`whileNotListening: 'bypass'`). */
   readonly bypassed: number
-  /** Statements that were not `SELECT` (the result is returned, never stored). */
+  /**
+   * Calls whose statement does not only read, run on their own and never stored: the first
+   * keyword is not `SELECT`/`WITH`/`VALUES`/`TABLE`, PostgreSQL refused it in the READ ONLY
+   * transaction of a cached load (a data-modifying `WITH`, a function that writes), or its
+   * command was not `SELECT`.
+   */
   readonly uncacheable: number
   /** Table change notifications received. */
   readonly notifications: number
@@ -121,8 +128,12 @@ export interface QueryCacheStats {
 export interface QueryCache {
   /**
    * Runs a read-only query through the cache: the cached result, or the query's result stored
-   * with a tag per declared table. While the listener is down, reads PostgreSQL directly (see
-   * `whileNotListening`). A statement that is not a `SELECT` runs every time and is not stored.
+   * with a tag per declared table. A miss runs the statement in a `READ ONLY` transaction on a
+   * client of the pool; concurrent identical misses share one run. While the listener is down,
+   * reads PostgreSQL directly (see `whileNotListening`). A statement that does not only read (its
+   * first keyword is not `SELECT`, `WITH`, `VALUES` or `TABLE`, or PostgreSQL refuses it in the
+   * read-only transaction) runs through `pool.query` on every call, is never shared with another
+   * call and never stored.
    * @throws ValkitError `VALKIT_INVALID_ARGUMENT` without `tables`, for an invalid table name, a
    *   table that does not exist or (without `autoInstall`) has no trigger; PostgreSQL's errors as
    *   `pg` reports them.

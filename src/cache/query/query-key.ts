@@ -7,17 +7,27 @@ const MAX_DEPTH = 32
 /**
  * The cache key of a query: `pgq:` and the SHA-256 (base64url) of an unambiguous encoding of the
  * SQL text, its parameters (each with its type: `1` and `'1'` differ, `null` and `undefined` do
- * not, as pg sends both as NULL) and the caller's `key`. The SQL and parameters are not in the
- * key in clear, so they never reach Redis/Valkey or a log.
+ * not, as pg sends both as NULL), the caller's `key` and the declared tables as they resolved
+ * (`schema.table`, sorted): the same SQL run through pools whose `search_path` points at
+ * different schemas (schema-per-tenant) reads different tables, so it gets different keys. The
+ * SQL and parameters are not in the key in clear, so they never reach Redis/Valkey or a log.
  *
  * @throws ValkitError `VALKIT_INVALID_ARGUMENT` for a parameter pg cannot send either (a
  *   function, a symbol, a circular object).
  * @internal
  */
-export function queryKey(sql: string, params: readonly unknown[], key: string | undefined): string {
+export function queryKey(
+  sql: string,
+  params: readonly unknown[],
+  key: string | undefined,
+  tables: readonly string[],
+): string {
   const hash = createHash('sha256')
   field(hash, 'q', sql)
   field(hash, 'k', key ?? '')
+  const sorted = tables.length < 2 ? tables : [...new Set(tables)].sort()
+  hash.update(`r${sorted.length};`)
+  for (const table of sorted) field(hash, 't', table)
   hash.update(`p${params.length};`)
   for (let i = 0; i < params.length; i++) param(hash, params[i], i, 0)
   return `pgq:${hash.digest('base64url')}`
