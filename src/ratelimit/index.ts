@@ -48,3 +48,4 @@ export type {
   RulesUpdateOptions,
   RulesUpdateResult,
 } from './ratelimit-types.js'
+export * from './llm-budget/index.js'

@@ -19,6 +19,10 @@ export const BLOCK_SUBJECT = load('block-subject-n.lua', 1)
 /** @internal */
 export const PUBLISH_RULES = load('publish-rules-2.lua', 2)
 /** @internal */
+export const RESERVE_BUDGET = load('reserve-budget-n.lua', 1)
+/** @internal */
+export const SETTLE_BUDGET = load('settle-budget-n.lua', 1)
+/** @internal */
 export const ANNOUNCE_INSTANCE = load('announce-instance-1.lua', 1)
 
 const variants = new Map<Script, Script[]>()

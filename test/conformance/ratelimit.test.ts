@@ -5,7 +5,14 @@
 import { randomBytes } from 'node:crypto'
 import { after, before, describe } from 'node:test'
 import { createValkit, type Valkit } from '../../src/core/index.js'
-import { createRateLimiter, type RateLimiter, type RateLimiterOptions } from '../../src/ratelimit/index.js'
+import {
+  createLlmBudget,
+  createRateLimiter,
+  type LlmBudget,
+  type LlmBudgetOptions,
+  type RateLimiter,
+  type RateLimiterOptions,
+} from '../../src/ratelimit/index.js'
 import {
   cleanPrefix,
   startCluster,
@@ -14,6 +21,7 @@ import {
   type ClusterHandle,
   type ServerHandle,
 } from '../../src/testing/index.js'
+import { budgetConformance } from './ratelimit-budget-conformance.js'
 import { rateLimitConformance } from './ratelimit-conformance.js'
 
 function opener(valkit: () => Valkit) {
@@ -25,20 +33,28 @@ function opener(valkit: () => Valkit) {
     await limiter.ready()
     return limiter
   }
+  const budgets: LlmBudget[] = []
+  const openBudget = async (options: Omit<LlmBudgetOptions, 'name'>): Promise<LlmBudget> => {
+    const budget = createLlmBudget(valkit(), { ...options, name: `b${n++}` })
+    budgets.push(budget)
+    return budget
+  }
   const close = async () => {
     for (const limiter of limiters) await limiter.close()
+    for (const budget of budgets) await budget.close()
   }
-  return { open, close }
+  return { open, openBudget, close }
 }
 
 void describe('ratelimit conformance: memory backend', () => {
   const valkit = createValkit({ env: {}, logger: false })
-  const { open, close } = opener(() => valkit)
+  const { open, openBudget, close } = opener(() => valkit)
   after(async () => {
     await close()
     await valkit.close()
   })
   rateLimitConformance(open, 'memory')
+  budgetConformance(openBudget)
 })
 
 for (const engine of testEngines()) {
@@ -46,7 +62,7 @@ for (const engine of testEngines()) {
     let server: ServerHandle
     let valkit: Valkit
     const prefix = `t-rl-${randomBytes(4).toString('hex')}`
-    const { open, close } = opener(() => valkit)
+    const { open, openBudget, close } = opener(() => valkit)
     before(async () => {
       server = await startServer({ engine })
       valkit = createValkit({ url: server.url, env: {}, logger: false, keyPrefix: prefix })
@@ -59,13 +75,14 @@ for (const engine of testEngines()) {
       await server?.stop()
     })
     rateLimitConformance(open, 'redis')
+    budgetConformance(openBudget)
   })
 
   void describe(`ratelimit conformance: ${engine} Cluster`, { timeout: 90_000 }, () => {
     let cluster: ClusterHandle
     let valkit: Valkit
     const prefix = `t-rl-cl-${randomBytes(4).toString('hex')}`
-    const { open, close } = opener(() => valkit)
+    const { open, openBudget, close } = opener(() => valkit)
     before(async () => {
       cluster = await startCluster({ engine, masters: 3, replicasPerMaster: 0 })
       valkit = createValkit({
@@ -83,5 +100,6 @@ for (const engine of testEngines()) {
       await cluster?.stop()
     })
     rateLimitConformance(open, 'redis')
+    budgetConformance(openBudget)
   })
 }
