@@ -48,7 +48,9 @@ export class AdaptiveLimit {
       this.lastSample = value
       const { target, min, max, smoothing } = this.options
       const wanted = value <= target ? max : Math.min(max, Math.max(min, target / value))
-      this.factor = Math.min(max, Math.max(min, this.factor + smoothing * (wanted - this.factor)))
+      const next = this.factor + smoothing * (wanted - this.factor)
+      // Within 0.1% of the wanted factor: take it (the average would only approach it).
+      this.factor = Math.min(max, Math.max(min, Math.abs(wanted - next) < 0.001 ? wanted : next))
     } catch {
       this.failedSamples++
     } finally {

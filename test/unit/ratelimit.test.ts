@@ -13,6 +13,7 @@ import {
 } from '../../src/ratelimit/index.js'
 import { MemoryEngine } from '../../src/ratelimit/memory-engine.js'
 import { RuleSet } from '../../src/ratelimit/rule-set.js'
+import { waitFor } from '../../src/testing/index.js'
 import { rejectsOption } from '../support/rejects-option.js'
 
 /** One rule on the in-process engine with a manual clock (µs). */
@@ -185,6 +186,59 @@ describe('ratelimit worst cases (documented bounds, adversarial timing)', () => 
         while (e.check()) admitted++
       }
       assert.equal(admitted, 15, `${algorithm}: burst + limit within one window (then the rate)`)
+    }
+  })
+})
+
+describe('adaptive limits', () => {
+  it('follow a load signal within bounds, smoothed, only on the adaptive rules; visible in stats and metrics', async () => {
+    const valkit = createValkit({ env: {}, logger: false })
+    let load = 5
+    const limiter = createRateLimiter(valkit, {
+      name: 'adaptive',
+      rules: {
+        scaled: { algorithm: 'fixed-window', limit: 20, window: '1m' },
+        fixed: { algorithm: 'fixed-window', limit: 20, window: '1m' },
+      },
+      adaptive: {
+        signal: () => load,
+        target: 10,
+        min: 0.25,
+        max: 1,
+        smoothing: 0.5,
+        interval: 20,
+        rules: ['scaled'],
+      },
+    })
+    const limits = async () => (await limiter.peek('k')).rules.map((r) => r.limit)
+    try {
+      assert.deepEqual(await limits(), [20, 20])
+      load = 40 // four times the target: the wanted factor is 0.25
+      const seen: number[] = []
+      await waitFor(
+        () => {
+          const f = limiter.stats().adaptiveFactor
+          if (seen.at(-1) !== f) seen.push(f)
+          return f === 0.25
+        },
+        { intervalMs: 5, what: 'the factor to reach its floor' },
+      )
+      assert.ok(seen.length >= 3, `smoothed: it moved in steps (${seen.join(', ')})`)
+      for (let i = 1; i < seen.length; i++)
+        assert.ok(seen[i]! < seen[i - 1]!, 'monotone towards the wanted factor')
+      assert.ok(seen.every((f) => f >= 0.25 && f <= 1))
+      assert.deepEqual(await limits(), [5, 20], 'only the adaptive rule is scaled')
+      assert.equal(limiter.stats().adaptiveSignal, 40)
+      assert.match(
+        valkit.metrics.toPrometheus(),
+        /valkit_ratelimit_adaptive_factor\{limiter="adaptive"\} 0\.2/,
+      )
+      load = 1
+      await waitFor(() => limiter.stats().adaptiveFactor === 1, { what: 'the factor to recover to max' })
+      assert.deepEqual(await limits(), [20, 20])
+    } finally {
+      await limiter.close()
+      await valkit.close()
     }
   })
 })
