@@ -122,7 +122,7 @@ export function createSessionStore(valkit: Valkit, options: SessionStoreOptions)
     sign: (id) => ctx.signer.sign(id),
     stats: (): SessionStats => {
       const c = ctx.counters
-      return { ...c, active: backend.count() ?? null }
+      return { ...c, localCopies: local?.size ?? 0, active: backend.count() ?? null }
     },
     close: () => {
       closed ??= (async () => {

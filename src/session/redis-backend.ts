@@ -1,4 +1,11 @@
-import { loadScript, type RedisArg, type RedisReply, type Script, type Valkit } from '../core/index.js'
+import {
+  ValkitError,
+  loadScript,
+  type RedisArg,
+  type RedisReply,
+  type Script,
+  type Valkit,
+} from '../core/index.js'
 import {
   GONE,
   TRIM_LIMIT,
@@ -84,8 +91,21 @@ export class RedisSessionBackend implements SessionBackend {
     this.timer.unref()
   }
 
+  /**
+   * Runs a script, failing fast while the supervisor says Redis/Valkey is unusable (degraded or
+   * recovering): a session operation then gets a prompt `VALKIT_UNAVAILABLE`, not a timeout.
+   */
   private run(script: Script, keys: readonly RedisArg[], args: readonly RedisArg[]): Promise<RedisReply> {
+    if (this.valkit.supervisor.backend !== 'redis') return Promise.reject(this.down())
     return this.valkit.connection.script(script, keys, args, BUFFERS)
+  }
+
+  private down(): ValkitError {
+    return new ValkitError(
+      'VALKIT_UNAVAILABLE',
+      `Redis/Valkey is unreachable (the connection is ${this.valkit.supervisor.state}).`,
+      { details: { state: this.valkit.supervisor.state } },
+    )
   }
 
   async touch(ref: RecordRef, options: TouchOptions): Promise<TouchReply> {
@@ -188,6 +208,7 @@ export class RedisSessionBackend implements SessionBackend {
     quarantined: boolean,
   ): Promise<(Map<string, Buffer> | undefined)[]> {
     if (handles.length === 0) return []
+    if (this.valkit.supervisor.backend !== 'redis') throw this.down()
     const commands = handles.map((h) => ['HGETALL', quarantined ? user.quarantine(h) : user.record(h)])
     const replies = await this.valkit.connection.pipeline(commands, { buffers: true, key: commands[0]![1] })
     return replies.map((reply) => {

@@ -173,6 +173,8 @@ export interface SessionStats {
   readonly misses: number
   readonly conflicts: number
   readonly localReads: number
+  /** Sessions held in the per-instance copy now (0 without `localCopy`). */
+  readonly localCopies: number
   readonly backendErrors: number
   /** Records in the store (Redis: last completed SCAN count), `null` until known. */
   readonly active: number | null
