@@ -43,3 +43,4 @@ export {
   type HttpSessionRegenerateOptions,
 } from './http-session.js'
 export { createHttpSessions, type HttpSessionOptions, type HttpSessions } from './http-sessions.js'
+export * from './state/index.js'

@@ -6,7 +6,12 @@
 import { randomBytes } from 'node:crypto'
 import { after, before, describe } from 'node:test'
 import { createValkit, type Valkit, type ValkitOptions } from '../../src/core/index.js'
-import { createSessionStore, type SessionStore, type SessionStoreOptions } from '../../src/session/index.js'
+import {
+  createSessionStore,
+  createStateStore,
+  type SessionStoreOptions,
+  type StateStoreOptions,
+} from '../../src/session/index.js'
 import {
   cleanPrefix,
   startCluster,
@@ -16,10 +21,11 @@ import {
   type ServerHandle,
 } from '../../src/testing/index.js'
 import { baseOptions, sessionConformance, type StorePair } from './session-conformance.js'
+import { stateConformance, type OpenState } from './session-state-conformance.js'
 
 /** Store pairs opened by one backend's suite, each on a fresh name, closed at the end. */
 function opener(valkits: () => readonly [Valkit, Valkit]) {
-  const stores: SessionStore[] = []
+  const stores: { close(): Promise<void> }[] = []
   let n = 0
   const base = baseOptions()
   const open = async (options: Partial<SessionStoreOptions> = {}): Promise<StorePair> => {
@@ -29,20 +35,28 @@ function opener(valkits: () => readonly [Valkit, Valkit]) {
     stores.push(pair.store, pair.peer)
     return pair
   }
+  const openState: OpenState = async <T>(options: StateStoreOptions<T> = {}) => {
+    const [a, b] = valkits()
+    const resolved = { ...options, name: options.name ?? `st${n++}` }
+    const pair = { store: createStateStore<T>(a, resolved), peer: createStateStore<T>(b, resolved) }
+    stores.push(pair.store, pair.peer)
+    return pair
+  }
   const close = async () => {
     for (const store of stores) await store.close()
   }
-  return { open, close }
+  return { open, openState, close }
 }
 
 void describe('session conformance: memory backend', () => {
   const valkit = createValkit({ env: {}, logger: false })
-  const { open, close } = opener(() => [valkit, valkit])
+  const { open, openState, close } = opener(() => [valkit, valkit])
   after(async () => {
     await close()
     await valkit.close()
   })
   sessionConformance(open)
+  stateConformance(openState)
 })
 
 /** A suite against a server or cluster: two valkit connections sharing one key prefix. */
@@ -58,7 +72,7 @@ function serverSuite(
     let started: Awaited<ReturnType<typeof start>>
     let pair: [Valkit, Valkit]
     const prefix = `t-sess-${randomBytes(4).toString('hex')}`
-    const { open, close } = opener(() => pair)
+    const { open, openState, close } = opener(() => pair)
     before(async () => {
       started = await start()
       const make = () => createValkit({ ...started.options, env: {}, logger: false, keyPrefix: prefix })
@@ -72,6 +86,7 @@ function serverSuite(
       await started?.stop()
     })
     sessionConformance(open)
+    stateConformance(openState)
   })
 }
 

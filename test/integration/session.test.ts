@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import { createValkit, type Valkit } from '../../src/core/index.js'
 import {
   createSessionStore,
+  createStateStore,
   type Session,
   type SessionStore,
   type SessionStoreOptions,
@@ -243,6 +244,46 @@ for (const engine of testEngines()) {
       assert.equal(await long.revokeAll('ix'), 2)
       assert.equal(await server.command('EXISTS', indexKey(live)), 0)
       assert.equal(await server.command('EXISTS', recordKey(long, live)), 0)
+    })
+
+    it('agent state: a sensitive document holds no plaintext and cannot be moved to another id', async () => {
+      const valkit = await connect()
+      const state = createStateStore<{ note: string }>(valkit, {
+        name: 'agents',
+        sensitive: true,
+        encryption: { keys: [{ id: 1, key: randomBytes(32) }], primary: 1 },
+        history: 2,
+      })
+      try {
+        await state.put('run-a', { note: 'STATE-MARKER-secret' })
+        await state.put('run-a', { note: 'STATE-MARKER-second' })
+        await state.put('run-b', { note: 'other' })
+        const raw = await dumpAll()
+        assert.ok(raw.includes(':state:{agents:run-a}:doc'), 'document and history share the tag {store:id}')
+        assert.equal(raw.includes('STATE-MARKER'), false, 'stored in clear')
+        const docA = `${prefix}:v1:state:{agents:run-a}:doc`
+        const docB = `${prefix}:v1:state:{agents:run-b}:doc`
+        await server.command(
+          'EVAL',
+          "return redis.call('HSET', KEYS[2], 'd', redis.call('HGET', KEYS[1], 'd'))",
+          2,
+          docA,
+          docB,
+        )
+        assert.equal(
+          await state.get('run-b'),
+          undefined,
+          'a value copied from another document reads as missing',
+        )
+        assert.equal(state.stats().corrupt, 1)
+        assert.deepEqual((await state.get('run-a'))!.value, { note: 'STATE-MARKER-second' })
+        assert.deepEqual(
+          (await state.history('run-a')).map((d) => d.value.note),
+          ['STATE-MARKER-secret'],
+        )
+      } finally {
+        await state.close()
+      }
     })
 
     it('metrics: created, rotated, destroyed, rejected tokens, reads and the active gauge', async () => {
