@@ -298,6 +298,144 @@ for (const engine of testEngines()) {
       assert.ok(!listFields.some((f) => f.startsWith('i:turns:')), 'list items gone')
     })
 
+    /** A change of entry `key` in `scope` (namespace `ns`) whose invalidation message is never sent. */
+    async function unannouncedWrite(ns: string, scope: string, key: string, value: unknown): Promise<number> {
+      const keys = ['seq', 'm', 'd'].map((s) => `${prefix}:v1:cache:{${ns}@${scope}}:${s}`)
+      const bytes = createCodec().encode(value)
+      const reply = (await server
+        .command('EVALSHA', WRITE_ENTRY.sha, 3, ...keys, key, bytes, '', 0)
+        .catch(() => server.command('EVAL', WRITE_ENTRY.source, 3, ...keys, key, bytes, '', 0))) as number[]
+      return Number(reply[0])
+    }
+
+    /** A valkit instance whose SUBSCRIBE calls are held until `release()` (a slow subscriber connection). */
+    async function slowSubscriber(): Promise<{ valkit: Valkit; release: () => void }> {
+      const valkit = createValkit({ url: server.url, env: {}, logger: false, keyPrefix: prefix })
+      await valkit.supervisor.waitFor('ready', 10_000)
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      const connection = valkit.connection as { subscribe: Valkit['connection']['subscribe'] }
+      const subscribe = connection.subscribe.bind(valkit.connection)
+      connection.subscribe = async (channel, listener) => {
+        await gate
+        return subscribe(channel, listener)
+      }
+      return { valkit, release }
+    }
+
+    it('before its channel is subscribed, an instance reads Redis and keeps no copy (a change meanwhile is not missed)', async () => {
+      const { ctx: b } = await instance({ namespace: 'early' })
+      await b.write('s', 'k', 'v1')
+      const { valkit, release } = await slowSubscriber()
+      const a = createAgentContext(valkit, { namespace: 'early' })
+      open.push({ valkit, ctx: a })
+      assert.equal((await a.read('s', 'k'))?.value, 'v1')
+      const mine = await a.write('s', 'own', 'x')
+      assert.ok(mine.ok)
+      assert.equal((await a.read('s', 'own'))?.value, 'x', 'its own write, read back from Redis')
+      assert.equal(a.stats().l1Entries, 0, 'no copy before the subscription')
+      await b.write('s', 'k', 'v2') // announced before a's SUBSCRIBE is active: a cannot hear it
+      release()
+      await a.ready()
+      assert.equal((await a.read('s', 'k'))?.value, 'v2')
+      assert.equal((await a.read('s', 'k'))?.value, 'v2')
+      assert.equal(a.stats().l1Entries, 1, 'copies are kept once subscribed')
+      await b.write('s', 'k', 'v3')
+      await waitFor(async () => (await a.read('s', 'k'))?.value === 'v3', { what: 'a to hear b’s change' })
+    })
+
+    it('when the first SUBSCRIBE fails, copies are kept only once a probe proves the subscription delivers', async () => {
+      const { valkit: vb, ctx: b } = await instance({ namespace: 'probe' })
+      await b.write('s', 'k', 'v1')
+      // Counts the probes sent on the namespace's channel (b's subscription hears them too).
+      let probes = 0
+      await vb.connection.subscribe(`${prefix}:v1:cache:{probe@}:events`, (message) => {
+        if ((JSON.parse(message.toString()) as { p?: number }).p === 1) probes++
+      })
+      const valkit = createValkit({ url: server.url, env: {}, logger: false, keyPrefix: prefix })
+      await valkit.supervisor.waitFor('ready', 10_000)
+      const connection = valkit.connection as { subscribe: Valkit['connection']['subscribe'] }
+      const subscribe = connection.subscribe.bind(valkit.connection)
+      let subscribeLater!: () => void
+      // The first attempt fails; the subscription only happens later (as when the driver
+      // subscribes again once its subscriber connection is back).
+      connection.subscribe = (channel, listener) => {
+        subscribeLater = () => void subscribe(channel, listener)
+        return Promise.reject(new Error('subscriber connection not ready'))
+      }
+      const a = createAgentContext(valkit, { namespace: 'probe' })
+      open.push({ valkit, ctx: a })
+      let ready = false
+      void a.ready().then(() => (ready = true))
+      assert.equal((await a.read('s', 'k'))?.value, 'v1')
+      await waitFor(() => probes >= 2, { what: 'a second probe: the first went unanswered' })
+      assert.equal(ready, false, 'not ready while nothing is subscribed')
+      assert.equal((await a.read('s', 'k'))?.value, 'v1')
+      assert.equal(a.stats().l1Entries, 0, 'no copy while the subscription is not confirmed')
+      subscribeLater()
+      await a.ready()
+      assert.equal((await a.read('s', 'k'))?.value, 'v1')
+      assert.equal(a.stats().l1Entries, 1)
+      await b.write('s', 'k', 'v2')
+      await waitFor(async () => (await a.read('s', 'k'))?.value === 'v2', { what: 'a to hear b’s change' })
+    })
+
+    it('the subscriber connection alone dropped (CLIENT KILL TYPE pubsub): copies are dropped when it is back', async () => {
+      const { valkit: va, ctx: a } = await instance({ namespace: 'subdrop' })
+      const { ctx: b } = await instance({ namespace: 'subdrop' })
+      const states: string[] = []
+      va.supervisor.onChange((change) => states.push(change.to))
+      await b.write('s', 'k', 'v1')
+      assert.equal((await a.read('s', 'k'))?.value, 'v1')
+      assert.equal((await a.read('s', 'k'))?.value, 'v1')
+      assert.equal(a.stats().l1Hits, 1, 'a holds a copy')
+      await va.connection.command(['CLIENT', 'KILL', 'TYPE', 'pubsub'])
+      // A change made while the subscriber is away: its message is lost (here: never sent).
+      await unannouncedWrite('subdrop', 's', 'k', 'v2')
+      await waitFor(async () => (await a.read('s', 'k'))?.value === 'v2', {
+        timeoutMs: 5000,
+        what: 'a to drop its copy once its subscriber connection is back',
+      })
+      assert.deepEqual(states, [], 'the command connection never dropped: no supervisor state change')
+      await b.write('s', 'k', 'v3')
+      await waitFor(async () => (await a.read('s', 'k'))?.value === 'v3', { what: 'a hears changes again' })
+    })
+
+    it('ttl: a scope that expired and is written again continues above its old versions (none reused)', async () => {
+      const { ctx: a } = await instance({ namespace: 'ttl-versions', ttl: '300ms' })
+      const { ctx: b } = await instance({ namespace: 'ttl-versions', ttl: '300ms' })
+      let oldVersion = 0
+      for (const value of ['first', 'second', 'third']) {
+        const w = await a.write('s', 'plan', value)
+        assert.ok(w.ok)
+        oldVersion = w.version
+      }
+      await waitFor(
+        async () => Number(await server.command('EXISTS', `${prefix}:v1:cache:{ttl-versions@s}:seq`)) === 0,
+        { timeoutMs: 5000, what: 'the whole scope, counter included, to expire' },
+      )
+      assert.equal(await b.read('s', 'plan'), undefined)
+      const reborn: number[] = []
+      for (const value of ['new 1', 'new 2', 'new 3']) {
+        const w = await b.write('s', 'plan', value)
+        assert.ok(w.ok)
+        reborn.push(w.version)
+      }
+      assert.ok(
+        reborn.every((v) => v > oldVersion),
+        `versions ${reborn.join(', ')} are above the earlier life's ${oldVersion}`,
+      )
+      // A compare-and-set holding a version from the scope's earlier life is a conflict.
+      const stale = await a.write('s', 'plan', 'overwrite?', { ifVersion: oldVersion })
+      assert.equal(stale.ok, false)
+      assert.equal((await b.read('s', 'plan'))?.value, 'new 3')
+      // And a's floor (its own writes) does not keep it from holding a copy of the new life.
+      assert.equal((await a.read('s', 'plan'))?.value, 'new 3')
+      const hits = a.stats().l1Hits
+      assert.equal((await a.read('s', 'plan'))?.value, 'new 3')
+      assert.equal(a.stats().l1Hits, hits + 1)
+    })
+
     it('ttl: every change sets the whole scope to expire; an idle scope disappears', async () => {
       const { ctx } = await instance({ namespace: 'ttl', ttl: '400ms', l1: false })
       await ctx.write('s', 'k', 1)

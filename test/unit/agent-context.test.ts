@@ -9,6 +9,7 @@ import { createAgentContext, resolveAgentContextOptions } from '../../src/cache/
 import { ContextL1, L1Item } from '../../src/cache/agent-context/context-l1.js'
 import { decodeContextEvent, encodeContextEvent } from '../../src/cache/agent-context/context-event.js'
 import { parseScope } from '../../src/cache/agent-context/redis-backend.js'
+import { waitFor } from '../../src/testing/index.js'
 
 const valkit = createValkit({ env: {}, logger: false })
 after(() => valkit.close())
@@ -120,6 +121,8 @@ void describe('agent context wire formats', () => {
     assert.equal(decodeContextEvent('not json'), undefined)
     assert.equal(decodeContextEvent('{"v":2,"o":"x","s":"s","n":1}'), undefined)
     assert.equal(decodeContextEvent('{"v":1,"o":"x","s":"s","n":1,"k":5}'), undefined)
+    const probe = { kind: 'probe', origin: 'o1' } as const
+    assert.deepEqual(decodeContextEvent(encodeContextEvent(probe)), probe)
   })
 
   it('parses a scope’s hashes into entries, list items in order', () => {
@@ -177,6 +180,21 @@ void describe('agent context on the memory topology', () => {
     assert.equal((await conv.write('plan', 'after clear')).ok && (await conv.read('plan'))?.version, 10)
     await ctx.close()
     await assert.rejects(conv.read('plan'), (err: unknown) => isValkitError(err, 'VALKIT_CLOSED'))
+  })
+
+  it('with a ttl, a scope that expired and is written again continues above its old versions', async () => {
+    const ctx = createAgentContext(valkit, { namespace: 'unit-ttl', ttl: '30ms' })
+    let old = 0
+    for (let i = 0; i < 5; i++) {
+      const w = await ctx.write('s', 'k', i)
+      assert.ok(w.ok)
+      old = w.version
+    }
+    await waitFor(async () => (await ctx.entries('s')).length === 0, { what: 'the scope to expire' })
+    const again = await ctx.write('s', 'k', 'reborn')
+    assert.ok(again.ok && again.version > old, `${again.ok && again.version} > ${old}`)
+    assert.equal((await ctx.write('s', 'k', 'stale CAS', { ifVersion: old })).ok, false)
+    await ctx.close()
   })
 
   it('rejects bad arguments with typed errors', async () => {

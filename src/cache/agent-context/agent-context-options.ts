@@ -57,7 +57,9 @@ export interface AgentContextOptions {
   readonly l1?: false | AgentContextL1Options
   /**
    * Idle expiry of a scope: every change (write, append, delete, clear) sets the whole scope to
-   * expire this long after it; `0` keeps scopes until they are cleared or deleted.
+   * expire this long after it; `0` keeps scopes until they are cleared or deleted. With a ttl, a
+   * scope's version counter expires with it and starts from the server's clock when the scope is
+   * written again, so versions are never reused (and are large numbers, below 2^53).
    * @defaultValue 0 (no expiry)
    */
   readonly ttl?: Duration

@@ -8,7 +8,9 @@ export interface ContextEntry<T = unknown> {
   readonly value: T
   /**
    * The entry's version: assigned by Redis/Valkey from one counter per scope, so it grows with
-   * every change of the entry and never repeats, not even after a delete or a clear.
+   * every change of the entry and never repeats, not even after a delete, a clear or (with a
+   * `ttl`) the scope's expiry: a scope written again after it expired starts its counter from the
+   * server's clock in microseconds, so versions there are large (still below 2^53).
    */
   readonly version: number
 }
@@ -261,7 +263,11 @@ export interface AgentContext {
    * ```
    */
   scope(name: string): ContextScope
-  /** Resolves once the invalidation channel is subscribed (at once on the memory topology). */
+  /**
+   * Resolves once the invalidation channel is subscribed (at once on the memory topology). Until
+   * then reads go to Redis/Valkey and no copy is kept in process (a change announced meanwhile
+   * would be missed).
+   */
   ready(): Promise<void>
   /** Counters since creation. */
   stats(): AgentContextStats

@@ -31,11 +31,11 @@ import {
   unavailable,
 } from './context-arguments.js'
 import type { ContextBackend } from './context-backend.js'
-import { ContextChannel, type ContextChange } from './context-channel.js'
-import type { ContextEvent } from './context-event.js'
+import { ContextChannel, type ContextChange, type RemoteChange } from './context-channel.js'
 import { ContextL1, L1Item } from './context-l1.js'
 import { registerContextMetrics, type ContextMetrics } from './context-metrics.js'
 import { EntryCodec } from './entry-codec.js'
+import { FillGate } from './fill-gate.js'
 import { MemoryContextBackend } from './memory-backend.js'
 import { RedisContextBackend } from './redis-backend.js'
 
@@ -73,6 +73,7 @@ export class AgentContextImpl implements AgentContext {
   /** The invalidation channel; `null` on the memory topology (one process, nothing to tell). */
   private readonly channel: ContextChannel | null
   private readonly unhooks: (() => void)[] = []
+  private readonly gate: FillGate
   private readonly counts: Record<Counter, number> = {
     reads: 0,
     l1Hits: 0,
@@ -103,12 +104,17 @@ export class AgentContextImpl implements AgentContext {
       this.closed ? undefined : this.l1.size,
     )
     this.channel = this.shared
-      ? new ContextChannel(valkit, valkit.keys.key('cache', `${o.namespace}@`, 'events'), (event) =>
-          this.onChange(event),
+      ? new ContextChannel(
+          valkit,
+          valkit.keys.key('cache', `${o.namespace}@`, 'events'),
+          (event) => this.onChange(event),
+          () => this.missedMessages(),
         )
       : null
+    const channel = this.channel
+    this.gate = new FillGate(() => channel === null || channel.live)
     // Messages sent while this instance was disconnected are lost: every copy may be stale.
-    if (this.shared) this.unhooks.push(valkit.supervisor.onRecover(async () => this.l1.clear()))
+    if (this.shared) this.unhooks.push(valkit.supervisor.onRecover(async () => this.missedMessages()))
   }
 
   async read<T = unknown>(
@@ -128,6 +134,7 @@ export class AgentContextImpl implements AgentContext {
       return this.codec.decode<T>(key, held)
     }
     if (!this.usable()) throw this.refuse('read')
+    const fill = this.gate.ticket()
     this.l1.beginRead(scope)
     let reply
     try {
@@ -146,7 +153,7 @@ export class AgentContextImpl implements AgentContext {
     }
     const item = L1Item.from(reply.entry, reply.seq)
     const entry = this.codec.decode<T>(key, item)
-    if (item.seen >= changedAt) this.l1.put(scope, key, item, reply.ttlMs)
+    if (item.seen >= changedAt && this.gate.allows(fill)) this.l1.put(scope, key, item, reply.ttlMs)
     return entry
   }
 
@@ -169,6 +176,7 @@ export class AgentContextImpl implements AgentContext {
     const ifVersion = checkVersion(options?.ifVersion, 'ifVersion')
     const bytes = this.codec.encode(value, key)
     if (!this.usable()) throw this.refuse('write')
+    const fill = this.gate.ticket()
     let reply
     try {
       reply = await this.backend.write(scope, key, bytes, ifVersion, this.o.ttlMs)
@@ -181,12 +189,15 @@ export class AgentContextImpl implements AgentContext {
     this.count('writes')
     this.metrics.write.inc()
     this.l1.raiseFloor(scope, key, reply.version)
-    this.l1.put(
-      scope,
-      key,
-      new L1Item('value', reply.version, reply.version, bytes, null),
-      this.o.ttlMs > 0 ? this.o.ttlMs : -1,
-    )
+    if (!this.gate.allows(fill)) this.l1.drop(scope, key)
+    else {
+      this.l1.put(
+        scope,
+        key,
+        new L1Item('value', reply.version, reply.version, bytes, null),
+        this.o.ttlMs > 0 ? this.o.ttlMs : -1,
+      )
+    }
     this.publish({ kind: 'entry', scope, key, version: reply.version })
     return { ok: true, version: reply.version }
   }
@@ -224,6 +235,7 @@ export class AgentContextImpl implements AgentContext {
     }
     const bytes = this.codec.encode(item, key)
     if (!this.usable()) throw this.refuse('append')
+    const fill = this.gate.ticket()
     let reply
     try {
       reply = await this.backend.append(scope, key, bytes, ifVersion, this.o.ttlMs, limits)
@@ -248,7 +260,7 @@ export class AgentContextImpl implements AgentContext {
     const base =
       reply.previous === 0 ? [] : held?.kind === 'list' && held.version === reply.previous ? held.items : null
     this.l1.raiseFloor(scope, key, reply.version)
-    if (base === null) this.l1.drop(scope, key)
+    if (base === null || !this.gate.allows(fill)) this.l1.drop(scope, key)
     else {
       const items = [...base, bytes].slice(reply.trimmed)
       this.l1.put(
@@ -266,6 +278,7 @@ export class AgentContextImpl implements AgentContext {
     this.open()
     checkScope(scope)
     if (!this.usable()) throw this.refuse('entries')
+    const fill = this.gate.ticket()
     this.l1.beginRead(scope)
     let reply
     try {
@@ -274,7 +287,7 @@ export class AgentContextImpl implements AgentContext {
       this.l1.endRead(scope)
       throw this.failed(err)
     }
-    const fresh = reply.seq >= this.l1.endRead(scope)
+    const fresh = reply.seq >= this.l1.endRead(scope) && this.gate.allows(fill)
     this.count('redisReads')
     this.metrics.readRedis.inc()
     const out: ContextEntry[] = []
@@ -377,6 +390,15 @@ export class AgentContextImpl implements AgentContext {
     if (this.closed) throw closedError()
   }
 
+  /**
+   * Invalidation messages may have been lost (a reconnection, or the subscriber connection alone
+   * came back): every copy is dropped and operations in flight keep none.
+   */
+  private missedMessages(): void {
+    this.gate.missed()
+    this.l1.clear()
+  }
+
   /** Commands go to Redis/Valkey now (always true on the memory topology). */
   private usable(): boolean {
     return !this.shared || this.valkit.supervisor.backend === 'redis'
@@ -421,7 +443,7 @@ export class AgentContextImpl implements AgentContext {
     this.channel?.publish(change)
   }
 
-  private onChange(event: ContextEvent): void {
+  private onChange(event: RemoteChange): void {
     if (this.closed) return
     this.l1.changed(event.scope, event.version)
     const dropped =

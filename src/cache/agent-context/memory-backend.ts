@@ -31,18 +31,33 @@ interface MemoryScope {
  */
 export class MemoryContextBackend implements ContextBackend {
   private readonly scopes = new Map<string, MemoryScope>()
+  /** The highest version this backend assigned, in any scope. */
+  private highest = 0
 
-  private scope(name: string, create: boolean): MemoryScope | undefined {
+  /**
+   * A scope, created when `create` (a change). With a ttl a scope may expire and be created
+   * again: its counter then starts from the clock in microseconds (as the scripts do with the
+   * server's) and above every version assigned before, so a version is never reused.
+   */
+  private scope(name: string, create: boolean, ttlMs = 0): MemoryScope | undefined {
     let scope = this.scopes.get(name)
     if (scope !== undefined && scope.expiresAt <= Date.now()) {
       this.scopes.delete(name)
       scope = undefined
     }
     if (scope === undefined && create) {
-      scope = { seq: 0, entries: new Map(), expiresAt: Infinity }
+      const seq = ttlMs > 0 ? Math.max(Date.now() * 1000, this.highest) : 0
+      scope = { seq, entries: new Map(), expiresAt: Infinity }
       this.scopes.set(name, scope)
     }
     return scope
+  }
+
+  /** The scope's next version. */
+  private next(scope: MemoryScope): number {
+    const version = ++scope.seq
+    if (version > this.highest) this.highest = version
+    return version
   }
 
   private touch(scope: MemoryScope, ttlMs: number): void {
@@ -84,10 +99,10 @@ export class MemoryContextBackend implements ContextBackend {
     ifVersion: number | undefined,
     ttlMs: number,
   ): Promise<WriteReply> {
-    const s = this.scope(scope, true)!
+    const s = this.scope(scope, true, ttlMs)!
     const current = s.entries.get(key)?.version ?? 0
     if (ifVersion !== undefined && ifVersion !== current) return { ok: false, current }
-    const version = ++s.seq
+    const version = this.next(s)
     s.entries.set(key, { version, value, items: undefined, bytes: value.length })
     this.touch(s, ttlMs)
     return { ok: true, version, previous: current, trimmed: 0 }
@@ -101,7 +116,7 @@ export class MemoryContextBackend implements ContextBackend {
     ttlMs: number,
     limits: AppendLimits,
   ): Promise<WriteReply> {
-    const s = this.scope(scope, true)!
+    const s = this.scope(scope, true, ttlMs)!
     const entry = s.entries.get(key)
     const current = entry?.version ?? 0
     if (ifVersion !== undefined && ifVersion !== current) return { ok: false, current }
@@ -114,7 +129,7 @@ export class MemoryContextBackend implements ContextBackend {
       bytes -= items.shift()!.length
       trimmed++
     }
-    const version = ++s.seq
+    const version = this.next(s)
     s.entries.set(key, { version, value: undefined, items, bytes })
     this.touch(s, ttlMs)
     return { ok: true, version, previous: current, trimmed }
@@ -132,14 +147,14 @@ export class MemoryContextBackend implements ContextBackend {
     if (s === undefined || current === 0) return { ok: true, deleted: false, version: s?.seq ?? 0 }
     s.entries.delete(key)
     this.touch(s, ttlMs)
-    return { ok: true, deleted: true, version: ++s.seq }
+    return { ok: true, deleted: true, version: this.next(s) }
   }
 
   async clear(scope: string, ttlMs: number): Promise<{ deleted: number; version: number }> {
-    const s = this.scope(scope, true)!
+    const s = this.scope(scope, true, ttlMs)!
     const deleted = s.entries.size
     s.entries.clear()
     this.touch(s, ttlMs)
-    return { deleted, version: ++s.seq }
+    return { deleted, version: this.next(s) }
   }
 }

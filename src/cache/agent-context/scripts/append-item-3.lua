@@ -1,6 +1,9 @@
 --[[ Append an item to a list entry of an agent-context scope (creating it), then trim the oldest
   items until it holds at most maxItems items and maxBytes bytes (the newest item always stays).
   The list gets the scope's next version. With an expected version, appends only if the entry is at it.
+  With a ttl the counter expires with the scope; a scope written again after it expired starts
+  its counter from the server clock (microseconds), above every version of its earlier life, so
+  a version is never reused.
   KEYS[1] scope version counter
   KEYS[2] scope meta hash
   KEYS[3] scope data hash
@@ -44,9 +47,13 @@ while (tail - head > maxItems) or (bytes > maxBytes and tail - head > 1) do
   head = head + 1
   trimmed = trimmed + 1
 end
+local ttl = tonumber(ARGV[4])
+if ttl > 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[1], now[1] .. string.format('%06d', tonumber(now[2])))
+end
 local version = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], 'v:' .. key, version, 'h:' .. key, head, 't:' .. key, tail, 'b:' .. key, bytes)
-local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)

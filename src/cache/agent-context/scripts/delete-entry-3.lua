@@ -1,6 +1,9 @@
 --[[ Delete one entry of an agent-context scope (a value, or a list and its items). The deletion
   takes the scope's next version, so versions never repeat. With an expected version, deletes
   only if the entry is at it.
+  With a ttl the counter expires with the scope; a scope written again after it expired starts
+  its counter from the server clock (microseconds), above every version of its earlier life, so
+  a version is never reused.
   KEYS[1] scope version counter
   KEYS[2] scope meta hash
   KEYS[3] scope data hash
@@ -35,8 +38,12 @@ else
 end
 redis.call('HDEL', KEYS[2], 'v:' .. key)
 redis.call('HINCRBY', KEYS[2], '#', -1)
-local version = redis.call('INCR', KEYS[1])
 local ttl = tonumber(ARGV[3])
+if ttl > 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[1], now[1] .. string.format('%06d', tonumber(now[2])))
+end
+local version = redis.call('INCR', KEYS[1])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)

@@ -1,5 +1,8 @@
 --[[ Write a value entry of an agent-context scope: it gets the scope's next version; a list held
   under the same key is replaced. With an expected version, writes only if the entry is at it.
+  With a ttl the counter expires with the scope; a scope written again after it expired starts
+  its counter from the server clock (microseconds), above every version of its earlier life, so
+  a version is never reused.
   KEYS[1] scope version counter
   KEYS[2] scope meta hash
   KEYS[3] scope data hash
@@ -32,10 +35,14 @@ if head then
   end
   redis.call('HDEL', KEYS[2], 'h:' .. key, 't:' .. key, 'b:' .. key)
 end
+local ttl = tonumber(ARGV[4])
+if ttl > 0 and redis.call('EXISTS', KEYS[1]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[1], now[1] .. string.format('%06d', tonumber(now[2])))
+end
 local version = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], 'v:' .. key, version)
 redis.call('HSET', KEYS[3], 'v:' .. key, ARGV[2])
-local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
