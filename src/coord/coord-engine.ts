@@ -65,7 +65,8 @@ export class CoordEngine implements LeaseHost, WaitHost {
   readonly #agents = new WeakMap<LeaseImpl | Waiter, string>()
   readonly #early = new Map<string, Grant | null>()
   /** First acquire calls on their way, with what they do after the reply (close waits for them). */
-  readonly #firstCalls = new Set<Promise<FirstCall>>()
+  #firstCalls = 0
+  #drained: (() => void) | undefined
   #seq = 0
   #closed = false
   readonly #unhook: () => void
@@ -124,11 +125,14 @@ export class CoordEngine implements LeaseHost, WaitHost {
       throw new ValkitError('VALKIT_CLOSED', 'This coord instance is closed; create a new one.')
     if (spec.signal?.aborted) return this.#count(spec.kind, { acquired: false, reason: 'aborted' })
     const owner = this.nextOwner()
-    const first = this.#first(spec, owner)
-    this.#firstCalls.add(first)
-    const forget = (): void => void this.#firstCalls.delete(first)
-    first.then(forget, forget)
-    const { backend, answer, sentAt, early } = await first
+    this.#firstCalls++
+    let firstCall: FirstCall
+    try {
+      firstCall = await this.#first(spec, owner)
+    } finally {
+      if (--this.#firstCalls === 0) this.#drained?.()
+    }
+    const { backend, answer, sentAt, early } = firstCall
     this.dispatch(backend, spec.ref, answer.grants)
     if (answer.granted) {
       const lease = this.#lease(
@@ -255,6 +259,10 @@ export class CoordEngine implements LeaseHost, WaitHost {
     if (this.#queues.get(queue.key) === queue) this.#queues.delete(queue.key)
   }
 
+  released(backend: SlotBackend, ref: SlotRef): void {
+    this.#queues.get(`${backend === this.primary ? 'p' : 'f'}\u0000${ref.id}`)?.tryUnfairHead()
+  }
+
   ended(lease: LeaseImpl, how: 'released' | 'lost'): void {
     this.leases.delete(lease.owner)
     if (how === 'released') {
@@ -278,7 +286,7 @@ export class CoordEngine implements LeaseHost, WaitHost {
     this.#closed = true
     this.#unhook()
     // First calls on their way undo themselves when they come back (see `acquire`).
-    while (this.#firstCalls.size > 0) await Promise.allSettled([...this.#firstCalls])
+    if (this.#firstCalls > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
     const waiting = [...this.waiters.values()]
     await Promise.all(
       waiting.map(async (waiter) => {

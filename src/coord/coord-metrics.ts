@@ -151,7 +151,7 @@ export function registerCoordMetrics(registry: MetricsRegistry, source: CoordGau
   })
   const sources = gaugeSources(registry)
   sources.add(source)
-  const acquireChildren = new Map<string, CounterChild>()
+  const acquireChildren = new Map<string, Map<string, CounterChild>>()
   const byKind = <T>(cache: Map<string, T>, kind: string, make: () => T): T => {
     let child = cache.get(kind)
     if (child === undefined) cache.set(kind, (child = make()))
@@ -160,8 +160,10 @@ export function registerCoordMetrics(registry: MetricsRegistry, source: CoordGau
   const waitChildren = new Map<string, HistogramChild>()
   const releaseChildren = new Map<string, CounterChild>()
   return {
-    acquire: (kind, result) =>
-      byKind(acquireChildren, `${kind}\u0000${result}`, () => acquires.labels({ kind, result })).inc(),
+    acquire: (kind, result) => {
+      const children = byKind(acquireChildren, kind, () => new Map<string, CounterChild>())
+      byKind(children, result, () => acquires.labels({ kind, result })).inc()
+    },
     waited: (kind, seconds) => byKind(waitChildren, kind, () => waits.labels({ kind })).observe(seconds),
     released: (kind) => byKind(releaseChildren, kind, () => releases.labels({ kind })).inc(),
     lost: (kind) => losses.labels({ kind }).inc(),

@@ -7,6 +7,8 @@ import type { SlotBackend, SlotMode, SlotRef } from './slot-backend.js'
 export interface LeaseHost {
   /** The drift allowance for a grant that lasts `ms` (server time). */
   margin(ms: number): number
+  /** A lease's release was just sent: an unfair local waiter of the resource may try now. */
+  released(backend: SlotBackend, ref: SlotRef): void
   /** A lease ended (released or lost): stop counting it as held. */
   ended(lease: LeaseImpl, how: 'released' | 'lost'): void
   /** Grants another call made to this instance's waiters. */
@@ -133,7 +135,10 @@ export class LeaseImpl implements Lease {
     this.#stopTimers()
     if (wasHeld) this.#state = 'released'
     try {
-      const answer = await this.backend.release(this.spec.ref, this.owner, this.spec.mode)
+      const released = this.backend.release(this.spec.ref, this.owner, this.spec.mode)
+      // Sent right behind the release, in the same write: an unfair local waiter asks at once.
+      if (wasHeld) this.host.released(this.backend, this.spec.ref)
+      const answer = await released
       this.host.dispatch(this.backend, this.spec.ref, answer.grants)
       return answer.released
     } finally {

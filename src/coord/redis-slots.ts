@@ -21,6 +21,8 @@ import {
 interface ResourceKeys {
   readonly keys: readonly string[]
   readonly channel: string
+  /** `1` for kinds whose resources have shared holders (the scripts skip that work otherwise). */
+  readonly shared: string
 }
 
 const NO_GRANTS: readonly Grant[] = Object.freeze([])
@@ -81,24 +83,19 @@ export class RedisSlots implements SlotBackend {
   }
 
   keysOf(ref: SlotRef): ResourceKeys {
-    const ks = this.#valkit.keys
-    const code = kindCode(ref.kind)
-    const r = ref.resource
-    return {
-      keys: [
-        ks.key('coord', r, code, 'x'),
-        ks.key('coord', r, code, 's'),
-        ks.key('coord', r, code, 'st'),
-        ks.key('coord', r, code, 'f'),
-        ks.key('coord', r, code, 'q'),
-        ks.key('coord', r, code, 'qd'),
-      ],
-      channel: ks.key('coord', r, code, 'ch'),
+    if (ref.keys !== undefined) return ref.keys
+    // One checked key, the others by suffix: they share the prefix and the hash tag.
+    const base = this.#valkit.keys.key('coord', ref.resource, kindCode(ref.kind), '')
+    ref.keys = {
+      keys: [`${base}x`, `${base}s`, `${base}st`, `${base}f`, `${base}q`, `${base}qd`],
+      channel: `${base}ch`,
+      shared: ref.kind === 'semaphore' || ref.kind === 'rwlock' ? '1' : '0',
     }
+    return ref.keys
   }
 
-  async acquire(call: AcquireCall): Promise<AcquireAnswer> {
-    const { keys, channel } = this.keysOf(call.ref)
+  acquire(call: AcquireCall): Promise<AcquireAnswer> {
+    const { keys, channel, shared } = this.keysOf(call.ref)
     const args = [
       call.owner,
       call.mode,
@@ -110,25 +107,36 @@ export class RedisSlots implements SlotBackend {
       channel,
       this.#mine,
       this.#fenceMs,
+      shared,
     ]
-    const { reply, acks } = await this.#run(ACQUIRE_SLOT, keys, args)
-    const grants = grantsOf(reply, 3)
-    if (num(reply[0]) === 1) {
-      const token = num(reply[1])
-      if (acks !== undefined && acks < (this.#options.durable as { replicas: number }).replicas) {
-        // Not confirmed: a failover now could forget the grant. Give it back and say so.
-        await this.release(call.ref, call.owner, call.mode).catch(() => undefined)
-        throw this.#notDurable('grant', acks)
-      }
-      return { granted: true, token, nowMs: num(reply[2]), grants }
+    if (this.#options.durable === false) {
+      return this.#valkit.connection
+        .script(ACQUIRE_SLOT, keys, args)
+        .then((reply) => acquireAnswer(asArray(reply, ACQUIRE_SLOT)))
     }
-    return { granted: false, retryInMs: num(reply[1]), nowMs: num(reply[2]), grants }
+    return this.#acquireDurable(call, keys, args)
   }
 
-  async release(ref: SlotRef, owner: string, mode: SlotMode): Promise<ReleaseAnswer> {
-    const { keys, channel } = this.keysOf(ref)
-    const { reply } = await this.#run(RELEASE_SLOT, keys, [owner, mode, channel, this.#mine, this.#fenceMs])
-    return { released: num(reply[0]) === 1, nowMs: num(reply[1]), grants: grantsOf(reply, 2) }
+  async #acquireDurable(
+    call: AcquireCall,
+    keys: readonly string[],
+    args: readonly string[],
+  ): Promise<AcquireAnswer> {
+    const { reply, acks } = await this.#run(ACQUIRE_SLOT, keys, args)
+    const answer = acquireAnswer(reply)
+    if (answer.granted && (acks ?? 0) < (this.#options.durable as { replicas: number }).replicas) {
+      // Not confirmed: a failover now could forget the grant. Give it back and say so.
+      await this.release(call.ref, call.owner, call.mode).catch(() => undefined)
+      throw this.#notDurable('grant', acks ?? 0)
+    }
+    return answer
+  }
+
+  release(ref: SlotRef, owner: string, mode: SlotMode): Promise<ReleaseAnswer> {
+    const { keys, channel, shared } = this.keysOf(ref)
+    return this.#run(RELEASE_SLOT, keys, [owner, mode, channel, this.#mine, this.#fenceMs, shared]).then(
+      ({ reply }) => ({ released: num(reply[0]) === 1, nowMs: num(reply[1]), grants: grantsOf(reply, 2) }),
+    )
   }
 
   async extend(ref: SlotRef, owner: string, mode: SlotMode, ttlMs: number): Promise<ExtendAnswer> {
@@ -143,8 +151,15 @@ export class RedisSlots implements SlotBackend {
   }
 
   async cancel(ref: SlotRef, owner: string, mode: SlotMode): Promise<CancelAnswer> {
-    const { keys, channel } = this.keysOf(ref)
-    const { reply } = await this.#run(CANCEL_WAIT, keys, [owner, mode, channel, this.#mine, this.#fenceMs])
+    const { keys, channel, shared } = this.keysOf(ref)
+    const { reply } = await this.#run(CANCEL_WAIT, keys, [
+      owner,
+      mode,
+      channel,
+      this.#mine,
+      this.#fenceMs,
+      shared,
+    ])
     if (num(reply[0]) === 1) {
       return {
         granted: { owner, token: num(reply[1]), expiresAtMs: num(reply[3]) },
@@ -187,7 +202,7 @@ export class RedisSlots implements SlotBackend {
     const [x, s, st, f, q] = this.keysOf(ref).keys as [string, string, string, string, string]
     const replies = await this.#valkit.connection.pipeline(
       [
-        ['HGETALL', x],
+        ['GET', x],
         ['PTTL', x],
         ['ZRANGE', s, '0', '-1', 'WITHSCORES'],
         ['HGETALL', st],
@@ -202,9 +217,10 @@ export class RedisSlots implements SlotBackend {
     const now =
       Number((time as RedisReply[])[0]) * 1000 + Math.floor(Number((time as RedisReply[])[1]) / 1000)
     const holders: { owner: string; token: number; mode: SlotMode; expiresInMs: number }[] = []
-    const xh = toRecord(hx)
-    if (xh.o !== undefined && num(pttl) > 0)
-      holders.push({ owner: xh.o, token: Number(xh.t), mode: 'x', expiresInMs: num(pttl) })
+    const exclusive = /^(\d+) (.+)$/.exec(text(hx))
+    if (exclusive !== null && num(pttl) > 0) {
+      holders.push({ owner: exclusive[2]!, token: Number(exclusive[1]), mode: 'x', expiresInMs: num(pttl) })
+    }
     const tokens = toRecord(hst)
     const flat = (zs as RedisReply[]) ?? []
     for (let i = 0; i + 1 < flat.length; i += 2) {
@@ -225,25 +241,34 @@ export class RedisSlots implements SlotBackend {
   }
 
   /** Runs a script; with `durable`, in one pipeline with `WAIT` (loading the script first if the server lacks it). */
-  async #run(
+  #run(
     script: Script,
     keys: readonly string[],
     args: readonly string[],
   ): Promise<{ reply: RedisReply[]; acks: number | undefined }> {
-    const connection = this.#valkit.connection
-    const durable = this.#options.durable
-    if (durable === false) {
-      return { reply: asArray(await connection.script(script, keys, args), script), acks: undefined }
+    if (this.#options.durable === false) {
+      return this.#valkit.connection
+        .script(script, keys, args)
+        .then((reply) => ({ reply: asArray(reply, script), acks: undefined }))
     }
+    return this.#runDurable(script, keys, args, this.#options.durable)
+  }
+
+  async #runDurable(
+    script: Script,
+    keys: readonly string[],
+    args: readonly string[],
+    durable: { readonly replicas: number; readonly timeoutMs: number },
+  ): Promise<{ reply: RedisReply[]; acks: number | undefined }> {
+    const connection = this.#valkit.connection
     const evalsha = ['EVALSHA', script.sha, String(keys.length), ...keys, ...args]
     const wait = ['WAIT', String(durable.replicas), String(durable.timeoutMs)]
     const options = { key: keys[0]!, timeoutMs: this.#valkit.config.commandTimeoutMs + durable.timeoutMs }
     let replies = await connection.pipeline([evalsha, wait], options)
+    const first = replies[0]
     if (
-      replies[0] instanceof Error &&
-      /NOSCRIPT/.test(
-        `${replies[0].message} ${replies[0].cause instanceof Error ? replies[0].cause.message : ''}`,
-      )
+      first instanceof Error &&
+      /NOSCRIPT/.test(`${first.message} ${first.cause instanceof Error ? first.cause.message : ''}`)
     ) {
       await connection.command(['SCRIPT', 'LOAD', script.source], { key: keys[0]! })
       replies = await connection.pipeline([evalsha, wait], options)
@@ -261,6 +286,12 @@ export class RedisSlots implements SlotBackend {
       { details: { acks, replicas: durable.replicas } },
     )
   }
+}
+
+function acquireAnswer(reply: RedisReply[]): AcquireAnswer {
+  const grants = grantsOf(reply, 3)
+  if (num(reply[0]) === 1) return { granted: true, token: num(reply[1]), nowMs: num(reply[2]), grants }
+  return { granted: false, retryInMs: num(reply[1]), nowMs: num(reply[2]), grants }
 }
 
 function toRecord(reply: RedisReply): Record<string, string> {

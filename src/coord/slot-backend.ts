@@ -18,6 +18,8 @@ export interface SlotRef {
   readonly resource: string
   /** `kind` and `resource` in one string, for maps. */
   readonly id: string
+  /** The Redis backend's keys of this resource, built on first use. */
+  keys?: { readonly keys: readonly string[]; readonly channel: string; readonly shared: string }
 }
 
 /** A grant made to a queued waiter, as announced by the call that made it. */

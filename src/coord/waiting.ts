@@ -267,6 +267,12 @@ export class LocalQueue {
     }
   }
 
+  /** This instance released the resource: its oldest unfair waiter tries now (before the message comes back). */
+  tryUnfairHead(): void {
+    const head = this.#head()
+    if (head !== undefined && !head.spec.fair) void this.recheck(head)
+  }
+
   close(): void {
     if (this.#linger !== undefined) clearTimeout(this.#linger)
     if (this.#recheckTimer !== undefined) clearTimeout(this.#recheckTimer)

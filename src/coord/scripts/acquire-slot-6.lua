@@ -1,12 +1,12 @@
 --[[ Acquire a lock, semaphore permit or read/write slot for an owner, or queue the owner.
-  Mode x is exclusive (mutex, writer): granted when nobody holds the resource. Mode s is
+  Mode x is exclusive (mutex, writer, leader): granted when nobody holds the resource. Mode s is
   shared (permit, reader): granted when there is no exclusive holder and fewer than limit shared
   ones. A fair caller never overtakes a queued waiter: it queues, and a release (or this call,
   when a holder's grant ran out) hands the resource to the head of the queue. An unfair caller
   takes the resource whenever it has room and leaves a deadline that makes releases announce
   themselves. An owner that already holds the resource gets its token again with a fresh TTL.
   Every grant gets a fencing token, max(last token + 1, server time in microseconds).
-  KEYS[1] exclusive holder (hash o = owner, t = token; expires with the grant)
+  KEYS[1] exclusive holder (string "token owner"; expires with the grant)
   KEYS[2] shared holders (sorted set owner -> expiry, server ms)
   KEYS[3] shared holders' tokens (hash owner -> token)
   KEYS[4] fence (the last token granted)
@@ -16,16 +16,38 @@
   ARGV[4] ttl ms     ARGV[5] wait ms (0: do not wait)      ARGV[6] 1 fair, 0 unfair
   ARGV[7] 1 when the owner is already queued (a re-check), else 0
   ARGV[8] the resource's channel (same hash tag)     ARGV[9] this instance's owner prefix
-  ARGV[10] fence retention ms
+  ARGV[10] fence retention ms      ARGV[11] 1 if the kind has shared holders (semaphore, read/write lock), else 0
   Returns { 1, token, now ms, grants... }   granted
         | { 0, ms until a holder's grant runs out (-1: none), now ms, grants... }   not granted
   where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
+-- The uncontended exclusive grant, before the shared block (whose functions cost to define).
+if ARGV[2] == 'x' and ARGV[11] == '0' and not redis.call('GET', KEYS[1]) then
+  if ARGV[6] == '0' or redis.call('EXISTS', KEYS[6]) == 0 then
+    local t = redis.call('TIME')
+    local token = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    local last = tonumber(redis.call('GET', KEYS[4]) or '0')
+    if token <= last then
+      token = last + 1
+    end
+    local text = string.format('%.0f', token)
+    redis.call('SET', KEYS[4], text, 'PX', ARGV[10])
+    redis.call('SET', KEYS[1], text .. ' ' .. ARGV[1], 'PX', ARGV[4])
+    return { 1, token, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) }
+  end
+end
 -- BEGIN slot-shared (identical in acquire-slot, release-slot and cancel-wait; a unit test checks it)
 local X, S, ST, F, Q, QD = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local nowUs = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local now, nowUs
 local granted = {}
+
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  end
+  return now
+end
 
 local function int(n)
   return string.format('%.0f', n)
@@ -37,9 +59,19 @@ local function keep(key, ms)
   end
 end
 
+-- The exclusive holder: 'token owner', or nil.
+local function exclusive()
+  local v = redis.call('GET', X)
+  if v then
+    local token, who = string.match(v, '^(%d+) (.+)$')
+    return tonumber(token), who
+  end
+  return nil, nil
+end
+
 -- Shared holders past their expiry leave the set (a few per call: bounded work).
 local function prune()
-  local gone = redis.call('ZRANGEBYSCORE', S, '-inf', int(now), 'LIMIT', 0, 32)
+  local gone = redis.call('ZRANGEBYSCORE', S, '-inf', int(clock()), 'LIMIT', 0, 32)
   for i = 1, #gone do
     redis.call('ZREM', S, gone[i])
     redis.call('HDEL', ST, gone[i])
@@ -48,6 +80,7 @@ end
 
 -- max(last + 1, server time in microseconds): monotonic even if the counter was lost.
 local function nextToken(fenceMs)
+  clock()
   local last = tonumber(redis.call('GET', F) or '0')
   local token = nowUs
   if token <= last then
@@ -57,11 +90,15 @@ local function nextToken(fenceMs)
   return token
 end
 
-local function free(mode, limit)
+-- Room for a holder of this mode? Shared holders exist only for kinds that have them.
+local function free(mode, limit, shared)
   if redis.call('EXISTS', X) == 1 then
     return false
   end
-  local live = redis.call('ZCOUNT', S, '(' .. int(now), '+inf')
+  if not shared then
+    return true
+  end
+  local live = redis.call('ZCOUNT', S, '(' .. int(clock()), '+inf')
   if mode == 'x' then
     return live == 0
   end
@@ -71,8 +108,7 @@ end
 local function grant(who, mode, ms, fenceMs)
   local token = nextToken(fenceMs)
   if mode == 'x' then
-    redis.call('HSET', X, 'o', who, 't', int(token))
-    redis.call('PEXPIRE', X, ms)
+    redis.call('SET', X, int(token) .. ' ' .. who, 'PX', ms)
   else
     redis.call('ZADD', S, int(now + ms), who)
     redis.call('HSET', ST, who, int(token))
@@ -85,13 +121,14 @@ end
 -- The token a current holder got, or nil.
 local function holding(who, mode)
   if mode == 'x' then
-    if redis.call('HGET', X, 'o') == who then
-      return tonumber(redis.call('HGET', X, 't'))
+    local token, holder = exclusive()
+    if holder == who then
+      return token
     end
     return nil
   end
   local score = redis.call('ZSCORE', S, who)
-  if score and tonumber(score) > now then
+  if score and tonumber(score) > clock() then
     return tonumber(redis.call('HGET', ST, who))
   end
   return nil
@@ -109,7 +146,8 @@ local function announce(who, token, expires, channel, mine)
 end
 
 -- Hands the resource to queued waiters, first in first out, while it has room (bounded).
-local function pump(channel, mine, fenceMs)
+local function pump(channel, mine, fenceMs, shared)
+  clock()
   for _ = 1, 32 do
     local head = redis.call('LINDEX', Q, 0)
     if not head then
@@ -123,7 +161,7 @@ local function pump(channel, mine, fenceMs)
     if not deadline or tonumber(deadline) <= now then
       redis.call('LPOP', Q)
       redis.call('HDEL', QD, head)
-    elseif free(mode, tonumber(limit)) then
+    elseif free(mode, tonumber(limit), shared) then
       redis.call('LPOP', Q)
       redis.call('HDEL', QD, head)
       local token = grant(head, mode, tonumber(ms), fenceMs)
@@ -135,13 +173,15 @@ local function pump(channel, mine, fenceMs)
 end
 
 -- Milliseconds until a holder's grant runs out (-1: nobody holds it).
-local function untilExpiry()
+local function untilExpiry(shared)
   local left = redis.call('PTTL', X)
-  local first = redis.call('ZRANGEBYSCORE', S, '(' .. int(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if first[2] then
-    local shared = tonumber(first[2]) - now
-    if left < 0 or shared < left then
-      left = shared
+  if shared then
+    local first = redis.call('ZRANGEBYSCORE', S, '(' .. int(clock()), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if first[2] then
+      local rest = tonumber(first[2]) - now
+      if left < 0 or rest < left then
+        left = rest
+      end
     end
   end
   if left < 0 then
@@ -153,11 +193,14 @@ end
 
 local owner, mode, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local ttl, wait, fair, queued = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7] == '1'
-local channel, mine, fenceMs = ARGV[8], ARGV[9], tonumber(ARGV[10])
+local channel, mine, fenceMs, shared = ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11] == '1'
 
-prune()
-if fair then
-  pump(channel, mine, fenceMs)
+if shared then
+  prune()
+end
+local waiters = redis.call('EXISTS', QD) == 1
+if fair and waiters then
+  pump(channel, mine, fenceMs, shared)
 end
 local held = holding(owner, mode)
 if held then
@@ -168,15 +211,17 @@ if held then
     keep(S, ttl)
     keep(ST, ttl)
   end
-  return { 1, held, now, unpack(granted) }
+  return { 1, held, clock(), unpack(granted) }
 end
-if (not fair or redis.call('LLEN', Q) == 0) and free(mode, limit) then
+if (not fair or not waiters or redis.call('LLEN', Q) == 0) and free(mode, limit, shared) then
   if queued then
     redis.call('LREM', Q, 1, owner)
     redis.call('HDEL', QD, owner)
   end
-  return { 1, grant(owner, mode, ttl, fenceMs), now, unpack(granted) }
+  local token = grant(owner, mode, ttl, fenceMs)
+  return { 1, token, now, unpack(granted) }
 end
+clock()
 if wait > 0 then
   if fair then
     if not queued then
@@ -193,4 +238,4 @@ if wait > 0 then
     keep(QD, wait)
   end
 end
-return { 0, untilExpiry(), now, unpack(granted) }
+return { 0, untilExpiry(shared), now, unpack(granted) }

@@ -1,7 +1,7 @@
 --[[ Withdraw a waiter whose wait ran out or was aborted. If it was granted meanwhile, it keeps
   the grant and learns its token. Otherwise it leaves the queue, and the waiters behind it are
   served if the resource has room for them now.
-  KEYS[1] exclusive holder (hash o = owner, t = token; expires with the grant)
+  KEYS[1] exclusive holder (string "token owner"; expires with the grant)
   KEYS[2] shared holders (sorted set owner -> expiry, server ms)
   KEYS[3] shared holders' tokens (hash owner -> token)
   KEYS[4] fence (the last token granted)
@@ -9,15 +9,23 @@
   KEYS[6] waiters (hash owner -> "deadline|ttl|mode|limit"; field "!u" = latest deadline of an unfair waiter)
   ARGV[1] owner      ARGV[2] mode (x or s)      ARGV[3] the resource's channel
   ARGV[4] this instance's owner prefix      ARGV[5] fence retention ms
+  ARGV[6] 1 if the kind has shared holders (semaphore, read/write lock), else 0
   Returns { 1, token, now ms, expiry ms }   the owner holds it (granted before it withdrew)
         | { 0, now ms, grants... }          withdrawn
   where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
 -- BEGIN slot-shared (identical in acquire-slot, release-slot and cancel-wait; a unit test checks it)
 local X, S, ST, F, Q, QD = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local nowUs = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local now, nowUs
 local granted = {}
+
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  end
+  return now
+end
 
 local function int(n)
   return string.format('%.0f', n)
@@ -29,9 +37,19 @@ local function keep(key, ms)
   end
 end
 
+-- The exclusive holder: 'token owner', or nil.
+local function exclusive()
+  local v = redis.call('GET', X)
+  if v then
+    local token, who = string.match(v, '^(%d+) (.+)$')
+    return tonumber(token), who
+  end
+  return nil, nil
+end
+
 -- Shared holders past their expiry leave the set (a few per call: bounded work).
 local function prune()
-  local gone = redis.call('ZRANGEBYSCORE', S, '-inf', int(now), 'LIMIT', 0, 32)
+  local gone = redis.call('ZRANGEBYSCORE', S, '-inf', int(clock()), 'LIMIT', 0, 32)
   for i = 1, #gone do
     redis.call('ZREM', S, gone[i])
     redis.call('HDEL', ST, gone[i])
@@ -40,6 +58,7 @@ end
 
 -- max(last + 1, server time in microseconds): monotonic even if the counter was lost.
 local function nextToken(fenceMs)
+  clock()
   local last = tonumber(redis.call('GET', F) or '0')
   local token = nowUs
   if token <= last then
@@ -49,11 +68,15 @@ local function nextToken(fenceMs)
   return token
 end
 
-local function free(mode, limit)
+-- Room for a holder of this mode? Shared holders exist only for kinds that have them.
+local function free(mode, limit, shared)
   if redis.call('EXISTS', X) == 1 then
     return false
   end
-  local live = redis.call('ZCOUNT', S, '(' .. int(now), '+inf')
+  if not shared then
+    return true
+  end
+  local live = redis.call('ZCOUNT', S, '(' .. int(clock()), '+inf')
   if mode == 'x' then
     return live == 0
   end
@@ -63,8 +86,7 @@ end
 local function grant(who, mode, ms, fenceMs)
   local token = nextToken(fenceMs)
   if mode == 'x' then
-    redis.call('HSET', X, 'o', who, 't', int(token))
-    redis.call('PEXPIRE', X, ms)
+    redis.call('SET', X, int(token) .. ' ' .. who, 'PX', ms)
   else
     redis.call('ZADD', S, int(now + ms), who)
     redis.call('HSET', ST, who, int(token))
@@ -77,13 +99,14 @@ end
 -- The token a current holder got, or nil.
 local function holding(who, mode)
   if mode == 'x' then
-    if redis.call('HGET', X, 'o') == who then
-      return tonumber(redis.call('HGET', X, 't'))
+    local token, holder = exclusive()
+    if holder == who then
+      return token
     end
     return nil
   end
   local score = redis.call('ZSCORE', S, who)
-  if score and tonumber(score) > now then
+  if score and tonumber(score) > clock() then
     return tonumber(redis.call('HGET', ST, who))
   end
   return nil
@@ -101,7 +124,8 @@ local function announce(who, token, expires, channel, mine)
 end
 
 -- Hands the resource to queued waiters, first in first out, while it has room (bounded).
-local function pump(channel, mine, fenceMs)
+local function pump(channel, mine, fenceMs, shared)
+  clock()
   for _ = 1, 32 do
     local head = redis.call('LINDEX', Q, 0)
     if not head then
@@ -115,7 +139,7 @@ local function pump(channel, mine, fenceMs)
     if not deadline or tonumber(deadline) <= now then
       redis.call('LPOP', Q)
       redis.call('HDEL', QD, head)
-    elseif free(mode, tonumber(limit)) then
+    elseif free(mode, tonumber(limit), shared) then
       redis.call('LPOP', Q)
       redis.call('HDEL', QD, head)
       local token = grant(head, mode, tonumber(ms), fenceMs)
@@ -127,13 +151,15 @@ local function pump(channel, mine, fenceMs)
 end
 
 -- Milliseconds until a holder's grant runs out (-1: nobody holds it).
-local function untilExpiry()
+local function untilExpiry(shared)
   local left = redis.call('PTTL', X)
-  local first = redis.call('ZRANGEBYSCORE', S, '(' .. int(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if first[2] then
-    local shared = tonumber(first[2]) - now
-    if left < 0 or shared < left then
-      left = shared
+  if shared then
+    local first = redis.call('ZRANGEBYSCORE', S, '(' .. int(clock()), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if first[2] then
+      local rest = tonumber(first[2]) - now
+      if left < 0 or rest < left then
+        left = rest
+      end
     end
   end
   if left < 0 then
@@ -143,20 +169,23 @@ local function untilExpiry()
 end
 -- END slot-shared
 
-local owner, mode, channel, mine, fenceMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local owner, mode, channel, mine = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local fenceMs, shared = tonumber(ARGV[5]), ARGV[6] == '1'
 
-prune()
+if shared then
+  prune()
+end
 local held = holding(owner, mode)
 if held then
   local expires
   if mode == 'x' then
-    expires = now + redis.call('PTTL', X)
+    expires = clock() + redis.call('PTTL', X)
   else
     expires = tonumber(redis.call('ZSCORE', S, owner))
   end
-  return { 1, held, now, expires }
+  return { 1, held, clock(), expires }
 end
 redis.call('LREM', Q, 1, owner)
 redis.call('HDEL', QD, owner)
-pump(channel, mine, fenceMs)
+pump(channel, mine, fenceMs, shared)
 return { 0, now, unpack(granted) }

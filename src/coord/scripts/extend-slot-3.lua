@@ -1,6 +1,6 @@
 --[[ Extend an owner's hold on a lock, semaphore permit or read/write slot to a fresh TTL, if it
   still holds it.
-  KEYS[1] exclusive holder (hash o = owner, t = token; expires with the grant)
+  KEYS[1] exclusive holder (string "token owner"; expires with the grant)
   KEYS[2] shared holders (sorted set owner -> expiry, server ms)
   KEYS[3] shared holders' tokens (hash owner -> token)
   ARGV[1] owner      ARGV[2] mode (x or s)      ARGV[3] ttl ms
@@ -10,7 +10,8 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local owner, mode, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if mode == 'x' then
-  if redis.call('HGET', KEYS[1], 'o') ~= owner then
+  local v = redis.call('GET', KEYS[1])
+  if not v or string.match(v, '^%d+ (.+)$') ~= owner then
     return { -1, now }
   end
   redis.call('PEXPIRE', KEYS[1], ttl)

@@ -1,7 +1,7 @@
 --[[ Release an owner's hold on a lock, semaphore permit or read/write slot, then hand the
   resource to queued waiters (first in, first out) and, if unfair waiters are still waiting,
   announce the release on the channel (message "f").
-  KEYS[1] exclusive holder (hash o = owner, t = token; expires with the grant)
+  KEYS[1] exclusive holder (string "token owner"; expires with the grant)
   KEYS[2] shared holders (sorted set owner -> expiry, server ms)
   KEYS[3] shared holders' tokens (hash owner -> token)
   KEYS[4] fence (the last token granted)
@@ -9,15 +9,36 @@
   KEYS[6] waiters (hash owner -> "deadline|ttl|mode|limit"; field "!u" = latest deadline of an unfair waiter)
   ARGV[1] owner      ARGV[2] mode (x or s)      ARGV[3] the resource's channel
   ARGV[4] this instance's owner prefix      ARGV[5] fence retention ms
-  Returns { 1, now ms, grants... }   released
-        | { -1, now ms }             the owner did not hold it (it expired, or was never granted)
+  ARGV[6] 1 if the kind has shared holders (semaphore, read/write lock), else 0
+  Returns { 1, now ms (0 when not read), grants... }   released
+        | { -1, now ms (0 when not read) }    the owner did not hold it (it expired, or was never granted)
   where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
+-- The uncontended exclusive release, before the shared block (whose functions cost to define).
+local released = false
+if ARGV[2] == 'x' and ARGV[6] == '0' then
+  local v = redis.call('GET', KEYS[1])
+  if not v or string.match(v, '^%d+ (.+)$') ~= ARGV[1] then
+    return { -1, 0 }
+  end
+  redis.call('DEL', KEYS[1])
+  if redis.call('EXISTS', KEYS[6]) == 0 then
+    return { 1, 0 }
+  end
+  released = true
+end
 -- BEGIN slot-shared (identical in acquire-slot, release-slot and cancel-wait; a unit test checks it)
 local X, S, ST, F, Q, QD = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local nowUs = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local now, nowUs
 local granted = {}
+
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  end
+  return now
+end
 
 local function int(n)
   return string.format('%.0f', n)
@@ -29,9 +50,19 @@ local function keep(key, ms)
   end
 end
 
+-- The exclusive holder: 'token owner', or nil.
+local function exclusive()
+  local v = redis.call('GET', X)
+  if v then
+    local token, who = string.match(v, '^(%d+) (.+)$')
+    return tonumber(token), who
+  end
+  return nil, nil
+end
+
 -- Shared holders past their expiry leave the set (a few per call: bounded work).
 local function prune()
-  local gone = redis.call('ZRANGEBYSCORE', S, '-inf', int(now), 'LIMIT', 0, 32)
+  local gone = redis.call('ZRANGEBYSCORE', S, '-inf', int(clock()), 'LIMIT', 0, 32)
   for i = 1, #gone do
     redis.call('ZREM', S, gone[i])
     redis.call('HDEL', ST, gone[i])
@@ -40,6 +71,7 @@ end
 
 -- max(last + 1, server time in microseconds): monotonic even if the counter was lost.
 local function nextToken(fenceMs)
+  clock()
   local last = tonumber(redis.call('GET', F) or '0')
   local token = nowUs
   if token <= last then
@@ -49,11 +81,15 @@ local function nextToken(fenceMs)
   return token
 end
 
-local function free(mode, limit)
+-- Room for a holder of this mode? Shared holders exist only for kinds that have them.
+local function free(mode, limit, shared)
   if redis.call('EXISTS', X) == 1 then
     return false
   end
-  local live = redis.call('ZCOUNT', S, '(' .. int(now), '+inf')
+  if not shared then
+    return true
+  end
+  local live = redis.call('ZCOUNT', S, '(' .. int(clock()), '+inf')
   if mode == 'x' then
     return live == 0
   end
@@ -63,8 +99,7 @@ end
 local function grant(who, mode, ms, fenceMs)
   local token = nextToken(fenceMs)
   if mode == 'x' then
-    redis.call('HSET', X, 'o', who, 't', int(token))
-    redis.call('PEXPIRE', X, ms)
+    redis.call('SET', X, int(token) .. ' ' .. who, 'PX', ms)
   else
     redis.call('ZADD', S, int(now + ms), who)
     redis.call('HSET', ST, who, int(token))
@@ -77,13 +112,14 @@ end
 -- The token a current holder got, or nil.
 local function holding(who, mode)
   if mode == 'x' then
-    if redis.call('HGET', X, 'o') == who then
-      return tonumber(redis.call('HGET', X, 't'))
+    local token, holder = exclusive()
+    if holder == who then
+      return token
     end
     return nil
   end
   local score = redis.call('ZSCORE', S, who)
-  if score and tonumber(score) > now then
+  if score and tonumber(score) > clock() then
     return tonumber(redis.call('HGET', ST, who))
   end
   return nil
@@ -101,7 +137,8 @@ local function announce(who, token, expires, channel, mine)
 end
 
 -- Hands the resource to queued waiters, first in first out, while it has room (bounded).
-local function pump(channel, mine, fenceMs)
+local function pump(channel, mine, fenceMs, shared)
+  clock()
   for _ = 1, 32 do
     local head = redis.call('LINDEX', Q, 0)
     if not head then
@@ -115,7 +152,7 @@ local function pump(channel, mine, fenceMs)
     if not deadline or tonumber(deadline) <= now then
       redis.call('LPOP', Q)
       redis.call('HDEL', QD, head)
-    elseif free(mode, tonumber(limit)) then
+    elseif free(mode, tonumber(limit), shared) then
       redis.call('LPOP', Q)
       redis.call('HDEL', QD, head)
       local token = grant(head, mode, tonumber(ms), fenceMs)
@@ -127,13 +164,15 @@ local function pump(channel, mine, fenceMs)
 end
 
 -- Milliseconds until a holder's grant runs out (-1: nobody holds it).
-local function untilExpiry()
+local function untilExpiry(shared)
   local left = redis.call('PTTL', X)
-  local first = redis.call('ZRANGEBYSCORE', S, '(' .. int(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if first[2] then
-    local shared = tonumber(first[2]) - now
-    if left < 0 or shared < left then
-      left = shared
+  if shared then
+    local first = redis.call('ZRANGEBYSCORE', S, '(' .. int(clock()), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if first[2] then
+      local rest = tonumber(first[2]) - now
+      if left < 0 or rest < left then
+        left = rest
+      end
     end
   end
   if left < 0 then
@@ -143,26 +182,35 @@ local function untilExpiry()
 end
 -- END slot-shared
 
-local owner, mode, channel, mine, fenceMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local owner, mode, channel, mine = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local fenceMs, shared = tonumber(ARGV[5]), ARGV[6] == '1'
 
-prune()
-if mode == 'x' then
-  if redis.call('HGET', X, 'o') ~= owner then
-    return { -1, now }
+if shared then
+  prune()
+end
+if released then
+  clock()
+elseif mode == 'x' then
+  local _, holder = exclusive()
+  if holder ~= owner then
+    return { -1, clock() }
   end
   redis.call('DEL', X)
 else
   local score = redis.call('ZSCORE', S, owner)
   if not score then
-    return { -1, now }
+    return { -1, clock() }
   end
   redis.call('ZREM', S, owner)
   redis.call('HDEL', ST, owner)
-  if tonumber(score) <= now then
+  if tonumber(score) <= clock() then
     return { -1, now }
   end
 end
-pump(channel, mine, fenceMs)
+if redis.call('EXISTS', QD) == 0 then
+  return { 1, now or 0 }
+end
+pump(channel, mine, fenceMs, shared)
 local latest = redis.call('HGET', QD, '!u')
 if latest and tonumber(latest) > now then
   redis.call('SPUBLISH', channel, 'f')
