@@ -50,8 +50,18 @@ function serve(c: Context, served: ServedResponse): Response {
   return c.body(body, served.status as ContentfulStatusCode, headers)
 }
 
-/** Captures `c.res` after the handler: header edits now, the body (a clone) read in the background. */
-function captureResponse(c: Context, capture: ResponseCapture, initial: ResponseHeaders): void {
+/**
+ * Captures `c.res` after the handler: header edits now, the body (a clone) read in the background.
+ * For `HEAD` the GET handler ran and `c.res` still has its body; a response without a body, or
+ * whose body is not as long as its `Content-Length` says, came from a handler that answered
+ * `HEAD` on its own and is not stored (`incomplete`).
+ */
+function captureResponse(
+  c: Context,
+  capture: ResponseCapture,
+  initial: ResponseHeaders,
+  head: boolean,
+): void {
   const status = c.res.status
   const headers = fetchHeaders(c.res.headers)
   const edits = capture.edits(status, headers, null)
@@ -65,13 +75,18 @@ function captureResponse(c: Context, capture: ResponseCapture, initial: Response
   }
   const response = c.res
   if (response.body === null) {
-    void capture.finish({ ...base, body: Buffer.alloc(0) })
+    void capture.finish(
+      head ? { ...base, body: null, problem: 'incomplete' } : { ...base, body: Buffer.alloc(0) },
+    )
     return
   }
+  const declared = head ? headers['content-length'] : undefined
   const copy = response.clone().body!
-  void readCapped(copy, capture.maxBodyBytes).then(({ body, problem }) =>
-    capture.finish({ ...base, body, ...(problem === undefined ? {} : { problem }) }),
-  )
+  void readCapped(copy, capture.maxBodyBytes).then(({ body, problem }) => {
+    const short = typeof declared === 'string' && body !== null && Number(declared) !== body.length
+    if (short) return capture.finish({ ...base, body: null, problem: 'incomplete' })
+    return capture.finish({ ...base, body, ...(problem === undefined ? {} : { problem }) })
+  })
 }
 
 /**
@@ -79,8 +94,9 @@ function captureResponse(c: Context, capture: ResponseCapture, initial: Response
  * {@link ResponseCache} (L1 + Redis/Valkey, shared by every instance). On a hit it answers
  * without calling `next()`; on a miss it reads `c.res` after `await next()` (a clone of the body,
  * read in the background and bounded by `maxBodyBytes`, so streaming responses are not delayed).
- * `text/event-stream` responses are never stored. Options are validated now
- * (`VALKIT_INVALID_OPTION`, path `honoResponseCache.<option>`).
+ * `text/event-stream` responses are never stored. `HEAD` (Hono runs the `GET` route for it and
+ * drops the body afterwards) is served from, and on a miss fills, `GET`'s entries. Options are
+ * validated now (`VALKIT_INVALID_OPTION`, path `honoResponseCache.<option>`).
  *
  * Mount it after authentication: a hit skips every middleware and handler after it.
  *
@@ -107,6 +123,8 @@ export function honoResponseCache(
       method: c.req.method,
       url: c.req.url,
       header: (name) => c.req.header(name),
+      // Hono runs the GET route for HEAD and drops the body after the middleware chain.
+      headHasGetBody: true,
     })
     if (lookup.kind === 'pass') return next()
     if (lookup.kind === 'serve') return serve(c, lookup.response)
@@ -129,6 +147,6 @@ export function honoResponseCache(
       throw err
     }
     for (const [name, value] of lookup.headers) c.header(name, value)
-    if (capture !== null) captureResponse(c, capture, initial)
+    if (capture !== null) captureResponse(c, capture, initial, c.req.method.toUpperCase() === 'HEAD')
   }
 }

@@ -607,6 +607,52 @@ for (const engine of testEngines()) {
           assert.equal(head.headers['content-length'], String(binary.length))
         })
 
+        it('HEAD miss: with Hono it fills the entry GET is served from; Express and Fastify store nothing', async () => {
+          const { responses } = await instance()
+          const h = counted()
+          const a = await app(fw, responses, [{ path: p('head-first'), handle: h.handle }])
+          const first = await a.request(p('head-first'), { method: 'HEAD' })
+          assert.deepEqual([first.status, first.headers['x-cache'], first.body.length], [200, 'MISS', 0])
+          if (fw === 'hono') {
+            await waitFor(() => responses.stats().stored === 1, { what: 'the HEAD miss stored' })
+            const again = await a.request(p('head-first'), { method: 'HEAD' })
+            assert.deepEqual(
+              [again.headers['x-cache'], again.headers['content-length'], again.body.length],
+              ['HIT', String('run 1'.length), 0],
+            )
+            const get = await a.request(p('head-first'))
+            assert.deepEqual([get.headers['x-cache'], get.body.toString()], ['HIT', 'run 1'])
+            assert.equal(h.runs, 1, 'the handler ran once, for the first HEAD')
+          } else {
+            // Express's res.send drops a HEAD body before the cache sees it; nothing is stored.
+            const get = await a.request(p('head-first'))
+            assert.deepEqual([get.headers['x-cache'], get.body.toString()], ['MISS', 'run 2'])
+            await waitFor(() => responses.stats().stored === 1, { what: 'the GET stored' })
+            const head = await a.request(p('head-first'), { method: 'HEAD' })
+            assert.deepEqual([head.headers['x-cache'], head.headers['content-length']], ['HIT', '5'])
+          }
+          assert.equal(responses.stats().notStoredReasons.incomplete, 0)
+        })
+
+        if (fw === 'hono') {
+          it('HEAD miss with Hono: a handler that answers HEAD itself (no GET body) stores nothing', async () => {
+            const { responses } = await instance()
+            const h = counted((run, request) =>
+              request.method === 'HEAD'
+                ? { headers: { 'content-length': '5' }, body: '' }
+                : { body: `run ${run}` },
+            )
+            const a = await app(fw, responses, [{ path: p('head-own'), handle: h.handle }])
+            const head = await a.request(p('head-own'), { method: 'HEAD' })
+            assert.deepEqual([head.headers['x-cache'], head.headers['content-length']], ['MISS', '5'])
+            await waitFor(() => responses.stats().notStoredReasons.incomplete === 1, {
+              what: 'the HEAD-only answer refused',
+            })
+            const get = await a.request(p('head-own'))
+            assert.deepEqual([get.headers['x-cache'], get.body.toString()], ['MISS', 'run 2'])
+          })
+        }
+
         it('Redis/Valkey killed: every request is still served by the cache or the handler, never a 5xx', async () => {
           const own = await startServer({ engine })
           closers.push(() => own.stop())

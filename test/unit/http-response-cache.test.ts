@@ -367,6 +367,20 @@ void describe('response cache flow (L1-only cache)', () => {
     )
   })
 
+  it('a HEAD miss captures only where the adapter sees GET’s body (headHasGetBody), and fills GET’s entry', async () => {
+    const route = fresh().route({})
+    const plain = await route.lookup(req('/h', {}, 'HEAD'))
+    assert.ok(plain.kind === 'run' && plain.capture === null, 'no capture by default (Express, Fastify)')
+    const hono = await route.lookup({ ...req('/h', {}, 'HEAD'), headHasGetBody: true })
+    assert.deepEqual(await respond(hono, 200, { 'content-type': 'text/plain' }, 'body of GET'), {
+      stored: true,
+      ttlMs: undefined,
+    })
+    const get = await route.lookup(req('/h'))
+    assert.ok(get.kind === 'serve')
+    assert.equal(get.response.body?.toString(), 'body of GET')
+  })
+
   it('bypasses: POST passes, client no-store, Authorization, Range, the bypass option, a throwing key', async () => {
     const errors: unknown[] = []
     const responses = fresh({ bypass: (r) => r.url.startsWith('/admin'), onError: (e) => errors.push(e) })

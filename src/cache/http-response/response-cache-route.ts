@@ -81,7 +81,9 @@ export class CacheRoute implements ResponseCacheRoute {
     }
     this.ctx.counters.miss(refresh)
     const status: CacheStatus = refresh ? 'REFRESH' : 'MISS'
-    const capture = method === 'GET' ? new Capture(this.ctx, o, request, primary, firstKey, flight) : null
+    // A HEAD miss fills GET's entry only where the adapter sees GET's body (Hono).
+    const captures = method === 'GET' || (method === 'HEAD' && request.headHasGetBody === true)
+    const capture = captures ? new Capture(this.ctx, o, request, primary, firstKey, flight) : null
     return { kind: 'run', status, headers: this.statusHeaders(status), capture }
   }
 

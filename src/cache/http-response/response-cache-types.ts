@@ -24,6 +24,15 @@ export interface ResponseCacheRequest {
   readonly url: string
   /** One request header by lowercase name (a repeated header joined by `, `); `undefined` when absent. */
   header(name: string): string | undefined
+  /**
+   * For `HEAD`: the framework answers it by running the `GET` handler, and the response the
+   * adapter captures still carries `GET`'s whole body (Hono drops it only after the middleware),
+   * so a `HEAD` miss may fill the entry `GET` is served from. Leave it unset where the body is
+   * dropped before the adapter sees it (Express's `res.send` for `HEAD`): a `HEAD` miss then
+   * stores nothing.
+   * @defaultValue false
+   */
+  readonly headHasGetBody?: boolean
 }
 
 /**
