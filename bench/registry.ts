@@ -8,4 +8,6 @@ import type { Benchmark } from './lib/types.js'
 export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   core: async () => (await import('./core/index.js')).default,
   cache: async () => (await import('./cache/index.js')).default,
+  coord: async () => (await import('./coord/index.js')).default,
+  ratelimit: async () => (await import('./ratelimit/index.js')).default,
 }

@@ -99,7 +99,7 @@ export interface RateLimitDecision {
 const OUTCOMES = { 1: 'allowed', [-1]: 'limited', [-2]: 'blocked', [-3]: 'too-large' } as const
 
 /**
- * Builds the decision from a script reply (`[now µs, admitted, then 4 per rule]`).
+ * Builds the decision from a script reply (`[now µs, then 4 per rule: code, remaining, reset, retry]`).
  *
  * @internal
  */
@@ -111,15 +111,16 @@ export function buildDecision(
   error: ValkitError | null,
 ): RateLimitDecision {
   const now = Number(reply[0]) / 1000
-  const admitted = Number(reply[1]) === 1
   const n = plan.rules.length
+  let admitted = true
+  for (let i = 0; i < n; i++) if (Number(reply[1 + i * 4]) !== 1) admitted = false
   const rules: RuleDecision[] = new Array<RuleDecision>(n)
   let pick = -1
   let pickScore = Infinity
   let severity = 0
   for (let i = 0; i < n; i++) {
     const planned = plan.rules[i]!
-    const o = 2 + i * 4
+    const o = 1 + i * 4
     const code = Number(reply[o]) as 1 | -1 | -2 | -3
     const retry = Number(reply[o + 3])
     const remaining = Number(reply[o + 1])

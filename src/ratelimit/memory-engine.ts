@@ -42,23 +42,36 @@ export class MemoryEngine {
   check(keys: readonly string[], args: readonly (string | number)[]): number[] {
     const now = this.clock()
     const n = Number(args[0])
-    const lease = String(args[1])
-    const out: number[] = [now, 1]
+    const out: number[] = [now]
     const commits: (() => void)[] = []
     let k = 0
+    let a = 1
     let admitted = true
     for (let i = 0; i < n; i++) {
-      const a = 2 + i * 8
-      const alg = Number(args[a])
+      const rawCode = Number(args[a])
+      const hasPenalty = rawCode > 8
+      const alg = hasPenalty ? rawCode - 8 : rawCode
       const limit = Number(args[a + 1])
       const win = Number(args[a + 2]) * 1000
-      const burst = Number(args[a + 3])
-      const cost = Number(args[a + 4])
-      const after = Number(args[a + 5])
+      const cost = Number(args[a + 3])
+      a += 4
+      let burst = limit
+      let lease = ''
+      if (alg <= 2) burst = Number(args[a++])
+      else if (alg === 6) lease = String(args[a++])
       const sk = keys[k++]!
       const hasExtra = alg === 3 || alg === 6
       if (hasExtra) k++
-      const pk = after > 0 ? keys[k++]! : null
+      const pk = hasPenalty ? keys[k++]! : null
+      let after = 0
+      let withinMs = 0
+      let blockMs = 0
+      if (hasPenalty) {
+        after = Number(args[a])
+        withinMs = Number(args[a + 1])
+        blockMs = Number(args[a + 2])
+        a += 3
+      }
       let code = 1
       let remaining = 0
       let reset = 0
@@ -233,10 +246,10 @@ export class MemoryEngine {
         if (code === -1 && pk !== null) {
           let count = pen?.v ?? 0
           let vend = pen?.ve ?? 0
-          if (vend <= now) [count, vend] = [0, now + Number(args[a + 6]) * 1000]
+          if (vend <= now) [count, vend] = [0, now + withinMs * 1000]
           count++
           if (count >= after) {
-            const b = now + Number(args[a + 7]) * 1000
+            const b = now + blockMs * 1000
             this.#set(pk, { kind: 'penalty', v: 0, ve: 0, b }, ceilMs(b - now) + 1)
             code = -2
             retry = reset = b - now
@@ -248,11 +261,7 @@ export class MemoryEngine {
       if (commit !== null) commits.push(commit)
       out.push(code, Math.max(0, remaining), ceilMs(reset), retry < 0 ? -1 : ceilMs(retry))
     }
-    if (!admitted) {
-      out[1] = 0
-      return out
-    }
-    for (const commit of commits) commit()
+    if (admitted) for (const commit of commits) commit()
     return out
   }
 

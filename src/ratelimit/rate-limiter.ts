@@ -144,7 +144,6 @@ export class ValkitRateLimiter implements RateLimiter {
       const reply = this.#memory.check(plan.keys, plan.args)
       return this.#count(buildDecision(plan, reply, 'memory', this.#leaseOf(this.#memory), null), rules, s)
     }
-    const plan = rules.plan(selected, s, cost, tier, 1, factor, scaled, leaseId)
     if (this.#valkit.supervisor.backend !== 'redis') {
       this.#outage ??= new ValkitError(
         'VALKIT_UNAVAILABLE',
@@ -152,6 +151,7 @@ export class ValkitRateLimiter implements RateLimiter {
       )
       return this.#unavailable(this.#outage, rules, selected, s, cost, tier, factor, scaled, leaseId)
     }
+    const plan = rules.plan(selected, s, cost, tier, 1, factor, scaled, leaseId)
     let reply
     try {
       reply = (await this.#redis.check(plan.keys, plan.args)) as number[]
@@ -196,7 +196,7 @@ export class ValkitRateLimiter implements RateLimiter {
   #leaseOf(store: LeaseStore): (plan: CheckPlan) => RateLimitLease {
     return (plan) => {
       const keys = plan.leaseKeys!
-      const id = String(plan.args[1])
+      const id = plan.leaseId
       const ttlMs = plan.rules.find((r) => r.rule.algorithm === 'concurrency')!.windowMs
       return {
         id,

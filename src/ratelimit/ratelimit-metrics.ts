@@ -41,8 +41,8 @@ export class RateLimitMetrics {
   readonly #rules: Counter<'limiter' | 'rule' | 'outcome'>
   readonly #errors: Counter<'limiter' | 'code'>
   readonly #updates: Counter<'limiter' | 'result'>
-  readonly #checkChildren = new Map<string, CounterChild>()
-  readonly #ruleChildren = new Map<string, CounterChild>()
+  readonly #checkChildren = new Map<string, Map<string, CounterChild>>()
+  readonly #ruleChildren = new Map<string, Map<string, CounterChild>>()
   readonly #source: LimiterSource
   readonly #live: Set<LimiterSource>
 
@@ -78,21 +78,23 @@ export class RateLimitMetrics {
   }
 
   check(outcome: RateLimitOutcome, source: RateLimitSource): void {
-    const key = `${outcome}\u0000${source}`
-    let child = this.#checkChildren.get(key)
+    let bySource = this.#checkChildren.get(outcome)
+    if (bySource === undefined) this.#checkChildren.set(outcome, (bySource = new Map<string, CounterChild>()))
+    let child = bySource.get(source)
     if (child === undefined) {
       child = this.#checks.labels({ limiter: this.limiter, outcome, source })
-      this.#checkChildren.set(key, child)
+      bySource.set(source, child)
     }
     child.inc()
   }
 
   rule(rule: string, outcome: string): void {
-    const key = `${rule}\u0000${outcome}`
-    let child = this.#ruleChildren.get(key)
+    let byOutcome = this.#ruleChildren.get(rule)
+    if (byOutcome === undefined) this.#ruleChildren.set(rule, (byOutcome = new Map<string, CounterChild>()))
+    let child = byOutcome.get(outcome)
     if (child === undefined) {
       child = this.#rules.labels({ limiter: this.limiter, rule, outcome })
-      this.#ruleChildren.set(key, child)
+      byOutcome.set(outcome, child)
     }
     child.inc()
   }

@@ -29,7 +29,16 @@ export interface CompiledRule extends ResolvedRule {
   readonly keyCount: number
   readonly hasExtra: boolean
   readonly single: string | null
+  /** The script arguments of the rule's own limits, as text (the driver sends text anyway). */
+  readonly codeArg: string
+  readonly limitArg: string
+  readonly windowArg: string
+  readonly burstArg: string
 }
+
+/** Costs 0-1023 as text, so a check does not format the usual small costs again. */
+const SMALL = Array.from({ length: 1024 }, (_, i) => String(i))
+const text = (n: number): string => SMALL[n] ?? String(n)
 
 /** What a rule set is built from: the part of the options that live rules may replace. */
 export interface RuleDocument {
@@ -54,6 +63,7 @@ export interface CheckPlan {
   readonly args: (string | number)[]
   /** Pairs (lease zset, cost hash) of the concurrency rules, or null. */
   readonly leaseKeys: string[] | null
+  readonly leaseId: string
 }
 
 /** Rules selected per check, and how a check's keys are made. @internal */
@@ -83,6 +93,10 @@ export class RuleSet {
         hasExtra,
         keyCount: 1 + (hasExtra ? 1 : 0) + (rule.penalty === null ? 0 : 1),
         single: rule.by.length === 1 ? rule.by[0]! : null,
+        codeArg: String(rule.penalty === null ? rule.code : rule.code + 8),
+        limitArg: String(rule.limit),
+        windowArg: String(rule.algorithm === 'concurrency' ? rule.leaseTtlMs : rule.windowMs),
+        burstArg: String(rule.burst),
       })
     })
     this.byName = new Map(this.rules.map((r) => [r.name, r]))
@@ -172,9 +186,7 @@ export class RuleSet {
     const n = selected.length
     const planned: PlannedRule[] = new Array<PlannedRule>(n)
     const keys: string[] = []
-    const args: (string | number)[] = new Array<string | number>(2 + n * 8)
-    args[0] = n
-    args[1] = leaseId
+    const args: (string | number)[] = [text(n)]
     let leaseKeys: string[] | null = null
     let tag: string | null = null
     for (let i = 0; i < n; i++) {
@@ -185,32 +197,36 @@ export class RuleSet {
       keys.push(base)
       if (rule.hasExtra) keys.push(`${base}:x`)
       if (rule.penalty !== null) keys.push(`${base}:p`)
-      if (rule.algorithm === 'concurrency') (leaseKeys ??= []).push(base, `${base}:x`)
-      const limits = this.limitsOf(rule, subject, tier)
+      const limits =
+        rule.overrides.size === 0 && (tier === undefined || rule.tiers.size === 0)
+          ? rule
+          : this.limitsOf(rule, subject, tier)
       const f = scaled === null || scaled.has(rule.name) ? share * factor : share
       const limit = f === 1 ? limits.limit : Math.max(1, Math.floor(limits.limit * f))
       const burst = f === 1 ? limits.burst : Math.max(1, Math.floor(limits.burst * f))
-      const c = costOf(rule, cost)
-      const windowMs = rule.algorithm === 'concurrency' ? rule.leaseTtlMs : limits.windowMs
+      const c =
+        typeof cost === 'number' && Number.isSafeInteger(cost) && cost >= 0 && cost <= MAX_LIMIT
+          ? cost
+          : costOf(rule, cost)
+      const algorithm = rule.algorithm
+      const windowMs = algorithm === 'concurrency' ? rule.leaseTtlMs : limits.windowMs
       planned[i] = { rule, limit, burst, windowMs, cost: c }
-      const a = 2 + i * 8
-      args[a] = rule.code
-      args[a + 1] = limit
-      args[a + 2] = windowMs
-      args[a + 3] = burst
-      args[a + 4] = c
-      const penalty = rule.penalty
-      if (penalty === null) {
-        args[a + 5] = 0
-        args[a + 6] = 0
-        args[a + 7] = 0
-      } else {
-        args[a + 5] = penalty.violations
-        args[a + 6] = penalty.withinMs
-        args[a + 7] = penalty.blockMs
+      const own = limits === rule && f === 1
+      args.push(
+        rule.codeArg,
+        own ? rule.limitArg : text(limit),
+        own ? rule.windowArg : text(windowMs),
+        text(c),
+      )
+      if (algorithm === 'token-bucket' || algorithm === 'gcra') args.push(own ? rule.burstArg : text(burst))
+      else if (algorithm === 'concurrency') {
+        args.push(leaseId)
+        ;(leaseKeys ??= []).push(base, `${base}:x`)
       }
+      const penalty = rule.penalty
+      if (penalty !== null) args.push(penalty.violations, penalty.withinMs, penalty.blockMs)
     }
-    return { rules: planned, keys, args, leaseKeys }
+    return { rules: planned, keys, args, leaseKeys, leaseId }
   }
 
   /** Penalty hashes of the named rules for this subject (for `block`). */

@@ -1,39 +1,66 @@
 --[[ Check every rate-limit rule of one request and, only when all of them admit it, charge
   them all (all-or-nothing: a request refused by one rule consumes nothing from the others).
   Time is the server's (TIME, microseconds). The call passes a variable number of keys, all
-  sharing one hash tag: per rule its state key, then an extra hash for the sliding window log
+  sharing one hash tag: per rule its state key (a string, or a hash of counts per window index
+  for the fixed window and sliding window counter), then an extra hash for the sliding window log
   and concurrency algorithms, then a penalty hash when the rule has a penalty.
   KEYS[1] the first rule's state key
   ARGV[1] number of rules n
-  ARGV[2] lease id (concurrency rules), or ''
-  then 8 per rule: algorithm (1 token bucket, 2 GCRA, 3 sliding window log, 4 sliding window
-  counter, 5 fixed window, 6 concurrency), limit, window or lease ttl (ms), burst, cost,
-  violations before a block (0: no penalty), violation window (ms), block (ms)
-  Returns { now (µs), admitted 1 | 0, then per rule: code, remaining, reset (ms), retry after (ms) }
+  then per rule: code (algorithm: 1 token bucket, 2 GCRA, 3 sliding window log, 4 sliding
+  window counter, 5 fixed window, 6 concurrency; plus 8 when the rule has a penalty), limit,
+  window or lease ttl (ms), cost; then the burst (algorithms 1, 2), the lease id (6), and with
+  a penalty: violations before a block, violation window (ms), block (ms)
+  Returns { now (µs), then per rule: code, remaining, reset (ms), retry after (ms, -1: never) }
   with code 1 admitted | -1 limited | -2 blocked | -3 the cost exceeds what the rule can ever admit ]]
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = t[1] * 1000000 + t[2]
 local n = tonumber(ARGV[1])
-local lease = ARGV[2]
-local out = { now, 1 }
-local commits = {}
-local k = 1
+local out = { now }
+local floor, ceil = math.floor, math.ceil
 local admitted = true
-local floor, ceil, max, min = math.floor, math.ceil, math.max, math.min
+local k, a = 1, 2
+-- writes of a check with several rules wait until every rule has admitted it; fixed-window
+-- counts are charged at once and taken back when another rule refuses
+local pending, undo
 
-local function ms(us)
-  if us <= 0 then return 0 end
-  return ceil(us / 1000)
+-- kind 1: SET key value PX ms | 2: HINCRBY key field by, and on a new field PEXPIREAT at ms
+-- (dropping an older field) | 3: append to a sliding log | 6: add a lease
+local function commit(kind, sk, ak, x1, x2, x3, x4)
+  if kind == 1 then
+    redis.call('SET', sk, x1, 'PX', x2)
+  elseif kind == 2 then
+    if redis.call('HINCRBY', sk, x1, x2) == x2 then
+      redis.call('PEXPIREAT', sk, x3)
+      if x4 then redis.call('HDEL', sk, x4) end
+    end
+  elseif kind == 3 then
+    local seq = redis.call('HINCRBY', ak, 's', 1)
+    redis.call('ZADD', sk, now, seq .. ':' .. x2)
+    redis.call('HSET', ak, 't', x3)
+    local keep = ceil(x1 / 1000) + 1
+    redis.call('PEXPIRE', sk, keep)
+    redis.call('PEXPIRE', ak, keep)
+  else
+    redis.call('ZADD', sk, now + x1, x4)
+    redis.call('HSET', ak, x4, x2, 't', x3)
+    local last = redis.call('ZRANGE', sk, -1, -1, 'WITHSCORES')
+    local keep = ceil((tonumber(last[2]) - now) / 1000) + 1
+    redis.call('PEXPIRE', sk, keep)
+    redis.call('PEXPIRE', ak, keep)
+  end
 end
 
 for i = 1, n do
-  local a = 3 + (i - 1) * 8
-  local alg = tonumber(ARGV[a])
-  local limit = tonumber(ARGV[a + 1])
-  local win = tonumber(ARGV[a + 2]) * 1000
-  local burst = tonumber(ARGV[a + 3])
-  local cost = tonumber(ARGV[a + 4])
-  local after = tonumber(ARGV[a + 5])
+  local code = tonumber(ARGV[a])
+  local pen = code > 8
+  local alg = pen and code - 8 or code
+  local limit, win, cost = tonumber(ARGV[a + 1]), ARGV[a + 2] * 1000, tonumber(ARGV[a + 3])
+  a = a + 4
+  local extra
+  if alg <= 2 or alg == 6 then
+    extra = ARGV[a]
+    a = a + 1
+  end
   local sk = KEYS[k]
   k = k + 1
   local ak, pk
@@ -41,73 +68,130 @@ for i = 1, n do
     ak = KEYS[k]
     k = k + 1
   end
-  if after > 0 then
+  local after, within, block = 0, 0, 0
+  if pen then
     pk = KEYS[k]
     k = k + 1
+    after, within, block = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    a = a + 3
   end
-  local code, remaining, reset, retry = 1, 0, 0, 0
-  local commit = nil
+  local rc, remaining, reset, retry = 1, 0, 0, 0
+  -- the write this rule makes if the request is admitted: commit(kind, sk, ak, x1, x2, x3, x4)
+  local kind, x1, x2, x3, x4
   local blocked = 0
-  if pk then
-    local b = redis.call('HGET', pk, 'b')
-    if b then blocked = tonumber(b) end
-  end
+  if pk then blocked = tonumber(redis.call('HGET', pk, 'b') or 0) end
   if blocked > now then
-    code, retry, reset = -2, blocked - now, blocked - now
+    rc, retry, reset = -2, blocked - now, blocked - now
+  elseif alg == 5 then
+    -- fixed window aligned on the server clock: a hash field per window index
+    local idx = floor(now / win)
+    local field = string.format('%.0f', idx)
+    reset = (idx + 1) * win - now
+    if cost > limit then
+      rc, retry = -3, -1
+    elseif cost > 0 then
+      -- charge at once (one call); taken back below if this or another rule refuses
+      local count = redis.call('HINCRBY', sk, field, cost)
+      if count == cost then redis.call('PEXPIREAT', sk, ceil((idx + 1) * win / 1000) + 1) end
+      if count <= limit then
+        remaining = limit - count
+        if n > 1 then
+          undo = undo or {}
+          undo[#undo + 1] = { sk, field, cost }
+        end
+      else
+        redis.call('HINCRBY', sk, field, -cost)
+        rc, remaining, retry = -1, limit - count + cost, reset
+      end
+    else
+      local count = tonumber(redis.call('HGET', sk, field) or 0)
+      remaining = limit - count
+      if count > limit then rc, retry = -1, reset end
+    end
   elseif alg == 1 then
-    -- token bucket: capacity burst, refilled continuously at limit per window; micro-tokens.
+    -- token bucket: capacity burst, refilled continuously at limit per window; "micro-tokens time"
+    local burst = tonumber(extra)
     local cap = burst * 1000000
-    local tokens, ts = cap, now
+    local tokens = cap
     local s = redis.call('GET', sk)
     if s then
-      local v, w = string.match(s, '^(%d+) (%d+)$')
-      tokens, ts = tonumber(v), tonumber(w)
-      if now > ts then tokens = min(cap, tokens + floor((now - ts) * limit * 1000000 / win)) end
+      local sp = string.find(s, ' ', 1, true)
+      local ts = tonumber(string.sub(s, sp + 1))
+      tokens = tonumber(string.sub(s, 1, sp - 1))
+      if now > ts then tokens = math.min(cap, tokens + floor((now - ts) * limit * 1000000 / win)) end
     end
     local need = cost * 1000000
     local perUs = limit * 1000000 / win
     if cost > burst then
-      code, retry = -3, -1
+      rc, retry = -3, -1
     elseif tokens >= need then
       local left = tokens - need
       remaining = floor(left / 1000000)
       reset = (cap - left) / perUs
-      if cost > 0 then commit = { 'SET', sk, string.format('%.0f %.0f', left, now), 'PX', ms(reset) + 1 } end
+      if cost > 0 then kind, x1, x2 = 1, string.format('%.0f %.0f', left, now), ceil(reset / 1000) + 1 end
     else
-      code, remaining = -1, floor(tokens / 1000000)
-      retry = (need - tokens) / perUs
-      reset = (cap - tokens) / perUs
+      rc, remaining = -1, floor(tokens / 1000000)
+      retry, reset = (need - tokens) / perUs, (cap - tokens) / perUs
     end
   elseif alg == 2 then
-    -- GCRA: theoretical arrival time; emission interval win / limit, tolerance burst intervals.
+    -- GCRA: theoretical arrival time; emission interval win / limit, tolerance burst intervals
+    local burst = tonumber(extra)
     local interval = win / limit
     local tat = tonumber(redis.call('GET', sk) or 0)
     if tat < now then tat = now end
     local nextTat = tat + cost * interval
     local horizon = now + burst * interval
     if cost > burst then
-      code, retry = -3, -1
+      rc, retry = -3, -1
     elseif nextTat <= horizon then
       remaining = floor((horizon - nextTat) / interval)
       reset = nextTat - now
-      if cost > 0 then commit = { 'SET', sk, string.format('%.0f', ceil(nextTat)), 'PX', ms(reset) + 1 } end
+      if cost > 0 then kind, x1, x2 = 1, string.format('%.0f', ceil(nextTat)), ceil(reset / 1000) + 1 end
     else
-      code, remaining = -1, floor(max(0, horizon - tat) / interval)
+      rc, remaining = -1, floor(math.max(0, horizon - tat) / interval)
       retry, reset = nextTat - horizon, tat - now
     end
+  elseif alg == 4 then
+    -- sliding window counter (approximate): a hash field per window index; the previous
+    -- window's count is weighted by how much of it the sliding window still overlaps
+    local idx = floor(now / win)
+    local field = string.format('%.0f', idx)
+    local v = redis.call('HMGET', sk, field, string.format('%.0f', idx - 1))
+    local cur, prev = tonumber(v[1] or 0), tonumber(v[2] or 0)
+    local into = now - idx * win
+    local estimate = prev * (win - into) / win + cur
+    reset = (idx + 2) * win - now
+    if cost > limit then
+      rc, retry = -3, -1
+    elseif estimate + cost <= limit then
+      remaining = floor(limit - estimate - cost)
+      if cost > 0 then
+        kind, x1, x2, x3, x4 = 2, field, cost, ceil((idx + 2) * win / 1000) + 1, string.format('%.0f', idx - 2)
+      end
+    else
+      rc, remaining = -1, math.max(0, floor(limit - estimate))
+      if cur + cost <= limit then
+        -- the previous window's weight must fall to (limit - cur - cost) / prev
+        retry = ceil((1 - (limit - cur - cost) / prev) * win) - into
+      else
+        -- in the next window this window's count is the weighted one (cur > 0 here)
+        retry = (idx + 1) * win - now + math.max(0, ceil((1 - (limit - cost) / cur) * win))
+      end
+      if retry < 1 then retry = 1 end
+    end
   elseif alg == 3 then
-    -- sliding window log (exact): one zset entry per admission, member seq:cost, total in ak.
+    -- sliding window log (exact): one zset entry per admission (member seq:cost), total in ak
     local old = redis.call('ZRANGEBYSCORE', sk, '-inf', now - win, 'LIMIT', 0, 1000)
     local total = tonumber(redis.call('HGET', ak, 't') or 0)
     if #old > 0 then
       local gone = 0
       for j = 1, #old do gone = gone + tonumber(string.match(old[j], ':(%d+)$')) end
       redis.call('ZREMRANGEBYRANK', sk, 0, #old - 1)
-      total = max(0, total - gone)
+      total = math.max(0, total - gone)
       redis.call('HSET', ak, 't', total)
     end
     if cost > limit then
-      code, retry = -3, -1
+      rc, retry = -3, -1
     elseif total + cost <= limit then
       remaining = limit - total - cost
       local newest = now
@@ -116,9 +200,9 @@ for i = 1, n do
         newest = tonumber(last[2] or 0)
       end
       reset = newest + win - now
-      if cost > 0 then commit = { 3, sk, ak, total + cost, cost } end
+      if cost > 0 then kind, x1, x2, x3 = 3, win, cost, total + cost end
     else
-      code, remaining = -1, max(0, limit - total)
+      rc, remaining = -1, math.max(0, limit - total)
       local need, freed = total + cost - limit, 0
       local entries = redis.call('ZRANGE', sk, 0, 999, 'WITHSCORES')
       retry = win
@@ -132,58 +216,8 @@ for i = 1, n do
       local last = redis.call('ZRANGE', sk, -1, -1, 'WITHSCORES')
       reset = tonumber(last[2] or now) + win - now
     end
-  elseif alg == 4 then
-    -- sliding window counter (approximate): this window's count plus the previous one's, weighted.
-    local idx = floor(now / win)
-    local cur, prev = 0, 0
-    local s = redis.call('GET', sk)
-    if s then
-      local w, c, p = string.match(s, '^(%d+) (%d+) (%d+)$')
-      w, c, p = tonumber(w), tonumber(c), tonumber(p)
-      if w == idx then cur, prev = c, p elseif w == idx - 1 then prev = c end
-    end
-    local into = now - idx * win
-    local estimate = prev * (win - into) / win + cur
-    if cost > limit then
-      code, retry = -3, -1
-    elseif estimate + cost <= limit then
-      remaining = floor(limit - estimate - cost)
-      reset = (idx + 2) * win - now
-      if cost > 0 then
-        commit = { 'SET', sk, string.format('%.0f %d %d', idx, cur + cost, prev), 'PX', ms(reset) + 1 }
-      end
-    else
-      code, remaining = -1, max(0, floor(limit - estimate))
-      reset = (idx + 2) * win - now
-      if cur + cost <= limit then
-        -- the previous window's weight must fall to (limit - cur - cost) / prev
-        retry = ceil((1 - (limit - cur - cost) / prev) * win) - into
-      else
-        -- in the next window this window's count is the weighted one (cur > 0 here)
-        retry = (idx + 1) * win - now + max(0, ceil((1 - (limit - cost) / cur) * win))
-      end
-      if retry < 1 then retry = 1 end
-    end
-  elseif alg == 5 then
-    -- fixed window aligned on the server clock.
-    local idx = floor(now / win)
-    local count = 0
-    local s = redis.call('GET', sk)
-    if s then
-      local w, c = string.match(s, '^(%d+) (%d+)$')
-      if tonumber(w) == idx then count = tonumber(c) end
-    end
-    reset = (idx + 1) * win - now
-    if cost > limit then
-      code, retry = -3, -1
-    elseif count + cost <= limit then
-      remaining = limit - count - cost
-      if cost > 0 then commit = { 'SET', sk, string.format('%.0f %d', idx, count + cost), 'PX', ms(reset) + 1 } end
-    else
-      code, remaining, retry = -1, limit - count, reset
-    end
   else
-    -- concurrency: leases in a zset (id -> expiry µs), their costs and total in ak.
+    -- concurrency: leases in a zset (id -> expiry µs), their costs and total in ak
     local old = redis.call('ZRANGEBYSCORE', sk, '-inf', now, 'LIMIT', 0, 100)
     local total = tonumber(redis.call('HGET', ak, 't') or 0)
     if #old > 0 then
@@ -193,73 +227,64 @@ for i = 1, n do
         redis.call('HDEL', ak, old[j])
       end
       redis.call('ZREMRANGEBYRANK', sk, 0, #old - 1)
-      total = max(0, total - gone)
+      total = math.max(0, total - gone)
       redis.call('HSET', ak, 't', total)
     end
     if cost > limit then
-      code, retry = -3, -1
+      rc, retry = -3, -1
     elseif total + cost <= limit then
       remaining = limit - total - cost
-      if cost > 0 then commit = { 6, sk, ak, total + cost, cost } end
+      if cost > 0 then kind, x1, x2, x3, x4 = 6, win, cost, total + cost, extra end
     else
-      code, remaining = -1, max(0, limit - total)
+      rc, remaining = -1, math.max(0, limit - total)
       local first = redis.call('ZRANGE', sk, 0, 0, 'WITHSCORES')
       retry = tonumber(first[2] or (now + win)) - now
     end
     reset = retry
   end
-  if code < 0 then
+  if rc < 0 then
     admitted = false
-    if code == -1 and pk then
-      -- a violation: count it within the violation window; enough of them block the key.
+    if rc == -1 and pk then
+      -- a violation: count it within the violation window; enough of them block the key
       local v = redis.call('HMGET', pk, 'v', 've')
       local count, vend = tonumber(v[1] or 0), tonumber(v[2] or 0)
-      if vend <= now then count, vend = 0, now + tonumber(ARGV[a + 6]) * 1000 end
+      if vend <= now then count, vend = 0, now + within * 1000 end
       count = count + 1
       if count >= after then
-        local b = now + tonumber(ARGV[a + 7]) * 1000
+        local b = now + block * 1000
         redis.call('HSET', pk, 'v', 0, 've', 0, 'b', string.format('%.0f', b))
-        redis.call('PEXPIRE', pk, ms(b - now) + 1)
-        code, retry, reset = -2, b - now, b - now
+        redis.call('PEXPIRE', pk, ceil((b - now) / 1000) + 1)
+        rc, retry, reset = -2, b - now, b - now
       else
         redis.call('HSET', pk, 'v', count, 've', string.format('%.0f', vend))
-        redis.call('PEXPIRE', pk, ms(vend - now) + 1)
+        redis.call('PEXPIRE', pk, ceil((vend - now) / 1000) + 1)
       end
     end
+  elseif kind then
+    if n == 1 then
+      commit(kind, sk, ak, x1, x2, x3, x4)
+    else
+      pending = pending or {}
+      pending[#pending + 1] = { kind, sk, ak or false, x1, x2, x3 or false, x4 or false }
+    end
   end
-  commits[i] = commit
-  local o = 3 + (i - 1) * 4
-  out[o] = code
-  out[o + 1] = max(0, remaining)
-  out[o + 2] = ms(reset)
-  if retry < 0 then out[o + 3] = -1 else out[o + 3] = ms(retry) end
+  local o = 2 + (i - 1) * 4
+  out[o] = rc
+  out[o + 1] = remaining > 0 and remaining or 0
+  out[o + 2] = reset > 0 and ceil(reset / 1000) or 0
+  if retry < 0 then out[o + 3] = -1 elseif retry > 0 then out[o + 3] = ceil(retry / 1000) else out[o + 3] = 0 end
 end
 
-if not admitted then
-  out[2] = 0
-  return out
+if not admitted and undo then
+  for j = 1, #undo do
+    local u = undo[j]
+    redis.call('HINCRBY', u[1], u[2], -u[3])
+  end
 end
-for i = 1, n do
-  local c = commits[i]
-  if c then
-    if c[1] == 3 then
-      local win = tonumber(ARGV[3 + (i - 1) * 8 + 2])
-      local seq = redis.call('HINCRBY', c[3], 's', 1)
-      redis.call('ZADD', c[2], now, seq .. ':' .. c[5])
-      redis.call('HSET', c[3], 't', c[4])
-      redis.call('PEXPIRE', c[2], win + 1)
-      redis.call('PEXPIRE', c[3], win + 1)
-    elseif c[1] == 6 then
-      local ttl = tonumber(ARGV[3 + (i - 1) * 8 + 2])
-      redis.call('ZADD', c[2], now + ttl * 1000, lease)
-      redis.call('HSET', c[3], lease, c[5], 't', c[4])
-      local last = redis.call('ZRANGE', c[2], -1, -1, 'WITHSCORES')
-      local keep = ms(tonumber(last[2]) - now) + 1
-      redis.call('PEXPIRE', c[2], keep)
-      redis.call('PEXPIRE', c[3], keep)
-    else
-      redis.call(c[1], c[2], c[3], c[4], c[5])
-    end
+if admitted and pending then
+  for j = 1, #pending do
+    local p = pending[j]
+    commit(p[1], p[2], p[3], p[4], p[5], p[6], p[7])
   end
 end
 return out
