@@ -1,3 +1,4 @@
+import type { Election, ElectionOptions } from './election.js'
 import type { FencedStore } from './fenced-store.js'
 import type { AcquireOptions, AcquireResult, Lease, WithLockResult } from './lease-types.js'
 import type { ReadWriteLock } from './read-write-lock.js'
@@ -55,6 +56,8 @@ export interface Coord {
   semaphore(name: string, options: SemaphoreOptions): Semaphore
   /** A read/write lock. */
   readWriteLock(name: string): ReadWriteLock
+  /** Joins the leader election of `group` (campaigning starts at once); at most one leader per group. */
+  election(group: string, options?: ElectionOptions): Election
   /** Values guarded by fencing tokens (a write with an older token is refused). */
   fencedStore(name: string): FencedStore
   /** Who holds the mutex of `resource` now. */

@@ -3,6 +3,7 @@ import { resolveAcquire, waitSpec } from './acquire-options.js'
 import { CoordEngine } from './coord-engine.js'
 import { resolveCoordOptions, type CoordOptions } from './coord-options.js'
 import type { Coord, CoordStats } from './coord-types.js'
+import { ElectionImpl, type ElectionOptions } from './election.js'
 import { FencedStoreImpl } from './fenced-store.js'
 import type { AcquireOptions, AcquireResult, Lease, WithLockResult } from './lease-types.js'
 import { ReadWriteLockImpl } from './read-write-lock.js'
@@ -39,6 +40,7 @@ export function createCoord(valkit: Valkit, options: CoordOptions = {}): Coord {
 
 class CoordImpl implements Coord {
   #closing: Promise<void> | undefined
+  readonly #elections = new Set<ElectionImpl>()
   constructor(
     private readonly engine: CoordEngine,
     private readonly valkit: Valkit,
@@ -67,6 +69,12 @@ class CoordImpl implements Coord {
 
   readWriteLock(name: string): ReadWriteLockImpl {
     return new ReadWriteLockImpl(this.engine, name)
+  }
+
+  election(group: string, options: ElectionOptions = {}): ElectionImpl {
+    const election = new ElectionImpl(this.engine, group, options)
+    this.#elections.add(election)
+    return election
   }
 
   fencedStore(name: string): FencedStoreImpl {
@@ -104,7 +112,10 @@ class CoordImpl implements Coord {
   }
 
   close(): Promise<void> {
-    this.#closing ??= this.engine.close()
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#elections].map((e) => e.close()))
+      await this.engine.close()
+    })()
     return this.#closing
   }
 }

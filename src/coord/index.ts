@@ -31,3 +31,4 @@ export {
 } from './semaphore.js'
 export type { ReadWriteLock } from './read-write-lock.js'
 export type { FencedStore, FencedWriteResult } from './fenced-store.js'
+export type { DemotionReason, Election, ElectionOptions, LeaderTerm } from './election.js'

@@ -350,6 +350,60 @@ export function coordConformance(open: OpenCoord): void {
     await second.release()
   })
 
+  it('election: one leader per group; stepDown hands over with a larger token; a closed leader is replaced', async () => {
+    const group = name('group')
+    const events: string[] = []
+    const elections = [0, 1, 2].map((i) =>
+      open().election(group, {
+        ttl: '30s',
+        onElected: ({ token }) => events.push(`elected ${i} ${token}`),
+        onDemoted: (reason) => events.push(`demoted ${i} ${reason}`),
+      }),
+    )
+    const first = await Promise.race(elections.map((e) => e.elected()))
+    await waitFor(() => events.length >= 1 || undefined, { what: 'a leader' })
+    const leaders = () => elections.filter((e) => e.isLeader)
+    assert.equal(leaders().length, 1)
+    const leader = leaders()[0]!
+    assert.equal(leader.token, first.token)
+    const seen = await leader.leader()
+    assert.equal(seen?.token, first.token)
+    assert.equal(seen?.self, true)
+    assert.ok(seen !== undefined && seen.expiresInMs > 0)
+    await leader.stepDown({ pause: '30s' })
+    assert.equal(leader.isLeader, false)
+    const second = await Promise.race(elections.filter((e) => e !== leader).map((e) => e.elected()))
+    assert.ok(second.token > first.token)
+    assert.equal(leaders().length, 1)
+    const next = leaders()[0]!
+    await next.close()
+    const third = await Promise.race(
+      elections.filter((e) => e !== leader && e !== next).map((e) => e.elected()),
+    )
+    assert.ok(third.token > second.token)
+    assert.equal(leaders().length, 1)
+    for (const e of elections) await e.close()
+    assert.equal(leaders().length, 0)
+    assert.deepEqual(
+      events.filter((e) => e.startsWith('demoted')).map((e) => e.split(' ').slice(2).join(' ')),
+      ['stepped-down', 'closed', 'closed'],
+    )
+    assert.equal(events.filter((e) => e.startsWith('elected')).length, 3)
+  })
+
+  it('election: a leader whose coord closes is replaced, and waits of the others end with a release message', async () => {
+    const group = name('group')
+    const a = open()
+    const leader = a.election(group, { ttl: '60s' })
+    await leader.elected()
+    const other = open().election(group, { ttl: '60s' })
+    await a.close()
+    const term = await other.elected()
+    assert.ok(term.token > 0)
+    assert.equal(other.isLeader, true)
+    await other.close()
+  })
+
   it('bad input is a typed error', async () => {
     const a = open()
     await assert.rejects(
