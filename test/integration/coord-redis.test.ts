@@ -156,6 +156,34 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('a leader cut off from the server is demoted before another candidate can be elected (drift allowance)', async () => {
+      const s = await shared()
+      const proxy = await tcpProxy({ target: { port: s.port } })
+      try {
+        const times: Record<string, number> = {}
+        const cutOff = createCoord(await connect(proxy.url), { driftMs: 50 })
+        const leader = cutOff.election('drift', {
+          ttl: 600,
+          onDemoted: (reason) => (times[`demoted ${reason}`] = performance.now()),
+        })
+        await leader.elected()
+        const other = createCoord(await connect(s.url)).election('drift', {
+          ttl: 600,
+          onElected: () => (times.elected = performance.now()),
+        })
+        proxy.blackhole()
+        await other.elected()
+        assert.ok(times['demoted lost'] !== undefined, 'the cut-off leader was demoted')
+        assert.ok(times['demoted lost'] < times.elected!, 'before the other candidate was elected')
+        assert.equal(leader.isLeader, false)
+        proxy.heal()
+        await other.close()
+        await leader.close()
+      } finally {
+        await proxy.close()
+      }
+    })
+
     it('durable grants need replicas: without one the grant is given back with VALKIT_NOT_DURABLE', async () => {
       const s = await shared()
       const valkit = await connect(s.url)
@@ -175,7 +203,10 @@ for (const engine of testEngines()) {
       const pending = b.acquire('closing', { wait: '20s' })
       await waitFor(async () => (await a.inspect('closing')).queued === 1, { what: 'the waiter to queue' })
       await b.close()
-      const outcome = await pending.then((x) => JSON.stringify(x), (err: unknown) => (isValkitError(err) ? err.code : String(err)))
+      const outcome = await pending.then(
+        (x) => JSON.stringify(x),
+        (err: unknown) => (isValkitError(err) ? err.code : String(err)),
+      )
       assert.equal(outcome, 'VALKIT_CLOSED')
       assert.equal((await a.inspect('closing')).queued, 0)
       await holder.release()
