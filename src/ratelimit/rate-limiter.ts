@@ -53,6 +53,8 @@ export class ValkitRateLimiter implements RateLimiter {
   readonly #top = new TopKeys(50)
   readonly #instanceId = randomBytes(6).toString('hex')
   readonly #unhooks: (() => void)[] = []
+  readonly #memoryLease: (plan: CheckPlan) => RateLimitLease
+  readonly #redisLease: (plan: CheckPlan) => RateLimitLease
   #leaseSeq = 0
   #closed = false
   /** The error insurance decisions carry while the supervisor says Redis is not in use. */
@@ -85,6 +87,8 @@ export class ValkitRateLimiter implements RateLimiter {
     const memoryOnly = valkit.config.topology.kind === 'memory'
     this.#redis = memoryOnly ? null : new RedisStore(valkit, options.timeoutMs)
     this.#memory = new MemoryEngine(options.maxKeys)
+    this.#memoryLease = this.#leaseOf(this.#memory)
+    this.#redisLease = this.#leaseOf(this.#redis ?? this.#memory)
     const head = valkit.keys.key('ratelimit', options.name)
     this.#control = new LiveRuleControl(valkit, options, head.slice(0, -1) + ':', (version) => {
       this.#metrics.rulesUpdate(version === null ? 'rejected' : 'applied')
@@ -142,7 +146,7 @@ export class ValkitRateLimiter implements RateLimiter {
     if (this.#redis === null) {
       const plan = rules.plan(selected, s, cost, tier, 1, factor, scaled, leaseId)
       const reply = this.#memory.check(plan.keys, plan.args)
-      return this.#count(buildDecision(plan, reply, 'memory', this.#leaseOf(this.#memory), null), rules, s)
+      return this.#count(buildDecision(plan, reply, 'memory', this.#memoryLease, null), rules, s)
     }
     if (this.#valkit.supervisor.backend !== 'redis') {
       this.#outage ??= new ValkitError(
@@ -161,7 +165,7 @@ export class ValkitRateLimiter implements RateLimiter {
       this.#metrics.storeError(err.code)
       return this.#unavailable(err, rules, selected, s, cost, tier, factor, scaled, leaseId)
     }
-    return this.#count(buildDecision(plan, reply, 'redis', this.#leaseOf(this.#redis), null), rules, s)
+    return this.#count(buildDecision(plan, reply, 'redis', this.#redisLease, null), rules, s)
   }
 
   #unavailable(
@@ -183,7 +187,7 @@ export class ValkitRateLimiter implements RateLimiter {
       return this.#count(plainDecision(false, 'unavailable', 'fail-closed', null, error), rules, s)
     const plan = rules.plan(selected, s, cost, tier, this.#insurance.share, factor, scaled, leaseId)
     const reply = this.#memory.check(plan.keys, plan.args)
-    return this.#count(buildDecision(plan, reply, 'insurance', this.#leaseOf(this.#memory), error), rules, s)
+    return this.#count(buildDecision(plan, reply, 'insurance', this.#memoryLease, error), rules, s)
   }
 
   #leaseId(selected: readonly CompiledRule[]): string {
