@@ -68,7 +68,7 @@ function memoryBackend(valkit: Valkit, name: string): { backend: SessionBackend;
  */
 export function createSessionStore(valkit: Valkit, options: SessionStoreOptions): SessionStore {
   const resolved = resolveSessionStoreOptions(options)
-  const keys = new SessionKeys(valkit.keys, resolved.name)
+  const keys = new SessionKeys(valkit.keys, resolved.name, resolved.cacheEntries)
   const memory = valkit.config.topology.kind === 'memory'
   const shared = memory ? memoryBackend(valkit, resolved.name) : null
   const backend = shared?.backend ?? new RedisSessionBackend(valkit, keys)
@@ -83,7 +83,7 @@ export function createSessionStore(valkit: Valkit, options: SessionStoreOptions)
     resolved,
     keys,
     new RecordCodec(resolved),
-    new TokenSigner(resolved.secrets),
+    new TokenSigner(resolved.secrets, resolved.cacheEntries),
     backend,
     metrics,
     local,

@@ -1,10 +1,11 @@
 import { createMemoryStore, type MemoryStore } from '../core/index.js'
+import type { RawRecord } from './session-backend.js'
 
 /** A session as last read from Redis, kept to be served while Redis is unreachable. @internal */
 export interface LocalSnapshot {
   readonly id: string
   readonly tag: string
-  readonly fields: Map<string, Buffer>
+  readonly record: RawRecord
   readonly kind: 'live' | 'alias'
   /** Server time of the read, and this process's time then (to estimate the server's clock later). */
   readonly serverNow: number

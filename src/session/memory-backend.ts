@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import {
   TRIM_LIMIT,
   type CreateReply,
   type CreateSpec,
   type GoneStatus,
+  type RawRecord,
   type RemoveUserSpec,
   type RetireReply,
   type SessionBackend,
@@ -107,7 +107,17 @@ export class MemorySessionBackend implements SessionBackend {
     now: number,
     allowAlias: boolean,
   ):
-    | { fields: Fields; v: number; a: number; i: number; s: number; r: number; o: number; n: number }
+    | {
+        fields: Fields
+        v: number
+        a: number
+        i: number
+        s: number
+        r: number
+        o: number
+        n: number
+        c: number
+      }
     | GoneStatus {
     const fields = this.hash(ref.record, now)
     if (fields === undefined) return 'none'
@@ -117,8 +127,10 @@ export class MemorySessionBackend implements SessionBackend {
       const value = Number(bytes.toString('latin1'))
       return Number.isFinite(value) ? value : undefined
     }
-    const [v, a, i, s, r, o, n] = ['v', 'a', 'i', 's', 'r', 'o', 'n'].map(num)
+    const [v, a, i, s, r, o, n, c] = ['v', 'a', 'i', 's', 'r', 'o', 'n', 'c'].map(num)
     if (
+      fields.get('d') === undefined ||
+      c === undefined ||
       v === undefined ||
       a === undefined ||
       i === undefined ||
@@ -147,7 +159,21 @@ export class MemorySessionBackend implements SessionBackend {
         return 'revoked'
       }
     }
-    return { fields, v, a, i, s, r, o, n }
+    return { fields, v, a, i, s, r, o, n, c }
+  }
+
+  /** The record's plain fields and data, as the scripts return them. */
+  private raw(fields: Fields): RawRecord {
+    const num = (name: string): number => Number(fields.get(name)!.toString('latin1'))
+    return {
+      version: num('v'),
+      createdAt: num('c'),
+      absoluteDeadline: num('a'),
+      lastSeenAt: num('s'),
+      rotatedUntil: num('r'),
+      owned: num('o') === 1,
+      data: fields.get('d')!,
+    }
   }
 
   async touch(ref: RecordRef, options: TouchOptions): Promise<TouchReply> {
@@ -155,7 +181,7 @@ export class MemorySessionBackend implements SessionBackend {
     const state = this.check(ref, now, true)
     if (typeof state === 'string') return state
     const { fields, a, i, s, r, o, n } = state
-    if (r > 0) return { kind: 'alias', now, expiresAt: r, renewDue: false, fields: new Map(fields) }
+    if (r > 0) return { kind: 'alias', now, expiresAt: r, renewDue: false, record: this.raw(fields) }
     let expiresAt = Math.min(s + i, a)
     let renewDue = false
     if (options.touch) {
@@ -167,7 +193,7 @@ export class MemorySessionBackend implements SessionBackend {
       }
       renewDue = options.renewAfterMs > 0 && now - n >= options.renewAfterMs
     }
-    return { kind: 'live', now, expiresAt, renewDue, fields: new Map(fields) }
+    return { kind: 'live', now, expiresAt, renewDue, record: this.raw(fields) }
   }
 
   async create(ref: RecordRef, spec: CreateSpec): Promise<CreateReply> {
@@ -195,7 +221,7 @@ export class MemorySessionBackend implements SessionBackend {
     put('r', 0)
     put('o', spec.owned ? 1 : 0)
     if (spec.previous !== null) put('p', spec.previous)
-    for (const [field, bytes] of spec.fields) fields.set(field, bytes)
+    fields.set('d', spec.data)
     this.setHash(ref.record, fields, expiresAt + LINGER_MS)
     let evicted = 0
     if (spec.owned) {
@@ -212,7 +238,7 @@ export class MemorySessionBackend implements SessionBackend {
       index.set(ref.handle, expiresAt)
       this.extendSet(ref.index, spec.indexTtlMs, now)
     }
-    return { now, expiresAt, evicted }
+    return { now, expiresAt, evicted, absoluteDeadline: a, createdAt: c }
   }
 
   async update(ref: RecordRef, spec: UpdateSpec): Promise<UpdateReply> {
@@ -220,19 +246,8 @@ export class MemorySessionBackend implements SessionBackend {
     const state = this.check(ref, now, false)
     if (typeof state === 'string') return state
     const { fields, v } = state
-    if (spec.expectedVersion !== null && spec.expectedVersion !== v) return { conflict: v }
-    const added = spec.set.filter(([field]) => !fields.has(field)).length
-    if (added > 0) {
-      const dataFields = fields.size - 9 - (fields.has('p') ? 1 : 0)
-      if (dataFields + added > spec.maxFields) return 'too-many-fields'
-    }
-    for (const [field, bytes] of spec.set) fields.set(field, bytes)
-    for (const field of spec.del) fields.delete(field)
-    for (const [field, sha, bytes] of spec.cas) {
-      const current = fields.get(field)
-      if (current !== undefined && createHash('sha1').update(current).digest('hex') === sha)
-        fields.set(field, bytes)
-    }
+    if (spec.version !== v) return { conflict: v, data: fields.get('d')! }
+    fields.set('d', spec.data)
     fields.set('v', Buffer.from(String(v + 1)))
     return { version: v + 1 }
   }
@@ -253,7 +268,7 @@ export class MemorySessionBackend implements SessionBackend {
     if (typeof state === 'string') return state
     const { fields, v, a, i, s, o } = state
     if (expectedVersion !== null && expectedVersion !== v) return { conflict: v }
-    const snapshot = new Map(fields)
+    const snapshot = this.raw(fields)
     const until = Math.min(now + overlapMs, a, s + i)
     if (overlapMs <= 0 || until <= now) {
       this.deleteHash(ref.record)
@@ -265,7 +280,7 @@ export class MemorySessionBackend implements SessionBackend {
       const index = o === 1 ? this.zset(ref.index, now) : undefined
       if (index?.has(ref.handle) === true) index.set(ref.handle, until)
     }
-    return { now, fields: snapshot }
+    return { now, record: snapshot }
   }
 
   async quarantine(ref: RecordRef, ttlMs: number): Promise<boolean> {
@@ -295,15 +310,13 @@ export class MemorySessionBackend implements SessionBackend {
     return { now, live, quarantined: [...(qindex?.keys() ?? [])] }
   }
 
-  async fetch(
-    user: UserRef,
-    handles: readonly string[],
-    quarantined: boolean,
-  ): Promise<(Map<string, Buffer> | undefined)[]> {
+  async fetch(user: UserRef, handles: readonly string[]): Promise<(RawRecord | undefined)[]> {
     const now = this.now()
     return handles.map((h) => {
-      const fields = this.hash(quarantined ? user.quarantine(h) : user.record(h), now)
-      return fields === undefined ? undefined : new Map(fields)
+      const fields = this.hash(user.record(h), now)
+      if (fields === undefined || ['v', 'c', 'a', 's', 'r', 'o', 'd'].some((f) => !fields.has(f)))
+        return undefined
+      return this.raw(fields)
     })
   }
 

@@ -9,6 +9,7 @@ import {
 import {
   GONE,
   TRIM_LIMIT,
+  type RawRecord,
   type CreateReply,
   type CreateSpec,
   type RemoveUserSpec,
@@ -60,14 +61,21 @@ function text(reply: RedisReply): string {
   return typeof reply === 'string' || typeof reply === 'number' ? String(reply) : ''
 }
 
-/** `[field, value, field, value...]` from `from` on into a map of Buffers. */
-function fieldMap(reply: readonly RedisReply[], from: number): Map<string, Buffer> {
-  const fields = new Map<string, Buffer>()
-  for (let j = from; j + 1 < reply.length; j += 2) {
-    const value = reply[j + 1]
-    fields.set(text(reply[j]!), Buffer.isBuffer(value) ? value : Buffer.from(text(value!), 'latin1'))
+const num = (reply: RedisReply | undefined): number =>
+  Number(Buffer.isBuffer(reply) ? reply.toString('latin1') : reply)
+
+/** `version, created, absolute deadline, last seen, rotated until, owned, data` from `at` on. */
+function rawRecord(reply: readonly RedisReply[], at: number): RawRecord {
+  const data = reply[at + 6]
+  return {
+    version: num(reply[at]),
+    createdAt: num(reply[at + 1]),
+    absoluteDeadline: num(reply[at + 2]),
+    lastSeenAt: num(reply[at + 3]),
+    rotatedUntil: num(reply[at + 4]),
+    owned: num(reply[at + 5]) === 1,
+    data: Buffer.isBuffer(data) ? data : Buffer.alloc(0),
   }
-  return fields
 }
 
 /** The session store's backend on Redis/Valkey: every state change is one script. @internal */
@@ -118,10 +126,10 @@ export class RedisSessionBackend implements SessionBackend {
     const list = reply as RedisReply[]
     return {
       kind: list[0] === 2 ? 'alias' : 'live',
-      now: Number(list[1]),
-      expiresAt: Number(list[2]),
+      now: num(list[1]),
+      expiresAt: num(list[2]),
       renewDue: list[3] === 1,
-      fields: fieldMap(list, 4),
+      record: rawRecord(list, 4),
     }
   }
 
@@ -137,34 +145,29 @@ export class RedisSessionBackend implements SessionBackend {
       spec.indexTtlMs,
       TRIM,
       spec.previous ?? '',
-      spec.fields.length,
+      spec.data,
     ]
-    for (const [field, bytes] of spec.fields) args.push(field, bytes)
     const reply = await this.run(CREATE, [ref.record, ref.index], args)
     if (reply === -7) return 'exists'
     if (reply === -3) return 'expired'
     if (reply === -2) return 'revoked'
     const list = reply as number[]
-    return { now: Number(list[1]), expiresAt: Number(list[2]), evicted: Number(list[3]) }
+    return {
+      now: num(list[1]),
+      expiresAt: num(list[2]),
+      evicted: num(list[3]),
+      absoluteDeadline: num(list[4]),
+      createdAt: num(list[5]),
+    }
   }
 
   async update(ref: RecordRef, spec: UpdateSpec): Promise<UpdateReply> {
-    const args: RedisArg[] = [
-      ref.handle,
-      spec.expectedVersion === null ? '' : spec.expectedVersion,
-      spec.maxFields,
-      spec.set.length,
-      spec.del.length,
-      spec.cas.length,
-    ]
-    for (const [field, bytes] of spec.set) args.push(field, bytes)
-    for (const field of spec.del) args.push(field)
-    for (const [field, sha, bytes] of spec.cas) args.push(field, sha, bytes)
-    const reply = await this.run(UPDATE, [ref.record, ref.index], args)
-    if (reply === -9) return 'too-many-fields'
+    const reply = await this.run(UPDATE, [ref.record, ref.index], [ref.handle, spec.version, spec.data])
     if (typeof reply === 'number') return GONE[reply] ?? 'malformed'
-    const [code, version] = reply as number[]
-    return code === -5 ? { conflict: Number(version) } : { version: Number(version) }
+    const list = reply as RedisReply[]
+    if (list[0] !== -5) return { version: num(list[1]) }
+    const data = list[2]
+    return { conflict: num(list[1]), data: Buffer.isBuffer(data) ? data : Buffer.alloc(0) }
   }
 
   async destroy(ref: RecordRef): Promise<boolean> {
@@ -179,8 +182,8 @@ export class RedisSessionBackend implements SessionBackend {
     )
     if (typeof reply === 'number') return GONE[reply] ?? 'malformed'
     const list = reply as RedisReply[]
-    if (list[0] === -5) return { conflict: Number(list[1]) }
-    return { now: Number(list[1]), fields: fieldMap(list, 2) }
+    if (list[0] === -5) return { conflict: num(list[1]) }
+    return { now: num(list[1]), record: rawRecord(list, 2) }
   }
 
   async quarantine(ref: RecordRef, ttlMs: number): Promise<boolean> {
@@ -202,19 +205,17 @@ export class RedisSessionBackend implements SessionBackend {
     return { now: Number(reply[0]), live, quarantined }
   }
 
-  async fetch(
-    user: UserRef,
-    handles: readonly string[],
-    quarantined: boolean,
-  ): Promise<(Map<string, Buffer> | undefined)[]> {
+  async fetch(user: UserRef, handles: readonly string[]): Promise<(RawRecord | undefined)[]> {
     if (handles.length === 0) return []
     if (this.valkit.supervisor.backend !== 'redis') throw this.down()
-    const commands = handles.map((h) => ['HGETALL', quarantined ? user.quarantine(h) : user.record(h)])
+    const commands = handles.map((h) => ['HMGET', user.record(h), 'v', 'c', 'a', 's', 'r', 'o', 'd'])
     const replies = await this.valkit.connection.pipeline(commands, { buffers: true, key: commands[0]![1] })
     return replies.map((reply) => {
       if (reply instanceof Error) throw reply
       const list = reply as RedisReply[]
-      return list.length === 0 ? undefined : fieldMap(list, 0)
+      if (list.some((field) => field === null || field === undefined)) return undefined
+      const record = rawRecord(list, 0)
+      return Number.isSafeInteger(record.version) ? record : undefined
     })
   }
 

@@ -2,8 +2,8 @@ import type { RecordRef, UserRef } from './session-keys.js'
 
 /**
  * The storage port of the session store, implemented by the Redis backend (one Lua script per
- * state change) and the memory backend (the same rules in one process). It moves raw fields
- * (plain numbers and encrypted bytes); the store above it encodes, decodes and decides.
+ * state change) and the memory backend (the same rules in one process). It moves records as
+ * plain numbers and one encrypted data blob; the store above it encodes, decodes and decides.
  *
  * @internal
  */
@@ -16,12 +16,8 @@ export interface SessionBackend {
   retire(ref: RecordRef, overlapMs: number, expectedVersion: number | null): Promise<RetireReply>
   quarantine(ref: RecordRef, ttlMs: number): Promise<boolean>
   list(user: UserRef): Promise<UserListing>
-  /** Raw fields of a user's records (`undefined` where gone), for listings and exports. */
-  fetch(
-    user: UserRef,
-    handles: readonly string[],
-    quarantined: boolean,
-  ): Promise<(Map<string, Buffer> | undefined)[]>
+  /** A user's records (`undefined` where gone or malformed), for listings and exports. */
+  fetch(user: UserRef, handles: readonly string[]): Promise<(RawRecord | undefined)[]>
   removeUser(user: UserRef, spec: RemoveUserSpec): Promise<number | 'retry'>
   /** Records of this store (for the active-sessions gauge); `undefined` while unknown. */
   count(): number | undefined
@@ -37,13 +33,25 @@ export interface TouchOptions {
   readonly touchIntervalMs: number
 }
 
+/** The plain fields of a record and its encrypted data. */
+export interface RawRecord {
+  readonly version: number
+  readonly createdAt: number
+  readonly absoluteDeadline: number
+  readonly lastSeenAt: number
+  /** 0, or the end of the overlap window of a rotated ID. */
+  readonly rotatedUntil: number
+  readonly owned: boolean
+  readonly data: Buffer
+}
+
 export type TouchReply =
   | {
       readonly kind: 'live' | 'alias'
       readonly now: number
       readonly expiresAt: number
       readonly renewDue: boolean
-      readonly fields: Map<string, Buffer>
+      readonly record: RawRecord
     }
   | GoneStatus
 
@@ -59,29 +67,37 @@ export interface CreateSpec {
   readonly indexTtlMs: number
   /** Handle of the same user's ID this one replaces (must still be listed), or `null`. */
   readonly previous: string | null
-  readonly fields: readonly (readonly [string, Buffer])[]
+  /** The encrypted data. */
+  readonly data: Buffer
 }
 
 export type CreateReply =
-  | { readonly now: number; readonly expiresAt: number; readonly evicted: number }
+  | {
+      readonly now: number
+      readonly expiresAt: number
+      readonly evicted: number
+      readonly absoluteDeadline: number
+      readonly createdAt: number
+    }
   | 'exists'
   | 'expired'
   | 'revoked'
 
 export interface UpdateSpec {
-  readonly expectedVersion: number | null
-  readonly maxFields: number
-  readonly set: readonly (readonly [string, Buffer])[]
-  readonly del: readonly string[]
-  /** `[field, SHA1 hex of the bytes read, new bytes]`: written only if the field still holds those bytes. */
-  readonly cas: readonly (readonly [string, string, Buffer])[]
+  /** The version the data was read at: written only if the record is still at it. */
+  readonly version: number
+  /** The new encrypted data. */
+  readonly data: Buffer
 }
 
 export type UpdateReply =
-  { readonly version: number } | { readonly conflict: number } | GoneStatus | 'too-many-fields'
+  | { readonly version: number }
+  /** The record moved on: its current version and data. */
+  | { readonly conflict: number; readonly data: Buffer }
+  | GoneStatus
 
 export type RetireReply =
-  { readonly now: number; readonly fields: Map<string, Buffer> } | { readonly conflict: number } | GoneStatus
+  { readonly now: number; readonly record: RawRecord } | { readonly conflict: number } | GoneStatus
 
 export interface UserListing {
   readonly now: number

@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto'
 import { ValkitError } from '../core/index.js'
-import type { RecordCodec } from './record-codec.js'
 import type { SessionChanges } from './session-types.js'
 
 const MAX_NAME = 128
@@ -57,19 +55,14 @@ export function splitChanges(changes: SessionChanges | undefined): {
   return { set, unset }
 }
 
-/** Encodes the fields to set under an ID. @internal */
-export function encodeSets(
-  codec: RecordCodec,
-  id: string,
-  handle: string,
+/** `data` with `set` applied and `unset` removed, as a new plain object. @internal */
+export function applyChanges(
+  data: Readonly<Record<string, unknown>>,
   set: ReadonlyMap<string, unknown>,
-): [string, Buffer][] {
-  const out: [string, Buffer][] = []
-  for (const [name, value] of set) out.push(codec.encodeField(id, handle, name, value))
+  unset: ReadonlySet<string>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const name of Object.keys(data)) if (!unset.has(name) && !set.has(name)) out[name] = data[name]
+  for (const [name, value] of set) out[name] = value
   return out
-}
-
-/** SHA1 hex of bytes, as the update script's compare-and-set compares them. @internal */
-export function sha1Hex(bytes: Buffer): string {
-  return createHash('sha1').update(bytes).digest('hex')
 }

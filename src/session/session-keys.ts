@@ -1,4 +1,5 @@
 import type { KeySpace } from '../core/index.js'
+import { BoundedCache } from './bounded-cache.js'
 import { handleOf, tagOf } from './session-id.js'
 
 /** The keys of one session record (all on its tag's slot). @internal */
@@ -37,13 +38,21 @@ export interface UserRef {
  * @internal
  */
 export class SessionKeys {
+  /** ID -> its keys: hashing the ID and building four key names once per hot session. */
+  private readonly refs: BoundedCache<string, RecordRef>
+
   constructor(
     private readonly keys: KeySpace,
     readonly store: string,
-  ) {}
+    cacheEntries = 0,
+  ) {
+    this.refs = new BoundedCache(cacheEntries)
+  }
 
   ref(id: string): RecordRef {
-    return this.refOf(tagOf(id), handleOf(id))
+    let ref = this.refs.get(id)
+    if (ref === undefined) this.refs.set(id, (ref = this.refOf(tagOf(id), handleOf(id))))
+    return ref
   }
 
   refOf(tag: string, handle: string): RecordRef {

@@ -88,10 +88,17 @@ export interface SessionStoreOptions {
    */
   readonly maxFields?: number
   /**
-   * Largest encoded size of one field's value; larger writes throw `VALKIT_VALUE_TOO_LARGE`.
+   * Largest encoded size of a session's data; larger writes throw `VALKIT_VALUE_TOO_LARGE`.
    * @defaultValue 65_536
    */
-  readonly maxFieldBytes?: number
+  readonly maxBytes?: number
+  /**
+   * Per-instance caches that skip repeated work on hot sessions: verified cookie tokens, key
+   * names, and the decrypted data of recently read records (reused only when Redis returns the
+   * exact bytes that were authenticated). Entries of each; `0` turns them off.
+   * @defaultValue 10_000
+   */
+  readonly cacheEntries?: number
   /**
    * How long a quarantined record (undecodable, tampered, foreign) is kept for inspection.
    * @defaultValue '1d'
@@ -122,7 +129,8 @@ export interface ResolvedSessionStoreOptions {
   readonly touchIntervalMs: number
   readonly maxSessionsPerUser: number
   readonly maxFields: number
-  readonly maxFieldBytes: number
+  readonly maxBytes: number
+  readonly cacheEntries: number
   readonly quarantineTtlMs: number
   readonly localCopy: false | { readonly maxEntries: number; readonly maxStaleMs: number }
   readonly serializer: CodecSerializer
@@ -139,7 +147,8 @@ export const SESSION_DEFAULTS = Object.freeze({
   touchIntervalMs: 1000,
   maxSessionsPerUser: 100,
   maxFields: 256,
-  maxFieldBytes: 65_536,
+  maxBytes: 65_536,
+  cacheEntries: 10_000,
   quarantineTtlMs: 24 * 3_600_000,
   localCopy: Object.freeze({ maxEntries: 10_000, maxStaleMs: 60_000 }),
   serializer: 'json',
@@ -308,7 +317,8 @@ export function resolveSessionStoreOptions(
       1,
     ),
     maxFields: integer(options.maxFields, `${path}.maxFields`, d.maxFields, 1),
-    maxFieldBytes: integer(options.maxFieldBytes, `${path}.maxFieldBytes`, d.maxFieldBytes, 16),
+    maxBytes: integer(options.maxBytes, `${path}.maxBytes`, d.maxBytes, 64),
+    cacheEntries: integer(options.cacheEntries, `${path}.cacheEntries`, d.cacheEntries, 0),
     quarantineTtlMs: duration(options.quarantineTtl, `${path}.quarantineTtl`, d.quarantineTtlMs, 1000),
     localCopy: resolveLocalCopy(options.localCopy, `${path}.localCopy`),
     serializer,

@@ -1,7 +1,7 @@
 import { ValkitError } from '../core/index.js'
-import { CorruptRecord } from './record-codec.js'
-import type { TouchOptions } from './session-backend.js'
-import { encodeSets, sha1Hex, splitChanges } from './session-changes.js'
+import type { RecordMeta } from './record-codec.js'
+import type { RawRecord, TouchOptions } from './session-backend.js'
+import { applyChanges, splitChanges } from './session-changes.js'
 import {
   anonymousTag,
   checkUserId,
@@ -25,7 +25,7 @@ import type {
   SessionWriteRefusal,
 } from './session-types.js'
 import { isTransportError, type StoreContext } from './store-context.js'
-import { StoredSession, frozenData, rekeyOf } from './stored-session.js'
+import { StoredSession } from './stored-session.js'
 
 const MAX_DEVICE = 256
 /** An index outlives the longest session of its user by this much. */
@@ -60,6 +60,10 @@ function checkVersion(version: unknown): number | null {
 }
 
 const idOf = (session: Session | string): string => (typeof session === 'string' ? session : session?.id)
+/** Attempts of an update that keeps meeting newer versions (each one is a full round trip). */
+const MAX_UPDATE_ATTEMPTS = 64
+
+type Refusal = { ok: false; reason: SessionWriteRefusal; version?: number }
 
 /**
  * Create, read, update, destroy and regenerate: the per-session operations of a store.
@@ -78,11 +82,16 @@ export class SessionOperations {
     this.source = ctx.backend.kind
   }
 
+  private checkFields(data: Readonly<Record<string, unknown>>): boolean {
+    return Object.keys(data).length <= this.ctx.options.maxFields
+  }
+
   async create(options: SessionCreateOptions = {}): Promise<Session> {
     const userId = options.userId === undefined ? null : checkUserId(options.userId)
     const device = checkDevice(options.device)
     const { set } = splitChanges({ set: options.data ?? {} })
-    if (set.size > this.ctx.options.maxFields) {
+    const data = applyChanges({}, set, new Set())
+    if (!this.checkFields(data)) {
       throw new ValkitError(
         'VALKIT_INVALID_ARGUMENT',
         `A session may have at most ${this.ctx.options.maxFields} fields (maxFields); got ${set.size}.`,
@@ -90,7 +99,7 @@ export class SessionOperations {
       )
     }
     const tag = userId === null ? anonymousTag() : userTag(userId)
-    const created = await this.insert(tag, { userId, device }, set, {
+    const created = await this.insert(tag, { userId, device }, data, {
       createdAt: 0,
       absoluteDeadline: 0,
       previous: null,
@@ -104,16 +113,15 @@ export class SessionOperations {
   /** Writes a new record under a fresh ID of `tag` (a second ID if the first one exists). */
   private async insert(
     tag: string,
-    meta: { userId: string | null; device: string | null },
-    data: ReadonlyMap<string, unknown>,
+    meta: RecordMeta,
+    data: Readonly<Record<string, unknown>>,
     inherit: { createdAt: number; absoluteDeadline: number; previous: string | null },
   ): Promise<StoredSession | 'revoked' | 'expired'> {
     const { codec, options, backend, signer } = this.ctx
     for (let attempt = 0; ; attempt++) {
       const id = newSessionId(tag)
       const ref = this.ctx.keys.ref(id)
-      const fields = encodeSets(codec, id, ref.handle, data)
-      fields.push(['m', codec.encodeMeta(ref.handle, meta)])
+      const bytes = codec.encode(ref.handle, meta, data)
       const reply = await backend.create(ref, {
         idleMs: options.idleTimeoutMs,
         absoluteDeadline: inherit.absoluteDeadline,
@@ -123,7 +131,7 @@ export class SessionOperations {
         maxPerUser: options.maxSessionsPerUser,
         indexTtlMs: options.absoluteTimeoutMs + INDEX_MARGIN_MS,
         previous: inherit.previous,
-        fields,
+        data: bytes,
       })
       if (reply === 'exists' && attempt < 2) continue // 144 random bits: not in this universe
       if (reply === 'exists')
@@ -132,21 +140,22 @@ export class SessionOperations {
       this.ctx.counters.created++
       this.ctx.metrics.created.inc()
       this.ctx.ended('evicted', reply.evicted)
+      // Decoding what was written gives the caller its own frozen copy (and warms the cache).
+      const frozen = codec.decode(ref.handle, bytes, meta.userId !== null).data
       return new StoredSession(
         id,
         ref.handle,
         {
           ...meta,
           version: 1,
-          createdAt: inherit.createdAt === 0 ? reply.now : inherit.createdAt,
+          createdAt: reply.createdAt,
           lastSeenAt: reply.now,
           expiresAt: reply.expiresAt,
-          absoluteExpiresAt:
-            inherit.absoluteDeadline === 0 ? reply.now + options.absoluteTimeoutMs : inherit.absoluteDeadline,
+          absoluteExpiresAt: reply.absoluteDeadline,
           renewDue: false,
           readOnly: false,
           source: this.source,
-          data: frozenData(new Map(data)),
+          data: frozen,
         },
         signer,
       )
@@ -187,49 +196,69 @@ export class SessionOperations {
       ctx.metrics.read(reply)
       if (reply === 'expired') ctx.ended('expired')
       ctx.local?.dropHandle(ref.handle)
+      ctx.codec.forget(ref.handle)
       return this.miss(reply)
     }
-    let decoded
-    try {
-      decoded = ctx.codec.decode(ref.handle, reply.fields)
-    } catch (err) {
-      await ctx.quarantine(ref, ctx.reasonOf(err))
-      return this.miss('corrupt')
-    }
+    const session = await this.toSession(id, ref, reply.record, {
+      expiresAt: reply.expiresAt,
+      renewDue: reply.renewDue,
+      readOnly: reply.kind === 'alias',
+      source: this.source,
+    })
+    if (session === undefined) return this.miss('corrupt')
     ctx.metrics.read(reply.kind)
     ctx.local?.remember(ref.handle, {
       id,
       tag: ref.tag,
-      fields: reply.fields,
+      record: reply.record,
       kind: reply.kind,
       serverNow: reply.now,
       localAt: Date.now(),
       expiresAt: reply.expiresAt,
     })
-    const session = new StoredSession(
+    return { found: true, session }
+  }
+
+  /** A session from a raw record; quarantines the record (and returns `undefined`) when it cannot be trusted. */
+  private async toSession(
+    id: string,
+    ref: RecordRef,
+    record: RawRecord,
+    state: {
+      expiresAt: number
+      renewDue: boolean
+      readOnly: boolean
+      source: 'redis' | 'memory' | 'local-copy'
+    },
+  ): Promise<StoredSession | undefined> {
+    const { ctx } = this
+    let decoded
+    try {
+      decoded = ctx.codec.decode(ref.handle, record.data, record.owned)
+    } catch (err) {
+      if (state.source === 'local-copy') ctx.local?.dropHandle(ref.handle)
+      else await ctx.quarantine(ref, ctx.reasonOf(err))
+      return undefined
+    }
+    return new StoredSession(
       id,
       ref.handle,
       {
         userId: decoded.meta.userId,
         device: decoded.meta.device,
-        version: decoded.version,
-        createdAt: decoded.createdAt,
-        lastSeenAt: decoded.lastSeenAt,
-        expiresAt: reply.expiresAt,
-        absoluteExpiresAt: decoded.absoluteDeadline,
-        renewDue: reply.renewDue,
-        readOnly: reply.kind === 'alias',
-        source: this.source,
-        data: frozenData(decoded.data),
+        version: record.version,
+        createdAt: record.createdAt,
+        lastSeenAt: record.lastSeenAt,
+        absoluteExpiresAt: record.absoluteDeadline,
+        data: decoded.data,
+        ...state,
       },
       ctx.signer,
-      rekeyOf(decoded, reply.fields),
     )
-    return { found: true, session }
   }
 
   /** A read while Redis cannot answer: the local copy, or the transport error. */
-  private fromLocal(ref: RecordRef, id: string, err: unknown): SessionLookup {
+  private async fromLocal(ref: RecordRef, id: string, err: unknown): Promise<SessionLookup> {
     const { ctx } = this
     const snapshot = ctx.local!.get(ref.handle, id)
     if (snapshot === undefined) {
@@ -240,33 +269,15 @@ export class SessionOperations {
         { details: { operation: 'read' } },
       )
     }
-    let decoded
-    try {
-      decoded = ctx.codec.decode(ref.handle, snapshot.fields)
-    } catch {
-      ctx.local!.dropHandle(ref.handle)
-      return this.miss('corrupt')
-    }
+    const session = await this.toSession(id, ref, snapshot.record, {
+      expiresAt: snapshot.expiresAt,
+      renewDue: false,
+      readOnly: true,
+      source: 'local-copy',
+    })
+    if (session === undefined) return this.miss('corrupt')
     ctx.counters.localReads++
     ctx.metrics.localReads.inc()
-    const session = new StoredSession(
-      id,
-      ref.handle,
-      {
-        userId: decoded.meta.userId,
-        device: decoded.meta.device,
-        version: decoded.version,
-        createdAt: decoded.createdAt,
-        lastSeenAt: decoded.lastSeenAt,
-        expiresAt: snapshot.expiresAt,
-        absoluteExpiresAt: decoded.absoluteDeadline,
-        renewDue: false,
-        readOnly: true,
-        source: 'local-copy',
-        data: frozenData(decoded.data),
-      },
-      ctx.signer,
-    )
     return { found: true, session }
   }
 
@@ -275,6 +286,11 @@ export class SessionOperations {
     return { found: false, reason }
   }
 
+  /**
+   * Check-and-set writes of the whole data, merged field by field: the changes are applied to
+   * the version read; when the record has moved on, to the version the script sends back, and
+   * written again (unless `ifVersion` asked for that exact version).
+   */
   async update(
     session: Session | string,
     changes: SessionChanges,
@@ -285,48 +301,85 @@ export class SessionOperations {
     const expectedVersion = checkVersion(options.ifVersion)
     const { set, unset } = splitChanges(changes)
     if (!isSessionId(id)) return { ok: false, reason: 'none' }
-    const ref = ctx.keys.ref(id)
-    const sets = encodeSets(ctx.codec, id, ref.handle, set)
-    const del = [...unset].map((name) => ctx.codec.fieldOf(id, name))
-    const written = new Set([...sets.map(([field]) => field), ...del])
-    const cas: [string, string, Buffer][] = []
-    const rekey = session instanceof StoredSession ? session.rekey : undefined
-    for (const [field, bytes] of rekey?.stale ?? []) {
-      if (!written.has(field)) cas.push([field, sha1Hex(bytes), ctx.codec.reencrypt(bytes)])
-    }
-    let reply
-    try {
-      reply = await ctx.backend.update(ref, {
-        expectedVersion,
-        maxFields: ctx.options.maxFields,
-        set: sets,
-        del,
-        cas,
-      })
-    } catch (err) {
+    if (ctx.backend.kind === 'redis' && ctx.valkit.supervisor.backend !== 'redis') {
+      const err = new ValkitError(
+        'VALKIT_UNAVAILABLE',
+        'Cannot update the session: Redis/Valkey is unreachable.',
+        {
+          details: { operation: 'update', state: ctx.valkit.supervisor.state },
+        },
+      )
       ctx.failed(err)
       throw err
     }
-    if (typeof reply === 'object' && 'version' in reply) return { ok: true, version: reply.version }
-    return this.refused(ref, reply)
+    const ref = ctx.keys.ref(id)
+    let base: { version: number; meta: RecordMeta; data: Readonly<Record<string, unknown>> }
+    if (session instanceof StoredSession && session.source !== 'local-copy' && !session.readOnly) {
+      base = { version: session.version, meta: session, data: session.data }
+    } else {
+      const lookup = await this.read(id, { touch: false })
+      if (!lookup.found)
+        return {
+          ok: false,
+          reason: lookup.reason === 'malformed' || lookup.reason === 'forged' ? 'none' : lookup.reason,
+        }
+      if (lookup.session.readOnly) return { ok: false, reason: 'rotated' }
+      base = { version: lookup.session.version, meta: lookup.session, data: lookup.session.data }
+    }
+    if (expectedVersion !== null && expectedVersion !== base.version) {
+      const fresh = await this.read(id, { touch: false })
+      if (!fresh.found)
+        return {
+          ok: false,
+          reason: fresh.reason === 'malformed' || fresh.reason === 'forged' ? 'none' : fresh.reason,
+        }
+      if (fresh.session.version !== expectedVersion) return this.conflict(fresh.session.version)
+      base = { version: fresh.session.version, meta: fresh.session, data: fresh.session.data }
+    }
+    for (let attempt = 1; ; attempt++) {
+      const next = applyChanges(base.data, set, unset)
+      if (!this.checkFields(next)) return { ok: false, reason: 'too-many-fields' }
+      const meta = { userId: base.meta.userId, device: base.meta.device }
+      let reply
+      try {
+        reply = await ctx.backend.update(ref, {
+          version: base.version,
+          data: ctx.codec.encode(ref.handle, meta, next),
+        })
+      } catch (err) {
+        ctx.failed(err)
+        throw err
+      }
+      if (typeof reply === 'string') return this.refused(ref, reply)
+      if ('version' in reply) return { ok: true, version: reply.version }
+      if (expectedVersion !== null || attempt >= MAX_UPDATE_ATTEMPTS) return this.conflict(reply.conflict)
+      try {
+        const current = ctx.codec.decode(ref.handle, reply.data, base.meta.userId !== null)
+        base = { version: reply.conflict, meta: current.meta, data: current.data }
+      } catch (err) {
+        await ctx.quarantine(ref, ctx.reasonOf(err))
+        return { ok: false, reason: 'corrupt' }
+      }
+    }
+  }
+
+  private conflict(version: number): Refusal {
+    this.ctx.counters.conflicts++
+    this.ctx.metrics.conflicts.inc()
+    return { ok: false, reason: 'conflict', version }
   }
 
   /** A refused write as a result (quarantining a malformed record on the way). */
   private async refused(
     ref: RecordRef,
-    reply:
-      { conflict: number } | 'none' | 'expired' | 'revoked' | 'rotated' | 'malformed' | 'too-many-fields',
-  ): Promise<{ ok: false; reason: SessionWriteRefusal; version?: number }> {
-    if (typeof reply === 'object') {
-      this.ctx.counters.conflicts++
-      this.ctx.metrics.conflicts.inc()
-      return { ok: false, reason: 'conflict', version: reply.conflict }
-    }
+    reply: 'none' | 'expired' | 'revoked' | 'rotated' | 'malformed',
+  ): Promise<Refusal> {
     if (reply === 'malformed') {
       await this.ctx.quarantine(ref, 'malformed')
       return { ok: false, reason: 'corrupt' }
     }
     if (reply === 'expired') this.ctx.ended('expired')
+    this.ctx.codec.forget(ref.handle)
     return { ok: false, reason: reply }
   }
 
@@ -341,6 +394,7 @@ export class SessionOperations {
     } catch (err) {
       throw ctx.failClosed('destroy the session', err)
     }
+    ctx.codec.forget(ref.handle)
     ctx.publish(`s ${ref.handle}`)
     if (destroyed) ctx.ended('destroy')
     return destroyed
@@ -366,20 +420,19 @@ export class SessionOperations {
       throw ctx.failClosed('regenerate the session', err)
     }
     ctx.publish(`s ${ref.handle}`)
-    if (typeof retired === 'string' || 'conflict' in retired) return this.refused(ref, retired)
+    if (typeof retired === 'string') return this.refused(ref, retired)
+    if ('conflict' in retired) return this.conflict(retired.conflict)
     let old
     try {
-      old = ctx.codec.decode(ref.handle, retired.fields)
+      old = ctx.codec.decode(ref.handle, retired.record.data, retired.record.owned)
     } catch (err) {
-      await ctx.quarantine(ref, err instanceof CorruptRecord ? err.reason : 'format')
+      await ctx.quarantine(ref, ctx.reasonOf(err))
       return { ok: false, reason: 'corrupt' }
     }
     const userId = wantedUser === undefined ? old.meta.userId : wantedUser
     const sameUser = userId === old.meta.userId
     const tag = userId !== null ? userTag(userId) : sameUser ? tagOf(id) : anonymousTag()
-    const data = new Map(options.keepData === false ? [] : old.data)
-    for (const name of unset) data.delete(name)
-    for (const [name, value] of set) data.set(name, value)
+    const data = applyChanges(options.keepData === false ? {} : old.data, set, unset)
     let created
     try {
       created = await this.insert(
@@ -388,9 +441,9 @@ export class SessionOperations {
         data,
         sameUser
           ? {
-              createdAt: old.createdAt,
-              absoluteDeadline: old.absoluteDeadline,
-              previous: old.owned ? ref.handle : null,
+              createdAt: retired.record.createdAt,
+              absoluteDeadline: retired.record.absoluteDeadline,
+              previous: retired.record.owned ? ref.handle : null,
             }
           : { createdAt: 0, absoluteDeadline: 0, previous: null },
       )

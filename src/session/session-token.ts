@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { BoundedCache } from './bounded-cache.js'
 import { isSessionId } from './session-id.js'
 
 /** Characters of the token's MAC (base64url of the first 24 bytes of HMAC-SHA256: 192 bits). */
@@ -17,7 +18,15 @@ export type TokenProblem = 'malformed' | 'signature'
  * @internal
  */
 export class TokenSigner {
-  constructor(private readonly secrets: readonly Buffer[]) {}
+  /** Tokens already verified (token -> ID): a hot session's cookie is checked once per instance. */
+  private readonly verified: BoundedCache<string, string>
+
+  constructor(
+    private readonly secrets: readonly Buffer[],
+    cacheEntries = 0,
+  ) {
+    this.verified = new BoundedCache(cacheEntries)
+  }
 
   sign(id: string): string {
     return `${id}.${this.mac(this.secrets[0]!, id).toString('base64url')}`
@@ -26,6 +35,8 @@ export class TokenSigner {
   /** The session ID inside a valid token, or why the token is refused. */
   verify(token: unknown): { id: string } | { problem: TokenProblem } {
     if (typeof token !== 'string' || token.length > MAX_TOKEN) return { problem: 'malformed' }
+    const known = this.verified.get(token)
+    if (known !== undefined) return { id: known }
     const dot = token.lastIndexOf('.')
     const id = token.slice(0, dot)
     const macText = token.slice(dot + 1)
@@ -35,7 +46,9 @@ export class TokenSigner {
     let ok = false
     // Every secret is tried (no early exit), so timing does not tell which one matched.
     for (const secret of this.secrets) if (timingSafeEqual(this.mac(secret, id), given)) ok = true
-    return ok ? { id } : { problem: 'signature' }
+    if (!ok) return { problem: 'signature' }
+    this.verified.set(token, id)
+    return { id }
   }
 
   private mac(secret: Buffer, id: string): Buffer {

@@ -1,16 +1,23 @@
-import type { DecodedRecord } from './record-codec.js'
 import type { TokenSigner } from './session-token.js'
 import type { Session } from './session-types.js'
 
-/** What a write needs from the read it follows: the values to re-encrypt with the primary key. @internal */
-export interface RekeyInfo {
-  /** `[redis field, bytes read]` of values encrypted with an older key. */
-  readonly stale: readonly (readonly [string, Buffer])[]
+/** What a {@link StoredSession} is made of. @internal */
+export interface StoredSessionInit {
+  readonly userId: string | null
+  readonly device: string | null
+  readonly version: number
+  readonly createdAt: number
+  readonly lastSeenAt: number
+  readonly expiresAt: number
+  readonly absoluteExpiresAt: number
+  readonly renewDue: boolean
+  readonly readOnly: boolean
+  readonly source: 'redis' | 'memory' | 'local-copy'
+  readonly data: Readonly<Record<string, unknown>>
 }
 
 /** A {@link Session} as the store hands it out; the token is signed on first use. @internal */
 export class StoredSession implements Session {
-  readonly handle: string
   readonly userId: string | null
   readonly device: string | null
   readonly version: number
@@ -24,28 +31,13 @@ export class StoredSession implements Session {
   readonly data: Readonly<Record<string, unknown>>
   #token: string | undefined
   readonly #signer: TokenSigner
-  readonly #rekey: RekeyInfo | undefined
 
   constructor(
     readonly id: string,
-    handle: string,
-    init: {
-      readonly userId: string | null
-      readonly device: string | null
-      readonly version: number
-      readonly createdAt: number
-      readonly lastSeenAt: number
-      readonly expiresAt: number
-      readonly absoluteExpiresAt: number
-      readonly renewDue: boolean
-      readonly readOnly: boolean
-      readonly source: 'redis' | 'memory' | 'local-copy'
-      readonly data: Readonly<Record<string, unknown>>
-    },
+    readonly handle: string,
+    init: StoredSessionInit,
     signer: TokenSigner,
-    rekey?: RekeyInfo,
   ) {
-    this.handle = handle
     this.userId = init.userId
     this.device = init.device
     this.version = init.version
@@ -58,16 +50,10 @@ export class StoredSession implements Session {
     this.source = init.source
     this.data = init.data
     this.#signer = signer
-    this.#rekey = rekey
   }
 
   get token(): string {
     return (this.#token ??= this.#signer.sign(this.id))
-  }
-
-  /** The values this session's next write should re-encrypt. */
-  get rekey(): RekeyInfo | undefined {
-    return this.#rekey
   }
 
   /** Keeps the ID out of `JSON.stringify` and logs. */
@@ -87,17 +73,4 @@ export class StoredSession implements Session {
       data: this.data,
     }
   }
-}
-
-/** The data fields of a decoded record as a frozen plain object. @internal */
-export function frozenData(data: Map<string, unknown>): Readonly<Record<string, unknown>> {
-  const out: Record<string, unknown> = {}
-  for (const [name, value] of data) if (name !== '__proto__') out[name] = value
-  return Object.freeze(out)
-}
-
-/** Fields of a record to re-encrypt on its next write. @internal */
-export function rekeyOf(decoded: DecodedRecord, fields: Map<string, Buffer>): RekeyInfo | undefined {
-  if (decoded.stale.length === 0) return undefined
-  return { stale: decoded.stale.map((field) => [field, fields.get(field)!] as const) }
 }

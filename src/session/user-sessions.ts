@@ -5,14 +5,9 @@ import type { UserRef } from './session-keys.js'
 import type { Session, SessionInfo, SessionUserExport } from './session-types.js'
 import { SessionOperations } from './session-store.js'
 import type { StoreContext } from './store-context.js'
-import { frozenData } from './stored-session.js'
 
 /** Strict attempts of revoke-all / erase before the index is emptied regardless. */
 const STRICT_ATTEMPTS = 3
-
-function numberOf(fields: Map<string, Buffer>, name: string): number {
-  return Number(fields.get(name)?.toString('latin1') ?? NaN)
-}
 
 /**
  * The per-user operations of a store: list, revoke one, revoke all, erase, export.
@@ -30,48 +25,51 @@ export class UserSessions {
     }
   }
 
-  async list(userId: string | number): Promise<SessionInfo[]> {
+  /** The user's live records, decrypted; an untrustworthy one is quarantined and left out. */
+  private async records(userId: string | number, operation: string) {
     const { ctx } = this
     const user = ctx.user(userId)
-    const listing = await this.listing(user.ref, "list the user's sessions")
+    const listing = await this.listing(user.ref, operation)
     let records
     try {
       records = await ctx.backend.fetch(
         user.ref,
         listing.live.map(([handle]) => handle),
-        false,
       )
     } catch (err) {
       ctx.failed(err)
       throw err
     }
-    const infos: SessionInfo[] = []
+    const out: (SessionInfo & { data: Readonly<Record<string, unknown>> })[] = []
     for (let i = 0; i < records.length; i++) {
-      const fields = records[i]
+      const record = records[i]
       const [handle, expiresAt] = listing.live[i]!
-      if (fields === undefined) continue // ended since the listing
-      const metaBytes = fields.get('m')
-      let device: string | null
+      if (record === undefined) continue // ended since the listing
+      let decoded
       try {
-        if (metaBytes === undefined) throw new Error('no meta')
-        const meta = ctx.codec.decodeMeta(handle, metaBytes)
-        if (meta.userId !== user.userId) continue // another user's tag collision: not theirs to see
-        device = meta.device
+        decoded = ctx.codec.decode(handle, record.data, record.owned)
       } catch (err) {
         await ctx.quarantine(ctx.keys.refOf(user.ref.tag, handle), ctx.reasonOf(err))
         continue
       }
-      infos.push({
+      if (decoded.meta.userId !== user.userId) continue // another user's tag collision: not theirs to see
+      out.push({
         handle,
-        device,
-        createdAt: numberOf(fields, 'c'),
-        lastSeenAt: numberOf(fields, 's'),
+        device: decoded.meta.device,
+        createdAt: record.createdAt,
+        lastSeenAt: record.lastSeenAt,
         expiresAt,
-        absoluteExpiresAt: numberOf(fields, 'a'),
-        rotated: numberOf(fields, 'r') > 0,
+        absoluteExpiresAt: record.absoluteDeadline,
+        rotated: record.rotatedUntil > 0,
+        data: decoded.data,
       })
     }
-    return infos
+    return { user, listing, sessions: out }
+  }
+
+  async list(userId: string | number): Promise<SessionInfo[]> {
+    const { sessions } = await this.records(userId, "list the user's sessions")
+    return sessions.map(({ data: _data, ...info }) => info)
   }
 
   async revoke(userId: string | number, handle: string): Promise<boolean> {
@@ -148,42 +146,7 @@ export class UserSessions {
   }
 
   async exportUser(userId: string | number): Promise<SessionUserExport> {
-    const { ctx } = this
-    const user = ctx.user(userId)
-    const listing = await this.listing(user.ref, "export the user's sessions")
-    let records
-    try {
-      records = await ctx.backend.fetch(
-        user.ref,
-        listing.live.map(([handle]) => handle),
-        false,
-      )
-    } catch (err) {
-      ctx.failed(err)
-      throw err
-    }
-    const sessions: (SessionInfo & { data: Readonly<Record<string, unknown>> })[] = []
-    for (let i = 0; i < records.length; i++) {
-      const fields = records[i]
-      const [handle, expiresAt] = listing.live[i]!
-      if (fields === undefined) continue
-      try {
-        const record = ctx.codec.decode(handle, fields)
-        if (record.meta.userId !== user.userId) continue
-        sessions.push({
-          handle,
-          device: record.meta.device,
-          createdAt: record.createdAt,
-          lastSeenAt: record.lastSeenAt,
-          expiresAt,
-          absoluteExpiresAt: record.absoluteDeadline,
-          rotated: record.rotatedUntil > 0,
-          data: frozenData(record.data),
-        })
-      } catch {
-        // An untrustworthy record is not exported; the next read of it quarantines it.
-      }
-    }
+    const { user, listing, sessions } = await this.records(userId, "export the user's sessions")
     return { userId: user.userId, exportedAt: listing.now, sessions, quarantined: listing.quarantined.length }
   }
 }

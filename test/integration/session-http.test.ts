@@ -244,7 +244,7 @@ for (const engine of testEngines()) {
           const lookup = await store.read(id, { touch: false })
           assert.ok(lookup.found)
           const key = `${prefix}:v1:session:{${id.split('.')[0]}}:${name}:s:${lookup.session.handle}`
-          await server.command('HSET', key, 'm', 'not a valkit value')
+          await server.command('HSET', key, 'd', 'not a valkit value')
           const corrupt = await app.call('GET', '/whoami', victim)
           assert.deepEqual([corrupt.status, corrupt.body.isNew, corrupt.body.views], [200, true, null])
           assert.equal(store.stats().quarantined, 1)

@@ -16,8 +16,8 @@
   ARGV[8] time to live of the index in ms (at least the absolute timeout)
   ARGV[9] most expired index entries trimmed
   ARGV[10] handle of the ID this session replaces, or an empty string
-  ARGV[11] number of field/value pairs that follow
-  Returns { 1, now, expires at, sessions logged out by the limit }
+  ARGV[11] the encrypted data
+  Returns { 1, now, expires at, sessions logged out by the limit, absolute deadline, created }
         | -2 the replaced ID was revoked meanwhile | -3 the absolute deadline has passed | -7 the record exists ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return -7
@@ -49,17 +49,10 @@ if owned then
   end
 end
 local expires = math.min(now + idle, a)
-local fields = { 'v', 1, 'c', c, 'n', now, 'a', a, 'i', idle, 's', now, 'r', 0, 'o', owned and 1 or 0 }
+redis.call('HSET', KEYS[1], 'v', 1, 'c', c, 'n', now, 'a', a, 'i', idle, 's', now, 'r', 0, 'o', owned and 1 or 0, 'd', ARGV[11])
 if previous ~= '' then
-  fields[#fields + 1] = 'p'
-  fields[#fields + 1] = previous
+  redis.call('HSET', KEYS[1], 'p', previous)
 end
-local count = tonumber(ARGV[11])
-for j = 0, count - 1 do
-  fields[#fields + 1] = ARGV[12 + 2 * j]
-  fields[#fields + 1] = ARGV[13 + 2 * j]
-end
-redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIREAT', KEYS[1], expires + 60000)
 local evicted = 0
 if owned then
@@ -73,4 +66,4 @@ if owned then
     redis.call('PEXPIRE', KEYS[2], ttl)
   end
 end
-return { 1, now, expires, evicted }
+return { 1, now, expires, evicted, a, c }

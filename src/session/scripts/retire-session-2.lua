@@ -7,11 +7,12 @@
   ARGV[1] the record's handle
   ARGV[2] overlap window in ms
   ARGV[3] expected version, or an empty string for any
-  Returns { 1, now, field, value, ... } | { -5, current version } version mismatch
+  Returns { 1, now, version, created, absolute deadline, last seen, rotated until, owned, data }
+        | { -5, current version } version mismatch
         | -1 no such session | -2 revoked | -3 expired | -4 already rotated | -6 malformed ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local meta = redis.pcall('HMGET', KEYS[1], 'v', 'a', 'i', 's', 'r', 'o')
+local meta = redis.pcall('HMGET', KEYS[1], 'v', 'a', 'i', 's', 'r', 'o', 'c', 'd')
 if type(meta) ~= 'table' or meta.err then
   return -6
 end
@@ -21,9 +22,10 @@ if not meta[1] then
   end
   return -1
 end
-local v, a, i, s, r, o =
-  tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]), tonumber(meta[5]), tonumber(meta[6])
-if not (v and a and i and s and r and o) then
+local v, a, i, s, r, o, c =
+  tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]),
+  tonumber(meta[5]), tonumber(meta[6]), tonumber(meta[7])
+if not (v and a and i and s and r and o and c and meta[8]) then
   return -6
 end
 local handle = ARGV[1]
@@ -44,11 +46,7 @@ end
 if ARGV[3] ~= '' and tonumber(ARGV[3]) ~= v then
   return { -5, v }
 end
-local out = { 1, now }
-local all = redis.call('HGETALL', KEYS[1])
-for j = 1, #all do
-  out[2 + j] = all[j]
-end
+local out = { 1, now, v, c, a, s, r, o, meta[8] }
 local overlap = tonumber(ARGV[2])
 local untilMs = math.min(now + overlap, a, s + i)
 if overlap <= 0 or untilMs <= now then

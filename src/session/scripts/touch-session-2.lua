@@ -11,12 +11,12 @@
   ARGV[3] renewal interval in ms (0: never due)
   ARGV[4] touch interval in ms: last seen is not written again within it
   ARGV[5] most expired index entries trimmed
-  Returns { 1, now, expires at, renewal due 0|1, field, value, ... } live
-        | { 2, now, expires at, 0, field, value, ... } a rotated ID within its overlap window
+  Returns { 1, now, expires at, renewal due 0|1, version, created, absolute deadline, last seen, rotated until, owned, data } live
+        | { 2, ... the same } a rotated ID within its overlap window (read-only, not touched)
         | -1 no such session | -2 revoked | -3 expired | -4 rotated, overlap over | -6 malformed ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local meta = redis.pcall('HMGET', KEYS[1], 'v', 'a', 'i', 's', 'r', 'o', 'n')
+local meta = redis.pcall('HMGET', KEYS[1], 'v', 'a', 'i', 's', 'r', 'o', 'n', 'c', 'd')
 if type(meta) ~= 'table' or meta.err then
   return -6
 end
@@ -26,9 +26,10 @@ if not meta[1] then
   end
   return -1
 end
-local a, i, s, r, o, n =
-  tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]), tonumber(meta[5]), tonumber(meta[6]), tonumber(meta[7])
-if not (tonumber(meta[1]) and a and i and s and r and o and n) then
+local v, a, i, s, r, o, n, c =
+  tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]),
+  tonumber(meta[5]), tonumber(meta[6]), tonumber(meta[7]), tonumber(meta[8])
+if not (v and a and i and s and r and o and n and c and meta[9]) then
   return -6
 end
 local handle = ARGV[1]
@@ -62,6 +63,7 @@ if r > 0 then
   expires = r
 elseif ARGV[2] == '1' then
   if now - s >= tonumber(ARGV[4]) then
+    s = now
     expires = math.min(now + i, a)
     redis.call('HSET', KEYS[1], 's', now)
     redis.call('PEXPIREAT', KEYS[1], expires + 60000)
@@ -74,9 +76,4 @@ elseif ARGV[2] == '1' then
     due = 1
   end
 end
-local out = { status, now, expires, due }
-local all = redis.call('HGETALL', KEYS[1])
-for j = 1, #all do
-  out[4 + j] = all[j]
-end
-return out
+return { status, now, expires, due, v, c, a, s, r, o, meta[9] }
