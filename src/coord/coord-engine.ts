@@ -12,6 +12,7 @@ import { LocalQueue, Waiter, type WaitHost, type WaitSpec } from './waiting.js'
 /** Hooks of the deadlock detector into waits and leases. @internal */
 export interface AgentHooks {
   granted(lease: LeaseImpl, agent: string): void
+  renewed(lease: LeaseImpl, agent: string, ttlMs: number): void
   ended(lease: LeaseImpl, agent: string): void
   waitStarted(waiter: Waiter, agent: string): void
   waitEnded(waiter: Waiter, agent: string): void
@@ -100,11 +101,11 @@ export class CoordEngine implements LeaseHost, WaitHost {
       typeof resource !== 'string' ||
       resource.length === 0 ||
       resource.length > RESOURCE_MAX ||
-      /[{}]/.test(resource)
+      /[{}\t\n]/.test(resource)
     ) {
       throw new ValkitError(
         'VALKIT_INVALID_ARGUMENT',
-        `Invalid resource name ${JSON.stringify(typeof resource === 'string' ? resource.slice(0, 40) : resource)}: expected 1-${RESOURCE_MAX} characters without '{' or '}'.`,
+        `Invalid resource name ${JSON.stringify(typeof resource === 'string' ? resource.slice(0, 40) : resource)}: expected 1-${RESOURCE_MAX} characters without braces, tabs or newlines.`,
         { details: { argument: 'resource' } },
       )
     }
@@ -257,6 +258,11 @@ export class CoordEngine implements LeaseHost, WaitHost {
 
   queueIdle(queue: LocalQueue): void {
     if (this.#queues.get(queue.key) === queue) this.#queues.delete(queue.key)
+  }
+
+  renewed(lease: LeaseImpl, ttlMs: number): void {
+    const agent = this.#agents.get(lease)
+    if (agent !== undefined) this.agentHooks?.renewed(lease, agent, ttlMs)
   }
 
   released(backend: SlotBackend, ref: SlotRef): void {

@@ -16,6 +16,24 @@ export interface CoordDurableOptions {
   readonly timeout?: Duration
 }
 
+/** Deadlock detection between agents (see `AcquireOptions.agent`). */
+export interface CoordDeadlockOptions {
+  /**
+   * How often this instance searches the wait-for graph again for cycles through its agents'
+   * waits (the search also runs at once when a wait starts) and for locks held too long.
+   * It runs only while this instance has agent waits or holds.
+   * @defaultValue '1s'
+   */
+  readonly sweepInterval?: Duration
+  /**
+   * Locks taken by an agent and held longer than this are reported (`coord.onStuckLock`, a
+   * warning, `coord_locks_recovered_total`) and taken back: released on the server, so the
+   * next waiter gets them (with a larger fencing token). `0` turns it off.
+   * @defaultValue 0
+   */
+  readonly maxHold?: Duration
+}
+
 /** Options of {@link createCoord}, the defaults of every lock, semaphore and election made on it. */
 export interface CoordOptions {
   /**
@@ -68,6 +86,11 @@ export interface CoordOptions {
    * @defaultValue false
    */
   readonly durable?: false | CoordDurableOptions
+  /**
+   * Deadlock detection for acquires that name an `agent`, or `false`.
+   * @defaultValue `{ sweepInterval: '1s', maxHold: 0 }`
+   */
+  readonly deadlock?: false | CoordDeadlockOptions
 }
 
 /** {@link CoordOptions} after validation, in milliseconds. */
@@ -80,6 +103,7 @@ export interface ResolvedCoordOptions {
   readonly fenceRetentionMs: number
   readonly whenUnavailable: 'fail' | 'local'
   readonly durable: false | { readonly replicas: number; readonly timeoutMs: number }
+  readonly deadlock: false | { readonly sweepIntervalMs: number; readonly maxHoldMs: number }
 }
 
 /** Defaults of {@link CoordOptions}. */
@@ -92,6 +116,7 @@ export const COORD_DEFAULTS: ResolvedCoordOptions = Object.freeze({
   fenceRetentionMs: 24 * 3600_000,
   whenUnavailable: 'fail',
   durable: false,
+  deadlock: Object.freeze({ sweepIntervalMs: 1000, maxHoldMs: 0 }),
 })
 
 /**
@@ -161,6 +186,22 @@ export function resolveCoordOptions(options: CoordOptions = {}, path = 'coord'):
       timeoutMs: durationOption(options.durable.timeout, `${path}.durable.timeout`, 100),
     })
   }
+  let deadlock: ResolvedCoordOptions['deadlock'] = d.deadlock
+  if (options.deadlock === false) deadlock = false
+  else if (options.deadlock !== undefined) {
+    if (typeof options.deadlock !== 'object' || options.deadlock === null) {
+      throw invalidOption(`${path}.deadlock`, `got ${String(options.deadlock)}`, 'false or an object')
+    }
+    deadlock = Object.freeze({
+      sweepIntervalMs: durationOption(
+        options.deadlock.sweepInterval,
+        `${path}.deadlock.sweepInterval`,
+        1000,
+        10,
+      ),
+      maxHoldMs: durationOption(options.deadlock.maxHold, `${path}.deadlock.maxHold`, 0, 0),
+    })
+  }
   return Object.freeze({
     ttlMs: durationOption(options.ttl, `${path}.ttl`, d.ttlMs),
     waitMs: durationOption(options.wait, `${path}.wait`, d.waitMs, 0),
@@ -175,5 +216,6 @@ export function resolveCoordOptions(options: CoordOptions = {}, path = 'coord'):
     ),
     whenUnavailable,
     durable,
+    deadlock,
   })
 }

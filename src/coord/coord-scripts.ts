@@ -12,3 +12,11 @@ export const CANCEL_WAIT = load('cancel-wait-6.lua')
 export const EXTEND_SLOT = load('extend-slot-3.lua')
 /** @internal */
 export const WRITE_FENCED = load('write-fenced-1.lua')
+/** The wait-for graph's scripts (keys under one hash tag). @internal */
+export const NOTE_HOLD = load('note-hold-3.lua')
+/** @internal */
+export const WAIT_FOR = load('wait-for-4.lua')
+/** @internal */
+export const END_WAIT = load('end-wait-1.lua')
+/** @internal */
+export const FIND_STUCK = load('find-stuck-2.lua')

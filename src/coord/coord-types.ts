@@ -1,3 +1,4 @@
+import type { StuckLock } from './deadlock-detector.js'
 import type { Election, ElectionOptions } from './election.js'
 import type { FencedStore } from './fenced-store.js'
 import type { AcquireOptions, AcquireResult, Lease, WithLockResult } from './lease-types.js'
@@ -60,6 +61,11 @@ export interface Coord {
   election(group: string, options?: ElectionOptions): Election
   /** Values guarded by fencing tokens (a write with an older token is refused). */
   fencedStore(name: string): FencedStore
+  /**
+   * Calls `listener` for every lock an agent held past `deadlock.maxHold` (found by the sweep,
+   * then taken back). Returns a function that removes it.
+   */
+  onStuckLock(listener: (lock: StuckLock) => void): () => void
   /** Who holds the mutex of `resource` now. */
   inspect(resource: string): Promise<ResourceState>
   stats(): CoordStats

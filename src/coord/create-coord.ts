@@ -3,6 +3,8 @@ import { resolveAcquire, waitSpec } from './acquire-options.js'
 import { CoordEngine } from './coord-engine.js'
 import { resolveCoordOptions, type CoordOptions } from './coord-options.js'
 import type { Coord, CoordStats } from './coord-types.js'
+import { DeadlockDetector, type StuckLock } from './deadlock-detector.js'
+import { memoryGraphOf, RedisWaitGraph } from './wait-graph.js'
 import { ElectionImpl, type ElectionOptions } from './election.js'
 import { FencedStoreImpl } from './fenced-store.js'
 import type { AcquireOptions, AcquireResult, Lease, WithLockResult } from './lease-types.js'
@@ -35,7 +37,18 @@ import { withLease } from './with-lease.js'
 export function createCoord(valkit: Valkit, options: CoordOptions = {}): Coord {
   const resolved = resolveCoordOptions(options)
   const engine = new CoordEngine(valkit, resolved)
-  return new CoordImpl(engine, valkit)
+  let detector: DeadlockDetector | null = null
+  if (resolved.deadlock !== false) {
+    const graph = engine.primary.local ? memoryGraphOf(valkit) : new RedisWaitGraph(valkit)
+    detector = new DeadlockDetector(
+      engine,
+      graph,
+      resolved.deadlock.sweepIntervalMs,
+      resolved.deadlock.maxHoldMs,
+    )
+    engine.agentHooks = detector
+  }
+  return new CoordImpl(engine, valkit, detector)
 }
 
 class CoordImpl implements Coord {
@@ -44,7 +57,12 @@ class CoordImpl implements Coord {
   constructor(
     private readonly engine: CoordEngine,
     private readonly valkit: Valkit,
+    private readonly detector: DeadlockDetector | null,
   ) {}
+
+  onStuckLock(listener: (lock: StuckLock) => void): () => void {
+    return this.detector?.onStuck(listener) ?? (() => {})
+  }
 
   acquire(resource: string, options?: AcquireOptions): Promise<AcquireResult> {
     const a = resolveAcquire(options, this.engine.options, false)
@@ -115,6 +133,7 @@ class CoordImpl implements Coord {
     this.#closing ??= (async () => {
       await Promise.all([...this.#elections].map((e) => e.close()))
       await this.engine.close()
+      await this.detector?.close()
     })()
     return this.#closing
   }

@@ -10,6 +10,7 @@ export { createCoord } from './create-coord.js'
 export {
   COORD_DEFAULTS,
   resolveCoordOptions,
+  type CoordDeadlockOptions,
   type CoordDurableOptions,
   type CoordOptions,
   type ResolvedCoordOptions,
@@ -31,4 +32,5 @@ export {
 } from './semaphore.js'
 export type { ReadWriteLock } from './read-write-lock.js'
 export type { FencedStore, FencedWriteResult } from './fenced-store.js'
+export type { StuckLock } from './deadlock-detector.js'
 export type { DemotionReason, Election, ElectionOptions, LeaderTerm } from './election.js'

@@ -7,6 +7,8 @@ import type { SlotBackend, SlotMode, SlotRef } from './slot-backend.js'
 export interface LeaseHost {
   /** The drift allowance for a grant that lasts `ms` (server time). */
   margin(ms: number): number
+  /** A lease was extended (the deadlock detector renews its record). */
+  renewed(lease: LeaseImpl, ttlMs: number): void
   /** A lease's release was just sent: an unfair local waiter of the resource may try now. */
   released(backend: SlotBackend, ref: SlotRef): void
   /** A lease ended (released or lost): stop counting it as held. */
@@ -68,6 +70,19 @@ export class LeaseImpl implements Lease {
     if (spec.watchdog) this.#scheduleWatchdog(spec.ttlMs / 3)
   }
 
+  /** The resource, its mode and TTL (for the deadlock detector). */
+  get ref(): SlotRef {
+    return this.spec.ref
+  }
+
+  get mode(): SlotMode {
+    return this.spec.mode
+  }
+
+  get ttlMs(): number {
+    return this.spec.ttlMs
+  }
+
   get held(): boolean {
     return this.#state === 'held' && performance.now() < this.#validUntil
   }
@@ -101,6 +116,18 @@ export class LeaseImpl implements Lease {
     return this.#releasing
   }
 
+  /** What a lease shows when logged: its public facts, never the engine behind it. */
+  toJSON(): Record<string, unknown> {
+    return {
+      resource: this.resource,
+      kind: this.kind,
+      token: this.token,
+      owner: this.owner,
+      local: this.local,
+      held: this.held,
+    }
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release()
   }
@@ -123,6 +150,7 @@ export class LeaseImpl implements Lease {
       return false
     }
     this.host.counters.extended++
+    this.host.renewed(this, ttlMs)
     if (this.#state === 'held' && answer.confirmed) {
       this.#validUntil = Math.max(this.#validUntil, sentAt + ttlMs - this.host.margin(ttlMs))
       if (this.#expiryTimer !== undefined) this.#armExpiry()

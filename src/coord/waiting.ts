@@ -106,13 +106,15 @@ export class Waiter {
     )
   }
 
-  /** The deadline passed or the caller aborted. */
-  async giveUp(reason: NotAcquiredReason): Promise<void> {
+  /** The deadline passed or the caller aborted; with `error`, the wait rejects with it (a deadlock). */
+  async giveUp(reason: NotAcquiredReason, error?: Error): Promise<void> {
     if (this.state !== 'waiting') return
     this.state = 'settling'
     this.#clear()
+    const end = (): void =>
+      error === undefined ? this.finish({ acquired: false, reason }) : this.fail(error)
     if (!this.spec.fair) {
-      this.finish({ acquired: false, reason })
+      end()
       return
     }
     const { backend, ref, host } = this.queue
@@ -125,7 +127,7 @@ export class Waiter {
         host.settleGranted(this, answer.granted.token, sentAt + left - host.margin(left))
         return
       }
-      this.finish({ acquired: false, reason })
+      end()
     } catch (err) {
       this.fail(err)
     }

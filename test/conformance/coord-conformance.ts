@@ -404,6 +404,64 @@ export function coordConformance(open: OpenCoord): void {
     await other.close()
   })
 
+  it('deadlock: a cycle of 3 agents in 3 instances is broken by aborting the youngest waiter with VALKIT_DEADLOCK', async () => {
+    const coords = [open(), open(), open()]
+    const locks = [name('dl1'), name('dl2'), name('dl3')]
+    const agents = ['agent-a', 'agent-b', 'agent-c'].map((a) => `${a}-${randomBytes(3).toString('hex')}`)
+    const holds = await Promise.all(
+      coords.map(async (c, i) => held(await c.acquire(locks[i]!, { agent: agents[i], ttl: '30s' }))),
+    )
+    // a waits for b's lock, b for c's; c's wait closes the cycle and is the youngest.
+    const aWaits = coords[0]!.acquire(locks[1]!, { agent: agents[0], wait: '20s' })
+    await waitFor(() => coords[0]!.stats().waiting === 1 || undefined, { what: 'a to wait' })
+    const bWaits = coords[1]!.acquire(locks[2]!, { agent: agents[1], wait: '20s' })
+    await waitFor(() => coords[1]!.stats().waiting === 1 || undefined, { what: 'b to wait' })
+    const cWaits = coords[2]!.acquire(locks[0]!, { agent: agents[2], wait: '20s' })
+    await assert.rejects(cWaits, (err: unknown) => {
+      if (!isValkitError(err, 'VALKIT_DEADLOCK')) return false
+      const cycle = (err.details?.cycle ?? []) as { agent: string }[]
+      assert.deepEqual(new Set(cycle.map((m) => m.agent)), new Set(agents))
+      return true
+    })
+    assert.equal(coords[2]!.stats().deadlocksBroken, 1)
+    // The victim gives up what it holds; the others go on.
+    await holds[2]!.release()
+    const bGot = await held(await bWaits)
+    await holds[1]!.release()
+    await bGot.release()
+    const aGot = await held(await aWaits)
+    await aGot.release()
+    await holds[0]!.release()
+    assert.equal(coords[0]!.stats().deadlocksBroken + coords[1]!.stats().deadlocksBroken, 0)
+  })
+
+  it('deadlock: an agent waiting for a lock it already holds is told at once', async () => {
+    const a = open()
+    const r = name('self')
+    const agent = `solo-${randomBytes(3).toString('hex')}`
+    const lease = await held(await a.acquire(r, { agent, ttl: '30s' }))
+    await assert.rejects(a.acquire(r, { agent, wait: '20s' }), (err: unknown) =>
+      isValkitError(err, 'VALKIT_DEADLOCK'),
+    )
+    await lease.release()
+  })
+
+  it('a lock an agent holds past deadlock.maxHold is reported and taken back; its holder finds it lost', async () => {
+    const a = open({ deadlock: { maxHold: 150, sweepInterval: 50 } })
+    const b = open()
+    const r = name('stuck')
+    const reports: string[] = []
+    a.onStuckLock((lock) => reports.push(`${lock.kind} ${lock.resource} ${lock.agent} ${lock.recovered}`))
+    const agent = `hog-${randomBytes(3).toString('hex')}`
+    const hog = await held(await a.acquire(r, { agent, ttl: 300, watchdog: true }))
+    const next = await held(await b.acquire(r, { wait: '20s' }))
+    assert.ok(next.token > hog.token)
+    assert.deepEqual(reports, [`mutex ${r} ${agent} true`])
+    assert.equal(a.stats().locksRecovered, 1)
+    await waitFor(() => hog.signal.aborted || undefined, { what: 'the stuck holder to find its lease lost' })
+    await next.release()
+  })
+
   it('bad input is a typed error', async () => {
     const a = open()
     await assert.rejects(
