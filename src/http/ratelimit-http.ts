@@ -3,7 +3,14 @@ import { BlockList, isIP } from 'node:net'
 import { ValkitError } from '../core/index.js'
 import type { CheckOptions, RateLimitDecision, RateLimiter, RateLimitSubject } from '../ratelimit/index.js'
 
-/** What the key extractors read from a request, whatever the framework. */
+/**
+ * What the key extractors read from a request, whatever the framework.
+ *
+ * @example
+ * ```ts
+ * const key: RateLimitKeyExtractor<unknown> = (_req, view) => ({ route: view.url.split('?')[0] })
+ * ```
+ */
 export interface RateLimitRequestView {
   readonly method: string
   /** The path and query as received. */
@@ -21,10 +28,22 @@ export interface RateLimitRequestView {
  * - addresses or CIDR ranges of the trusted proxies (`['10.0.0.0/8']`): the client is the
  *   nearest address in the chain that is not one of them;
  * - `true`: every hop (the leftmost address wins; only when the edge proxy overwrites the header).
+ *
+ * @example
+ * ```ts
+ * ipKey({ trustProxy: ['10.0.0.0/8', 'fd00::/8'] }) // behind load balancers in these ranges
+ * ```
  */
 export type TrustProxy = boolean | number | readonly string[]
 
-/** Picks the key values of a request: `{ user: '42' }`, `{ ip }`; `undefined` skips the request. */
+/**
+ * Picks the key values of a request: `{ user: '42' }`, `{ ip }`; `undefined` skips the request.
+ *
+ * @example
+ * ```ts
+ * const byUser: RateLimitKeyExtractor<Request> = (req) => ({ user: req.user?.id })
+ * ```
+ */
 export type RateLimitKeyExtractor<R> = (
   req: R,
   view: RateLimitRequestView,

@@ -7,6 +7,11 @@ import { checkScope } from './rule-options.js'
  * before any rule and without a round trip: `{ user: ['ops-bot'], ip: ['10.0.0.0/8'] }`.
  * Entries of the `ip` scope may be addresses or CIDR ranges (IPv4 and IPv6); other scopes
  * match exact values.
+ *
+ * @example
+ * ```ts
+ * const deny: RateLimitAccessList = { ip: ['203.0.113.0/24'], user: ['banned-42'] }
+ * ```
  */
 export type RateLimitAccessList = Readonly<Record<string, readonly string[]>>
 

@@ -4,6 +4,11 @@ import { invalidOption, parseDuration, type Duration } from '../core/index.js'
  * A load signal: `'event-loop-lag'` (this process's mean event-loop delay over the interval,
  * ms), `'redis-latency'` (the supervisor's median PING time, ms), or a function returning the
  * current value of any signal (an error rate, a queue depth, a GPU utilisation).
+ *
+ * @example
+ * ```ts
+ * const signal: LoadSignal = () => queue.depth() // any number; compared with `target`
+ * ```
  */
 export type LoadSignal = 'event-loop-lag' | 'redis-latency' | (() => number | Promise<number>)
 
@@ -35,7 +40,15 @@ export interface AdaptiveOptions {
   readonly rules?: readonly string[]
 }
 
-/** {@link AdaptiveOptions} after validation. */
+/**
+ * {@link AdaptiveOptions} after validation.
+ *
+ * @example
+ * ```ts
+ * const { adaptive } = resolveRateLimiterOptions({ rules, adaptive: { signal: 'redis-latency', target: 5 } })
+ * adaptive?.smoothing // 0.3
+ * ```
+ */
 export interface ResolvedAdaptiveOptions {
   readonly signal: LoadSignal
   readonly target: number

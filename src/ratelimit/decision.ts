@@ -11,6 +11,11 @@ import type { CheckPlan } from './rule-set.js'
  * - `too-large`: the cost exceeds what a rule can ever admit (retrying will not help);
  * - `unavailable`: the store could not answer and `whenUnavailable` is `'deny'` (never
  *   reported as `limited`).
+ *
+ * @example
+ * ```ts
+ * if (decision.outcome === 'unavailable') return res.status(503).end()
+ * ```
  */
 export type RateLimitOutcome = 'allowed' | 'limited' | 'blocked' | 'denied' | 'too-large' | 'unavailable'
 
@@ -21,11 +26,23 @@ export type RateLimitOutcome = 'allowed' | 'limited' | 'blocked' | 'denied' | 't
  * - `insurance`: the in-process limiter with this instance's share, while Redis is down;
  * - `allow-list` / `deny-list`: an access list, without a round trip;
  * - `fail-open` / `fail-closed`: Redis is down and `whenUnavailable` is `'allow'` / `'deny'`.
+ *
+ * @example
+ * ```ts
+ * if (decision.source === 'insurance') log.warn('decided in process: Redis is down', decision.error)
+ * ```
  */
 export type RateLimitSource =
   'redis' | 'memory' | 'insurance' | 'allow-list' | 'deny-list' | 'fail-open' | 'fail-closed'
 
-/** The verdict of one rule within a check. */
+/**
+ * The verdict of one rule within a check.
+ *
+ * @example
+ * ```ts
+ * for (const r of decision.rules) console.log(r.rule, r.outcome, `${r.remaining}/${r.limit}`)
+ * ```
+ */
 export interface RuleDecision {
   readonly rule: string
   readonly algorithm: RateLimitAlgorithm
@@ -46,7 +63,15 @@ export interface RuleDecision {
   readonly retryAfterMs: number
 }
 
-/** A held slot of a `concurrency` rule: release it when the work is done (it also expires by itself). */
+/**
+ * A held slot of a `concurrency` rule: release it when the work is done (it also expires by itself).
+ *
+ * @example
+ * ```ts
+ * const d = await slots.check({ tenant })
+ * if (d.lease) try { await work() } finally { await d.lease.release() }
+ * ```
+ */
 export interface RateLimitLease {
   readonly id: string
   /** Frees the slot; resolves `false` if it had already expired or been released. Never throws for a store outage. */

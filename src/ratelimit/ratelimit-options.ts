@@ -15,10 +15,22 @@ import { resolveTagMode, RuleSet, type RateLimitHashTag, type TagMode } from './
  * - `'throw'`: reject with the store's `ValkitError`.
  *
  * Every such decision is counted (`ratelimit_checks_total{source}`) and carries the error.
+ *
+ * @example
+ * ```ts
+ * createRateLimiter(valkit, { rules, whenUnavailable: 'deny' }) // payments: fail closed
+ * ```
  */
 export type WhenUnavailable = 'insurance' | 'allow' | 'deny' | 'throw'
 
-/** The in-process insurance limiter used while Redis/Valkey is down. */
+/**
+ * The in-process insurance limiter used while Redis/Valkey is down.
+ *
+ * @example
+ * ```ts
+ * createRateLimiter(valkit, { rules, insurance: { share: 0.25 } }) // four instances, fixed
+ * ```
+ */
 export interface InsuranceOptions {
   /**
    * This instance's share of each limit (0 < share <= 1), or `'auto'`: one over the number of
@@ -29,7 +41,14 @@ export interface InsuranceOptions {
   readonly share?: number | 'auto'
 }
 
-/** Rules stored in Redis/Valkey, updated without a restart. */
+/**
+ * Rules stored in Redis/Valkey, updated without a restart.
+ *
+ * @example
+ * ```ts
+ * createRateLimiter(valkit, { rules, live: { pollInterval: '30s' } })
+ * ```
+ */
 export interface LiveRulesOptions {
   /**
    * How often each instance compares its rules' version with the stored one (pub/sub brings
@@ -99,7 +118,14 @@ export interface RateLimiterOptions {
   readonly maxKeys?: number
 }
 
-/** {@link RateLimiterOptions} after validation. */
+/**
+ * {@link RateLimiterOptions} after validation.
+ *
+ * @example
+ * ```ts
+ * const { tag, timeoutMs } = resolveRateLimiterOptions({ rules: { r: { algorithm: 'gcra', limit: 5, window: '1s' } } })
+ * ```
+ */
 export interface ResolvedRateLimiterOptions {
   readonly name: string
   readonly rules: RateLimiterOptions['rules']
@@ -115,7 +141,14 @@ export interface ResolvedRateLimiterOptions {
   readonly maxKeys: number
 }
 
-/** Defaults of {@link RateLimiterOptions}. */
+/**
+ * Defaults of {@link RateLimiterOptions}.
+ *
+ * @example
+ * ```ts
+ * RATE_LIMITER_DEFAULTS.whenUnavailable // 'insurance'
+ * ```
+ */
 export const RATE_LIMITER_DEFAULTS = Object.freeze({
   name: 'default',
   whenUnavailable: 'insurance',
@@ -143,6 +176,12 @@ const KNOWN = new Set([
  * rule throws now, never at the first check).
  *
  * @throws ValkitError `VALKIT_INVALID_OPTION` naming the option's path (`ratelimit.rules.user.limit`).
+ *
+ * @example
+ * ```ts
+ * const resolved = resolveRateLimiterOptions({ rules: { r: { algorithm: 'gcra', limit: 5, window: '1s' } } })
+ * resolved.whenUnavailable // 'insurance'
+ * ```
  */
 export function resolveRateLimiterOptions(
   options: RateLimiterOptions,

@@ -3,7 +3,14 @@ import type { RateLimitDecision } from './decision.js'
 import type { RuleDocument } from './rule-set.js'
 import type { RateLimitSubject } from './subject.js'
 
-/** Options of one check. */
+/**
+ * Options of one check.
+ *
+ * @example
+ * ```ts
+ * await limiter.check({ user, tenant }, { cost: { requests: 1, tokens: 1830 }, tier: 'pro' })
+ * ```
+ */
 export interface CheckOptions {
   /**
    * Units this request costs: one number for every rule, or per rule name
@@ -17,7 +24,14 @@ export interface CheckOptions {
   readonly rules?: readonly string[]
 }
 
-/** A live-rules update, as written to the audit log. */
+/**
+ * A live-rules update, as written to the audit log.
+ *
+ * @example
+ * ```ts
+ * await limiter.rules.update(doc, { actor: 'alice', reason: 'launch', expectedVersion: limiter.rules.version })
+ * ```
+ */
 export interface RulesUpdateOptions {
   /** Who made the change (a user, a deploy job); stored in the audit entry. */
   readonly actor?: string
@@ -27,12 +41,27 @@ export interface RulesUpdateOptions {
   readonly expectedVersion?: number
 }
 
-/** What {@link LiveRules.update} returns: applied, or refused because another update came first. */
+/**
+ * What {@link LiveRules.update} returns: applied, or refused because another update came first.
+ *
+ * @example
+ * ```ts
+ * const r = await limiter.rules.update(doc, { expectedVersion: 3 })
+ * if (!r.applied) console.log(`version ${r.version} came first`)
+ * ```
+ */
 export type RulesUpdateResult =
   | { readonly applied: true; readonly version: number }
   | { readonly applied: false; readonly reason: 'conflict'; readonly version: number }
 
-/** One audit entry of a live-rules change. */
+/**
+ * One audit entry of a live-rules change.
+ *
+ * @example
+ * ```ts
+ * for (const e of await limiter.rules.audit(5)) console.log(e.version, e.actor, e.changed)
+ * ```
+ */
 export interface RulesAuditEntry {
   readonly version: number
   /** Server time of the change, ms since the epoch. */
@@ -45,7 +74,15 @@ export interface RulesAuditEntry {
   readonly changed: readonly string[]
 }
 
-/** The limiter's rules: those given in code, or the live version stored in Redis/Valkey. */
+/**
+ * The limiter's rules: those given in code, or the live version stored in Redis/Valkey.
+ *
+ * @example
+ * ```ts
+ * await limiter.rules.update({ rules: { ...limiter.rules.current().rules } }, { actor: 'ops' })
+ * limiter.rules.version // on every instance
+ * ```
+ */
 export interface LiveRules {
   /** The version in force on this instance (0: the rules given in code). */
   readonly version: number
@@ -63,7 +100,14 @@ export interface LiveRules {
   refresh(): Promise<number>
 }
 
-/** Counters of one limiter, as plain data: the same numbers its metrics show. */
+/**
+ * Counters of one limiter, as plain data: the same numbers its metrics show.
+ *
+ * @example
+ * ```ts
+ * const { checks, limited, sources, topLimited } = limiter.stats()
+ * ```
+ */
 export interface RateLimiterStats {
   readonly checks: number
   readonly allowed: number

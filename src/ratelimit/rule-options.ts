@@ -15,11 +15,23 @@ import { invalidOption, parseDuration, type Duration } from '../core/index.js'
  *   a window boundary.
  * - `concurrency`: at most `limit` requests in flight; each admission is a lease released by
  *   the caller or expiring after `leaseTtl`.
+ *
+ * @example
+ * ```ts
+ * const algorithm: RateLimitAlgorithm = 'sliding-window-log'
+ * ```
  */
 export type RateLimitAlgorithm =
   'token-bucket' | 'gcra' | 'sliding-window-log' | 'sliding-window-counter' | 'fixed-window' | 'concurrency'
 
-/** Numeric code of each algorithm, as the script takes it. @internal */
+/**
+ * Numeric code of each algorithm, as the script takes it. @internal
+ *
+ * @example
+ * ```ts
+ * ALGORITHM_CODES['gcra'] // 2, as the check script takes it
+ * ```
+ */
 export const ALGORITHM_CODES: Readonly<Record<RateLimitAlgorithm, number>> = Object.freeze({
   'token-bucket': 1,
   gcra: 2,
@@ -29,7 +41,14 @@ export const ALGORITHM_CODES: Readonly<Record<RateLimitAlgorithm, number>> = Obj
   concurrency: 6,
 })
 
-/** The limits a tier or an override replaces; what is not given is taken from the rule. */
+/**
+ * The limits a tier or an override replaces; what is not given is taken from the rule.
+ *
+ * @example
+ * ```ts
+ * const pro: RateLimitRuleLimits = { limit: 1000, burst: 200 }
+ * ```
+ */
 export interface RateLimitRuleLimits {
   /** Requests (or cost units) per window; in flight for `concurrency`. */
   readonly limit?: number
@@ -39,7 +58,14 @@ export interface RateLimitRuleLimits {
   readonly burst?: number
 }
 
-/** Block a key for a while after repeated refusals. */
+/**
+ * Block a key for a while after repeated refusals.
+ *
+ * @example
+ * ```ts
+ * const penalty: RateLimitPenalty = { violations: 5, within: '1m', block: '15m' }
+ * ```
+ */
 export interface RateLimitPenalty {
   /** Refusals by this rule that trigger the block. */
   readonly violations: number
@@ -108,7 +134,15 @@ export interface ResolvedLimits {
   readonly burst: number
 }
 
-/** A rule after validation, with defaults applied. */
+/**
+ * A rule after validation, with defaults applied.
+ *
+ * @example
+ * ```ts
+ * const [rule] = resolveRules({ user: { algorithm: 'gcra', limit: 10, window: '1s', by: 'user' } }, 'rules')
+ * rule.windowMs // 1000
+ * ```
+ */
 export interface ResolvedRule extends ResolvedLimits {
   readonly name: string
   readonly algorithm: RateLimitAlgorithm
@@ -124,7 +158,14 @@ export interface ResolvedRule extends ResolvedLimits {
   } | null
 }
 
-/** The largest limit, burst or cost (micro-token arithmetic stays exact below it). */
+/**
+ * The largest limit, burst or cost (micro-token arithmetic stays exact below it).
+ *
+ * @example
+ * ```ts
+ * const rule = { algorithm: 'gcra', limit: MAX_LIMIT, window: '1s' } as const // the largest limit
+ * ```
+ */
 export const MAX_LIMIT = 1_000_000_000
 const MAX_WINDOW_MS = 366 * 24 * 3_600_000
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
@@ -291,6 +332,11 @@ function resolvePenalty(
  * Validates one rule and applies its defaults.
  *
  * @throws ValkitError `VALKIT_INVALID_OPTION` naming the path (`ratelimit.rules.per-user.limit`).
+ *
+ * @example
+ * ```ts
+ * const rule = resolveRule('user', { algorithm: 'fixed-window', limit: 100, window: '1m', by: 'user' }, 'rules.user')
+ * ```
  */
 export function resolveRule(name: string, value: unknown, path: string): ResolvedRule {
   checkName(name, path)
@@ -352,6 +398,11 @@ export function resolveRule(name: string, value: unknown, path: string): Resolve
  * Validates a set of rules (`{ name: rule }`, at least one).
  *
  * @throws ValkitError `VALKIT_INVALID_OPTION` naming the path of the first invalid value.
+ *
+ * @example
+ * ```ts
+ * const rules = resolveRules({ user: { algorithm: 'gcra', limit: 10, window: '1s', by: 'user' } }, 'rules')
+ * ```
  */
 export function resolveRules(value: unknown, path: string): readonly ResolvedRule[] {
   const given = plainObject(value, path)

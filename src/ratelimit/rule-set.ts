@@ -11,6 +11,11 @@ import { encodeValue } from './subject.js'
  * - `'limiter'`: one tag for the whole limiter (one slot): any mix of scopes, global rules too.
  * - `{ scope }`: the tag holds that scope's value (`tenant`): every rule must be keyed by it,
  *   so a tenant's rules share a slot and tenants spread over the cluster.
+ *
+ * @example
+ * ```ts
+ * createRateLimiter(valkit, { rules, hashTag: { scope: 'tenant' } }) // a tenant's keys on one slot
+ * ```
  */
 export type RateLimitHashTag = 'auto' | 'subject' | 'limiter' | { readonly scope: string }
 
@@ -40,7 +45,14 @@ export interface CompiledRule extends ResolvedRule {
 const SMALL = Array.from({ length: 1024 }, (_, i) => String(i))
 const text = (n: number): string => SMALL[n] ?? String(n)
 
-/** What a rule set is built from: the part of the options that live rules may replace. */
+/**
+ * What a rule set is built from: the part of the options that live rules may replace.
+ *
+ * @example
+ * ```ts
+ * await limiter.rules.update({ rules: { user: { algorithm: 'gcra', limit: 20, window: '1s', by: 'user' } }, deny: { ip: [] } })
+ * ```
+ */
 export interface RuleDocument {
   readonly rules: Readonly<Record<string, unknown>>
   readonly allow?: RateLimitAccessList

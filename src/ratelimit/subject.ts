@@ -5,6 +5,12 @@ import { ValkitError } from '../core/index.js'
  * Who a check is about: the values of the scopes its rules are keyed by
  * (`{ user: '42', tenant: 'acme', ip: '203.0.113.7' }`), or one string for rules keyed by the
  * default scope `key`.
+ *
+ * @example
+ * ```ts
+ * await limiter.check('user-42') // the default scope `key`
+ * await limiter.check({ tenant: 'acme', user: 42 })
+ * ```
  */
 export type RateLimitSubject = string | Readonly<Record<string, string | number>>
 

@@ -2,7 +2,14 @@ import { invalidOption, parseDuration, type Duration } from '../../core/index.js
 import { checkName, checkScope } from '../rule-options.js'
 import type { RateLimitHashTag, TagMode } from '../rule-set.js'
 
-/** Prices of one model, in US dollars per million tokens. */
+/**
+ * Prices of one model, in US dollars per million tokens.
+ *
+ * @example
+ * ```ts
+ * const price: ModelPrice = { inputPerMTok: 2.5, outputPerMTok: 10, cachedInputPerMTok: 1.25 }
+ * ```
+ */
 export interface ModelPrice {
   readonly inputPerMTok: number
   readonly outputPerMTok: number
@@ -29,7 +36,17 @@ export interface BudgetDefinition {
   readonly limitTokens?: number
 }
 
-/** Options of {@link createLlmBudget}. */
+/**
+ * Options of {@link createLlmBudget}.
+ *
+ * @example
+ * ```ts
+ * const options: LlmBudgetOptions = {
+ *   prices: { 'gpt-4o-mini': { inputPerMTok: 0.15, outputPerMTok: 0.6 } },
+ *   budgets: { daily: { by: 'user', period: 'day', limitUsd: 1 } },
+ * }
+ * ```
+ */
 export interface LlmBudgetOptions {
   /** Name: part of the keys and the metrics' `name` label. @defaultValue 'llm' */
   readonly name?: string
@@ -66,7 +83,14 @@ export interface ResolvedBudget {
   readonly limitTokens: number
 }
 
-/** {@link LlmBudgetOptions} after validation. */
+/**
+ * {@link LlmBudgetOptions} after validation.
+ *
+ * @example
+ * ```ts
+ * const { budgets, reservationTtlMs } = resolveLlmBudgetOptions(options)
+ * ```
+ */
 export interface ResolvedLlmBudgetOptions {
   readonly name: string
   readonly prices: ReadonlyMap<
@@ -108,6 +132,11 @@ function amount(value: unknown, path: string, scale: number): number {
 /**
  * Validates LLM budget options.
  * @throws ValkitError `VALKIT_INVALID_OPTION` naming the option's path (`llmBudget.budgets.user.period`).
+ *
+ * @example
+ * ```ts
+ * const resolved = resolveLlmBudgetOptions({ prices, budgets: { daily: { by: 'user', period: 'day', limitUsd: 1 } } })
+ * ```
  */
 export function resolveLlmBudgetOptions(
   options: LlmBudgetOptions,

@@ -1,7 +1,15 @@
 import type { ValkitError } from '../../core/index.js'
 import type { RateLimitSubject } from '../subject.js'
 
-/** What a call is expected to use: from a model's prices, or a cost given directly. */
+/**
+ * What a call is expected to use: from a model's prices, or a cost given directly.
+ *
+ * @example
+ * ```ts
+ * await budget.reserve({ user }, { model: 'gpt-4o', inputTokens: 1200, maxOutputTokens: 800 })
+ * await budget.reserve({ user }, { costUsd: 0.02 })
+ * ```
+ */
 export type BudgetEstimate =
   | {
       /** A model of the price table. */
@@ -13,7 +21,14 @@ export type BudgetEstimate =
     }
   | { readonly costUsd: number; readonly tokens?: number }
 
-/** What a call actually used: tokens (priced with the reservation's model unless `model` is given), or a cost. */
+/**
+ * What a call actually used: tokens (priced with the reservation's model unless `model` is given), or a cost.
+ *
+ * @example
+ * ```ts
+ * await reservation.settle({ inputTokens: 1200, outputTokens: 311 })
+ * ```
+ */
 export type BudgetUsage =
   | {
       readonly model?: string
@@ -23,7 +38,15 @@ export type BudgetUsage =
     }
   | { readonly costUsd: number; readonly tokens?: number }
 
-/** One budget's ledger for a subject, in its current period. */
+/**
+ * One budget's ledger for a subject, in its current period.
+ *
+ * @example
+ * ```ts
+ * const [daily] = await budget.usage({ user })
+ * console.log(`${daily.spentUsd} of ${daily.limitUsd} spent, resets ${new Date(daily.resetAt)}`)
+ * ```
+ */
 export interface BudgetState {
   readonly budget: string
   /** `null` when the budget has no money limit. */
@@ -41,7 +64,15 @@ export interface BudgetState {
   readonly resetAt: number
 }
 
-/** The outcome of settling (or cancelling) a reservation. */
+/**
+ * The outcome of settling (or cancelling) a reservation.
+ *
+ * @example
+ * ```ts
+ * const s = await r.settle(usage)
+ * if (s.settled && s.differenceUsd < 0) console.log(`refunded ${-s.differenceUsd}`)
+ * ```
+ */
 export interface BudgetSettlement {
   /** `false` when the reservation was already settled, cancelled or had expired: nothing was charged now. */
   readonly settled: boolean
@@ -53,7 +84,15 @@ export interface BudgetSettlement {
   readonly budgets: readonly BudgetState[]
 }
 
-/** A reservation made before an LLM call. Settle it with the actual usage, or cancel it. */
+/**
+ * A reservation made before an LLM call. Settle it with the actual usage, or cancel it.
+ *
+ * @example
+ * ```ts
+ * const r = await budget.reserve({ user }, estimate)
+ * if (!r.allowed) throw new BudgetExceeded(r.budget)
+ * ```
+ */
 export interface BudgetReservation {
   /** Every budget had room and holds the estimate now. */
   readonly allowed: boolean
@@ -110,7 +149,14 @@ export interface LlmBudget {
   close(): Promise<void>
 }
 
-/** Counters of one budget set, as plain data. */
+/**
+ * Counters of one budget set, as plain data.
+ *
+ * @example
+ * ```ts
+ * const { chargedUsd, refundedUsd, exceeded } = budget.stats()
+ * ```
+ */
 export interface LlmBudgetStats {
   readonly reserved: number
   readonly exceeded: number
