@@ -1,6 +1,7 @@
 /**
- * A `Map` bounded by entries: a hit moves the entry to the back, an insert past the bound drops
- * the entry used longest ago. `max` 0 keeps nothing.
+ * A `Map` bounded by entries: an insert past the bound drops the oldest entry (first in, first
+ * out: a hit costs one lookup, no reordering; a hot entry dropped this way is simply computed
+ * again once). `max` 0 keeps nothing.
  *
  * @internal
  */
@@ -10,11 +11,7 @@ export class BoundedCache<K, V> {
   constructor(private readonly max: number) {}
 
   get(key: K): V | undefined {
-    const value = this.map.get(key)
-    if (value === undefined) return undefined
-    this.map.delete(key)
-    this.map.set(key, value)
-    return value
+    return this.map.get(key)
   }
 
   set(key: K, value: V): void {

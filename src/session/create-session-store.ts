@@ -97,6 +97,9 @@ export function createSessionStore(valkit: Valkit, options: SessionStoreOptions)
     if (text.startsWith('u ')) local?.dropTag(text.slice(2))
     else if (text.startsWith('s ')) local?.dropHandle(text.slice(2))
   }
+  // After a reconnection (a failover may have lost writes, so a version number may repeat with
+  // other data), no cached record is trusted again.
+  if (!memory) unhooks.push(valkit.supervisor.onRecover(async () => ctx.codec.clear()))
   let subscribed: Promise<void> = Promise.resolve()
   if (local !== null) {
     subscribed = valkit.connection.subscribe(channel, listener).catch((err: unknown) => ctx.failed(err))

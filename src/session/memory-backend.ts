@@ -176,7 +176,7 @@ export class MemorySessionBackend implements SessionBackend {
     }
   }
 
-  async touch(ref: RecordRef, options: TouchOptions): Promise<TouchReply> {
+  async touch(ref: RecordRef, options: TouchOptions, _knownVersion: string): Promise<TouchReply> {
     const now = this.now()
     const state = this.check(ref, now, true)
     if (typeof state === 'string') return state
@@ -185,13 +185,14 @@ export class MemorySessionBackend implements SessionBackend {
     let expiresAt = Math.min(s + i, a)
     let renewDue = false
     if (options.touch) {
-      if (now - s >= options.touchIntervalMs) {
+      if (now - s >= Number(options.touchIntervalMs)) {
         expiresAt = Math.min(now + i, a)
         fields.set('s', Buffer.from(String(now)))
         this.hashes.get(ref.record)!.expiresAt = expiresAt + LINGER_MS
         if (o === 1) this.zset(ref.index, now, true)!.set(ref.handle, expiresAt)
       }
-      renewDue = options.renewAfterMs > 0 && now - n >= options.renewAfterMs
+      const renewAfterMs = Number(options.renewAfterMs)
+      renewDue = renewAfterMs > 0 && now - n >= renewAfterMs
     }
     return { kind: 'live', now, expiresAt, renewDue, record: this.raw(fields) }
   }

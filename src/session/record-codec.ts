@@ -80,7 +80,7 @@ function deepFreeze(value: unknown): unknown {
 export class RecordCodec {
   readonly codec: Codec
   readonly encrypted: boolean
-  private readonly cache: BoundedCache<string, { bytes: Buffer; decoded: DecodedData }>
+  private readonly cache: BoundedCache<string, { bytes: Buffer; version: number; decoded: DecodedData }>
 
   constructor(private readonly options: ResolvedSessionStoreOptions) {
     this.codec = createCodec({
@@ -109,13 +109,29 @@ export class RecordCodec {
     return bytes
   }
 
-  /**
-   * Decrypts and authenticates a record's data read under `handle`. Throws {@link CorruptRecord}
-   * when it fails to decrypt, is bound to another record, or does not match the record's owner flag.
-   */
-  decode(handle: string, bytes: Buffer, owned: boolean): DecodedData {
+  /** The version of `handle` whose data is cached (for the touch script to leave it out), or `''`. */
+  known(handle: string): string {
     const cached = this.cache.get(handle)
-    if (cached !== undefined && cached.bytes.equals(bytes)) return this.owner(cached.decoded, owned)
+    return cached === undefined ? '' : String(cached.version)
+  }
+
+  /** The cached data of `version` of `handle`, or `undefined` when the cache no longer holds it. */
+  cached(handle: string, version: number, owned: boolean): DecodedData | undefined {
+    const cached = this.cache.get(handle)
+    return cached !== undefined && cached.version === version ? this.owner(cached.decoded, owned) : undefined
+  }
+
+  /**
+   * Decrypts and authenticates a record's data read under `handle` (at `version`, for the cache).
+   * Throws {@link CorruptRecord} when it fails to decrypt, is bound to another record, or does not
+   * match the record's owner flag.
+   */
+  decode(handle: string, bytes: Buffer, owned: boolean, version = 0): DecodedData {
+    const cached = this.cache.get(handle)
+    if (cached !== undefined && cached.bytes.equals(bytes)) {
+      cached.version = version
+      return this.owner(cached.decoded, owned)
+    }
     let value: unknown
     try {
       value = this.codec.decode(bytes)
@@ -144,7 +160,7 @@ export class RecordCodec {
       meta: { userId: typeof m.u === 'string' ? m.u : null, device: typeof m.d === 'string' ? m.d : null },
       data: deepFreeze(data) as Readonly<Record<string, unknown>>,
     }
-    this.cache.set(handle, { bytes: Buffer.from(bytes), decoded })
+    this.cache.set(handle, { bytes: Buffer.from(bytes), version, decoded })
     return this.owner(decoded, owned)
   }
 
@@ -162,5 +178,10 @@ export class RecordCodec {
   /** Forgets what was cached for a record (destroyed, quarantined). */
   forget(handle: string): void {
     this.cache.delete(handle)
+  }
+
+  /** Forgets every cached record (after a reconnection: a failover may have lost writes, so a version may repeat). */
+  clear(): void {
+    this.cache.clear()
   }
 }

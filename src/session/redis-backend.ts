@@ -74,7 +74,7 @@ function rawRecord(reply: readonly RedisReply[], at: number): RawRecord {
     lastSeenAt: num(reply[at + 3]),
     rotatedUntil: num(reply[at + 4]),
     owned: num(reply[at + 5]) === 1,
-    data: Buffer.isBuffer(data) ? data : Buffer.alloc(0),
+    data: Buffer.isBuffer(data) ? data : data === undefined ? null : Buffer.alloc(0),
   }
 }
 
@@ -116,11 +116,18 @@ export class RedisSessionBackend implements SessionBackend {
     )
   }
 
-  async touch(ref: RecordRef, options: TouchOptions): Promise<TouchReply> {
+  async touch(ref: RecordRef, options: TouchOptions, knownVersion: string): Promise<TouchReply> {
     const reply = await this.run(
       TOUCH,
       [ref.record, ref.index],
-      [ref.handle, options.touch ? TOUCH_ON : TOUCH_OFF, options.renewAfterMs, options.touchIntervalMs, TRIM],
+      [
+        ref.handle,
+        options.touch ? TOUCH_ON : TOUCH_OFF,
+        options.renewAfterMs,
+        options.touchIntervalMs,
+        TRIM,
+        knownVersion,
+      ],
     )
     if (typeof reply === 'number') return GONE[reply] ?? 'malformed'
     const list = reply as RedisReply[]

@@ -9,7 +9,8 @@ import type { RecordRef, UserRef } from './session-keys.js'
  */
 export interface SessionBackend {
   readonly kind: 'redis' | 'memory'
-  touch(ref: RecordRef, options: TouchOptions): Promise<TouchReply>
+  /** `knownVersion`: the version whose data the caller holds (its data is then left out), or `''`. */
+  touch(ref: RecordRef, options: TouchOptions, knownVersion: string): Promise<TouchReply>
   create(ref: RecordRef, spec: CreateSpec): Promise<CreateReply>
   update(ref: RecordRef, spec: UpdateSpec): Promise<UpdateReply>
   destroy(ref: RecordRef): Promise<boolean>
@@ -29,8 +30,9 @@ export type GoneStatus = 'none' | 'revoked' | 'expired' | 'rotated' | 'malformed
 
 export interface TouchOptions {
   readonly touch: boolean
-  readonly renewAfterMs: number
-  readonly touchIntervalMs: number
+  /** As decimal text (ready for the script's arguments). */
+  readonly renewAfterMs: string
+  readonly touchIntervalMs: string
 }
 
 /** The plain fields of a record and its encrypted data. */
@@ -42,7 +44,8 @@ export interface RawRecord {
   /** 0, or the end of the overlap window of a rotated ID. */
   readonly rotatedUntil: number
   readonly owned: boolean
-  readonly data: Buffer
+  /** The encrypted data; `null` from a touch when it is the version the caller said it holds. */
+  readonly data: Buffer | null
 }
 
 export type TouchReply =

@@ -76,7 +76,8 @@ export class SessionOperations {
   private readonly source: 'redis' | 'memory'
 
   constructor(private readonly ctx: StoreContext) {
-    const { renewAfterMs, touchIntervalMs } = ctx.options
+    const renewAfterMs = String(ctx.options.renewAfterMs)
+    const touchIntervalMs = String(ctx.options.touchIntervalMs)
     this.touchOn = { touch: true, renewAfterMs, touchIntervalMs }
     this.touchOff = { touch: false, renewAfterMs, touchIntervalMs }
     this.source = ctx.backend.kind
@@ -141,7 +142,7 @@ export class SessionOperations {
       this.ctx.metrics.created.inc()
       this.ctx.ended('evicted', reply.evicted)
       // Decoding what was written gives the caller its own frozen copy (and warms the cache).
-      const frozen = codec.decode(ref.handle, bytes, meta.userId !== null).data
+      const frozen = codec.decode(ref.handle, bytes, meta.userId !== null, 1).data
       return new StoredSession(
         id,
         ref.handle,
@@ -162,27 +163,40 @@ export class SessionOperations {
     }
   }
 
-  async load(token: string | undefined | null, options?: SessionReadOptions): Promise<SessionLookup> {
-    if (token === undefined || token === null || token === '') return this.miss('none')
+  load(token: string | undefined | null, options?: SessionReadOptions): Promise<SessionLookup> {
+    if (token === undefined || token === null || token === '') return Promise.resolve(this.miss('none'))
     const verified = this.ctx.signer.verify(token)
     if ('problem' in verified) {
       this.ctx.counters.rejectedTokens++
       this.ctx.metrics.rejected(verified.problem)
-      return this.miss(verified.problem === 'signature' ? 'forged' : 'malformed')
+      return Promise.resolve(this.miss(verified.problem === 'signature' ? 'forged' : 'malformed'))
     }
-    return this.read(verified.id, options)
+    return this.readVerified(verified.id, options)
   }
 
-  async read(id: string, options?: SessionReadOptions): Promise<SessionLookup> {
+  read(id: string, options?: SessionReadOptions): Promise<SessionLookup> {
+    if (!isSessionId(id)) return Promise.resolve(this.miss('malformed'))
+    return this.readVerified(id, options)
+  }
+
+  /** A read of an ID known to be well formed. */
+  private async readVerified(
+    id: string,
+    options?: SessionReadOptions,
+    known?: string,
+  ): Promise<SessionLookup> {
     const { ctx } = this
-    if (!isSessionId(id)) return this.miss('malformed')
     const ref = ctx.keys.ref(id)
     ctx.counters.reads++
     if (ctx.local !== null && ctx.valkit.supervisor.backend !== 'redis')
       return this.fromLocal(ref, id, undefined)
     let reply
     try {
-      reply = await ctx.backend.touch(ref, options?.touch === false ? this.touchOff : this.touchOn)
+      reply = await ctx.backend.touch(
+        ref,
+        options?.touch === false ? this.touchOff : this.touchOn,
+        known ?? ctx.codec.known(ref.handle),
+      )
     } catch (err) {
       ctx.failed(err)
       if (ctx.local !== null && isTransportError(err)) return this.fromLocal(ref, id, err)
@@ -199,13 +213,26 @@ export class SessionOperations {
       ctx.codec.forget(ref.handle)
       return this.miss(reply)
     }
-    const session = await this.toSession(id, ref, reply.record, {
-      expiresAt: reply.expiresAt,
-      renewDue: reply.renewDue,
-      readOnly: reply.kind === 'alias',
-      source: this.source,
-    })
-    if (session === undefined) return this.miss('corrupt')
+    if (
+      reply.record.data === null &&
+      ctx.codec.cached(ref.handle, reply.record.version, reply.record.owned) === undefined
+    ) {
+      // The cache dropped the data it said it held: read again, asking for it.
+      return this.readVerified(id, { touch: false }, '')
+    }
+    const session = this.toSession(
+      id,
+      ref,
+      reply.record,
+      reply.expiresAt,
+      reply.renewDue,
+      reply.kind === 'alias',
+      this.source,
+    )
+    if (!(session instanceof StoredSession)) {
+      await ctx.quarantine(ref, session.corrupt)
+      return this.miss('corrupt')
+    }
     ctx.metrics.read(reply.kind)
     ctx.local?.remember(ref.handle, {
       id,
@@ -219,26 +246,25 @@ export class SessionOperations {
     return { found: true, session }
   }
 
-  /** A session from a raw record; quarantines the record (and returns `undefined`) when it cannot be trusted. */
-  private async toSession(
+  /** A session from a raw record, or why the record cannot be trusted (the caller quarantines it). */
+  private toSession(
     id: string,
     ref: RecordRef,
     record: RawRecord,
-    state: {
-      expiresAt: number
-      renewDue: boolean
-      readOnly: boolean
-      source: 'redis' | 'memory' | 'local-copy'
-    },
-  ): Promise<StoredSession | undefined> {
+    expiresAt: number,
+    renewDue: boolean,
+    readOnly: boolean,
+    source: 'redis' | 'memory' | 'local-copy',
+  ): StoredSession | { corrupt: string } {
     const { ctx } = this
     let decoded
     try {
-      decoded = ctx.codec.decode(ref.handle, record.data, record.owned)
+      decoded =
+        record.data === null
+          ? ctx.codec.cached(ref.handle, record.version, record.owned)!
+          : ctx.codec.decode(ref.handle, record.data, record.owned, record.version)
     } catch (err) {
-      if (state.source === 'local-copy') ctx.local?.dropHandle(ref.handle)
-      else await ctx.quarantine(ref, ctx.reasonOf(err))
-      return undefined
+      return { corrupt: ctx.reasonOf(err) }
     }
     return new StoredSession(
       id,
@@ -249,16 +275,19 @@ export class SessionOperations {
         version: record.version,
         createdAt: record.createdAt,
         lastSeenAt: record.lastSeenAt,
+        expiresAt,
         absoluteExpiresAt: record.absoluteDeadline,
+        renewDue,
+        readOnly,
+        source,
         data: decoded.data,
-        ...state,
       },
       ctx.signer,
     )
   }
 
   /** A read while Redis cannot answer: the local copy, or the transport error. */
-  private async fromLocal(ref: RecordRef, id: string, err: unknown): Promise<SessionLookup> {
+  private fromLocal(ref: RecordRef, id: string, err: unknown): SessionLookup {
     const { ctx } = this
     const snapshot = ctx.local!.get(ref.handle, id)
     if (snapshot === undefined) {
@@ -269,13 +298,11 @@ export class SessionOperations {
         { details: { operation: 'read' } },
       )
     }
-    const session = await this.toSession(id, ref, snapshot.record, {
-      expiresAt: snapshot.expiresAt,
-      renewDue: false,
-      readOnly: true,
-      source: 'local-copy',
-    })
-    if (session === undefined) return this.miss('corrupt')
+    const session = this.toSession(id, ref, snapshot.record, snapshot.expiresAt, false, true, 'local-copy')
+    if (!(session instanceof StoredSession)) {
+      ctx.local!.dropHandle(ref.handle)
+      return this.miss('corrupt')
+    }
     ctx.counters.localReads++
     ctx.metrics.localReads.inc()
     return { found: true, session }
@@ -354,7 +381,7 @@ export class SessionOperations {
       if ('version' in reply) return { ok: true, version: reply.version }
       if (expectedVersion !== null || attempt >= MAX_UPDATE_ATTEMPTS) return this.conflict(reply.conflict)
       try {
-        const current = ctx.codec.decode(ref.handle, reply.data, base.meta.userId !== null)
+        const current = ctx.codec.decode(ref.handle, reply.data, base.meta.userId !== null, reply.conflict)
         base = { version: reply.conflict, meta: current.meta, data: current.data }
       } catch (err) {
         await ctx.quarantine(ref, ctx.reasonOf(err))
@@ -424,7 +451,7 @@ export class SessionOperations {
     if ('conflict' in retired) return this.conflict(retired.conflict)
     let old
     try {
-      old = ctx.codec.decode(ref.handle, retired.record.data, retired.record.owned)
+      old = ctx.codec.decode(ref.handle, retired.record.data!, retired.record.owned)
     } catch (err) {
       await ctx.quarantine(ref, ctx.reasonOf(err))
       return { ok: false, reason: 'corrupt' }

@@ -47,7 +47,7 @@ export class UserSessions {
       if (record === undefined) continue // ended since the listing
       let decoded
       try {
-        decoded = ctx.codec.decode(handle, record.data, record.owned)
+        decoded = ctx.codec.decode(handle, record.data!, record.owned, record.version)
       } catch (err) {
         await ctx.quarantine(ctx.keys.refOf(user.ref.tag, handle), ctx.reasonOf(err))
         continue

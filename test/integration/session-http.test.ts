@@ -211,7 +211,8 @@ for (const engine of testEngines()) {
 
       it(`${framework}: forged cookies, corrupt records and revoke-all from another instance give a fresh session, never a 500`, async () => {
         const name = `h${n++}`
-        const store = createSessionStore(valkit, { ...options, name })
+        // No decode cache: the corrupted record must be read from Redis (not from an authenticated copy).
+        const store = createSessionStore(valkit, { ...options, name, cacheEntries: 0 })
         const elsewhere = createSessionStore(other, { ...options, name })
         stores.push(store, elsewhere)
         const app = await make(store)

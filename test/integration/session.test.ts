@@ -119,7 +119,8 @@ for (const engine of testEngines()) {
     })
 
     it('a record copied under another session ID fails to decrypt: quarantined, counted, no session', async () => {
-      const store = await open()
+      // cacheEntries 0: this instance has not kept an authenticated copy (see the cache test below).
+      const store = await open({ cacheEntries: 0 })
       const victim = await store.create({ data: { role: 'admin' } })
       const attacker = await store.create({ data: { role: 'guest' } })
       // Whole record copied over the attacker's key.
@@ -150,7 +151,7 @@ for (const engine of testEngines()) {
     })
 
     it('tampered, truncated, wrong-type and malformed records are quarantined and read as no session', async () => {
-      const store = await open()
+      const store = await open({ cacheEntries: 0 })
       const cases: [string, (key: string) => Promise<unknown>][] = [
         [
           'flipped byte',
@@ -196,6 +197,23 @@ for (const engine of testEngines()) {
           reason,
         )
       }
+    })
+
+    it('the decode cache never serves tampered bytes: the instance keeps its authenticated copy, a fresh one quarantines', async () => {
+      const store = await open()
+      const s = await store.create({ data: { role: 'guest' } })
+      assert.equal(found(await store.load(s.token)).data.role, 'guest')
+      const victim = await store.create({ data: { role: 'admin' } })
+      await server.command('COPY', recordKey(store, victim), recordKey(store, s), 'REPLACE')
+      // Same version number, other bytes: this instance still answers with what it authenticated.
+      assert.equal(found(await store.load(s.token)).data.role, 'guest', 'never the copied data')
+      const fresh = await open({ name: store.name })
+      assert.deepEqual(await fresh.load(s.token), { found: false, reason: 'corrupt' })
+      assert.deepEqual(
+        await store.load(s.token),
+        { found: false, reason: 'none' },
+        'quarantined for everyone',
+      )
     })
 
     it('a destroy racing updates from other connections stays destroyed (200 rounds)', async () => {

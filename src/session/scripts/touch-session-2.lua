@@ -11,12 +11,14 @@
   ARGV[3] renewal interval in ms (0: never due)
   ARGV[4] touch interval in ms: last seen is not written again within it
   ARGV[5] most expired index entries trimmed
+  ARGV[6] the version whose data the caller holds already (its data is then not sent), or an empty string
   Returns { 1, now, expires at, renewal due 0|1, version, created, absolute deadline, last seen, rotated until, owned, data } live
+          (without the data when the version is the one the caller holds)
         | { 2, ... the same } a rotated ID within its overlap window (read-only, not touched)
         | -1 no such session | -2 revoked | -3 expired | -4 rotated, overlap over | -6 malformed ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local meta = redis.pcall('HMGET', KEYS[1], 'v', 'a', 'i', 's', 'r', 'o', 'n', 'c', 'd')
+local meta = redis.pcall('HMGET', KEYS[1], 'v', 'a', 'i', 's', 'r', 'o', 'n', 'c')
 if type(meta) ~= 'table' or meta.err then
   return -6
 end
@@ -29,7 +31,7 @@ end
 local v, a, i, s, r, o, n, c =
   tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]),
   tonumber(meta[5]), tonumber(meta[6]), tonumber(meta[7]), tonumber(meta[8])
-if not (v and a and i and s and r and o and n and c and meta[9]) then
+if not (v and a and i and s and r and o and n and c) then
   return -6
 end
 local handle = ARGV[1]
@@ -76,4 +78,11 @@ elseif ARGV[2] == '1' then
     due = 1
   end
 end
-return { status, now, expires, due, v, c, a, s, r, o, meta[9] }
+if ARGV[6] == meta[1] then
+  return { status, now, expires, due, v, c, a, s, r, o }
+end
+local data = redis.call('HGET', KEYS[1], 'd')
+if not data then
+  return -6
+end
+return { status, now, expires, due, v, c, a, s, r, o, data }
