@@ -15,7 +15,8 @@
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
 local n = tonumber(ARGV[1])
-local out = { now }
+local out
+if n == 1 then out = { now, 0, 0, 0, 0 } else out = { now } end
 local floor, ceil = math.floor, math.ceil
 local admitted = true
 local k, a = 1, 2
@@ -85,7 +86,8 @@ for i = 1, n do
   elseif alg == 5 then
     -- fixed window aligned on the server clock: a hash field per window index
     local idx = floor(now / win)
-    local field = string.format('%.0f', idx)
+    -- a number argument reaches Redis as its integer digits ("%.17g")
+    local field = idx
     reset = (idx + 1) * win - now
     if cost > limit then
       rc, retry = -3, -1
@@ -146,7 +148,7 @@ for i = 1, n do
     elseif nextTat <= horizon then
       remaining = floor((horizon - nextTat) / interval)
       reset = nextTat - now
-      if cost > 0 then kind, x1, x2 = 1, string.format('%.0f', ceil(nextTat)), ceil(reset / 1000) + 1 end
+      if cost > 0 then kind, x1, x2 = 1, ceil(nextTat), ceil(reset / 1000) + 1 end
     else
       rc, remaining = -1, floor(math.max(0, horizon - tat) / interval)
       retry, reset = nextTat - horizon, tat - now
@@ -155,8 +157,8 @@ for i = 1, n do
     -- sliding window counter (approximate): a hash field per window index; the previous
     -- window's count is weighted by how much of it the sliding window still overlaps
     local idx = floor(now / win)
-    local field = string.format('%.0f', idx)
-    local v = redis.call('HMGET', sk, field, string.format('%.0f', idx - 1))
+    local field = idx
+    local v = redis.call('HMGET', sk, field, idx - 1)
     local cur, prev = tonumber(v[1] or 0), tonumber(v[2] or 0)
     local into = now - idx * win
     local estimate = prev * (win - into) / win + cur
@@ -166,7 +168,7 @@ for i = 1, n do
     elseif estimate + cost <= limit then
       remaining = floor(limit - estimate - cost)
       if cost > 0 then
-        kind, x1, x2, x3, x4 = 2, field, cost, ceil((idx + 2) * win / 1000) + 1, string.format('%.0f', idx - 2)
+        kind, x1, x2, x3, x4 = 2, field, cost, ceil((idx + 2) * win / 1000) + 1, idx - 2
       end
     else
       rc, remaining = -1, math.max(0, floor(limit - estimate))
