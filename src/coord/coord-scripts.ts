@@ -20,3 +20,9 @@ export const WAIT_FOR = load('wait-for-4.lua')
 export const END_WAIT = load('end-wait-1.lua')
 /** @internal */
 export const FIND_STUCK = load('find-stuck-2.lua')
+/** Versioned values and idempotent operations. @internal */
+export const SWAP_VERSIONED = load('swap-versioned-1.lua')
+/** @internal */
+export const BEGIN_IDEMPOTENT = load('begin-idempotent-1.lua')
+/** @internal */
+export const END_IDEMPOTENT = load('end-idempotent-1.lua')

@@ -1,6 +1,10 @@
 import type { StuckLock } from './deadlock-detector.js'
 import type { Election, ElectionOptions } from './election.js'
 import type { FencedStore } from './fenced-store.js'
+import type { Idempotency, IdempotencyOptions } from './idempotency.js'
+import type { TransactionOptions, TransactionReads, TransactionResult } from './transaction.js'
+import type { VersionedStore } from './versioned-store.js'
+import type { RedisArg } from '../core/index.js'
 import type { AcquireOptions, AcquireResult, Lease, WithLockResult } from './lease-types.js'
 import type { ReadWriteLock } from './read-write-lock.js'
 import type { ResourceState, Semaphore, SemaphoreOptions } from './semaphore.js'
@@ -61,6 +65,32 @@ export interface Coord {
   election(group: string, options?: ElectionOptions): Election
   /** Values guarded by fencing tokens (a write with an older token is refused). */
   fencedStore(name: string): FencedStore
+  /** Values with versions, written by check-and-set. */
+  versioned(name: string): VersionedStore
+  /** Operations run once per key across every instance; repeats get the stored result. */
+  idempotency(name: string, options?: IdempotencyOptions): Idempotency
+  /**
+   * An optimistic transaction over plain commands: `WATCH keys`, `fn` reads and returns the
+   * writes, `MULTI` … `EXEC`, run again when a watched key changed (up to `retries`). `fn`
+   * returns `null` to give up. The keys are yours (no valkit prefix); on a Cluster they must
+   * share a hash tag. Needs Redis/Valkey (`VALKIT_UNAVAILABLE` on the memory topology).
+   *
+   * @example
+   * ```ts
+   * const moved = await coord.transaction(['{acct}:a', '{acct}:b'], async (tx) => {
+   *   const a = Number(await tx.get('{acct}:a'))
+   *   if (a < 10) return null
+   *   return [['DECRBY', '{acct}:a', 10], ['INCRBY', '{acct}:b', 10]]
+   * })
+   * ```
+   */
+  transaction(
+    keys: readonly string[],
+    fn: (
+      reads: TransactionReads,
+    ) => Promise<readonly (readonly RedisArg[])[] | null> | readonly (readonly RedisArg[])[] | null,
+    options?: TransactionOptions,
+  ): Promise<TransactionResult>
   /**
    * Calls `listener` for every lock an agent held past `deadlock.maxHold` (found by the sweep,
    * then taken back). Returns a function that removes it.

@@ -7,6 +7,15 @@ import { DeadlockDetector, type StuckLock } from './deadlock-detector.js'
 import { memoryGraphOf, RedisWaitGraph } from './wait-graph.js'
 import { ElectionImpl, type ElectionOptions } from './election.js'
 import { FencedStoreImpl } from './fenced-store.js'
+import { IdempotencyImpl, type IdempotencyOptions } from './idempotency.js'
+import {
+  TransactionRunner,
+  type TransactionOptions,
+  type TransactionReads,
+  type TransactionResult,
+} from './transaction.js'
+import { VersionedStoreImpl } from './versioned-store.js'
+import type { RedisArg } from '../core/index.js'
 import type { AcquireOptions, AcquireResult, Lease, WithLockResult } from './lease-types.js'
 import { ReadWriteLockImpl } from './read-write-lock.js'
 import { SemaphoreImpl, type ResourceState, type SemaphoreOptions } from './semaphore.js'
@@ -54,6 +63,7 @@ export function createCoord(valkit: Valkit, options: CoordOptions = {}): Coord {
 class CoordImpl implements Coord {
   #closing: Promise<void> | undefined
   readonly #elections = new Set<ElectionImpl>()
+  #transactions: TransactionRunner | undefined
   constructor(
     private readonly engine: CoordEngine,
     private readonly valkit: Valkit,
@@ -95,6 +105,25 @@ class CoordImpl implements Coord {
     return election
   }
 
+  versioned(name: string): VersionedStoreImpl {
+    return new VersionedStoreImpl(this.engine, this.valkit, name)
+  }
+
+  idempotency(name: string, options: IdempotencyOptions = {}): IdempotencyImpl {
+    return new IdempotencyImpl(this.engine, this.valkit, name, options)
+  }
+
+  transaction(
+    keys: readonly string[],
+    fn: (
+      reads: TransactionReads,
+    ) => Promise<readonly (readonly RedisArg[])[] | null> | readonly (readonly RedisArg[])[] | null,
+    options?: TransactionOptions,
+  ): Promise<TransactionResult> {
+    this.#transactions ??= new TransactionRunner(this.engine, this.valkit)
+    return this.#transactions.run(keys, fn, options)
+  }
+
   fencedStore(name: string): FencedStoreImpl {
     return new FencedStoreImpl(this.engine, this.valkit, name)
   }
@@ -134,6 +163,7 @@ class CoordImpl implements Coord {
       await Promise.all([...this.#elections].map((e) => e.close()))
       await this.engine.close()
       await this.detector?.close()
+      await this.#transactions?.close()
     })()
     return this.#closing
   }

@@ -33,4 +33,7 @@ export {
 export type { ReadWriteLock } from './read-write-lock.js'
 export type { FencedStore, FencedWriteResult } from './fenced-store.js'
 export type { StuckLock } from './deadlock-detector.js'
+export type { SwapResult, UpdateResult, VersionedStore } from './versioned-store.js'
+export type { Idempotency, IdempotencyOptions, IdempotentResult } from './idempotency.js'
+export type { TransactionOptions, TransactionReads, TransactionResult } from './transaction.js'
 export type { DemotionReason, Election, ElectionOptions, LeaderTerm } from './election.js'

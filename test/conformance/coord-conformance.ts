@@ -462,6 +462,75 @@ export function coordConformance(open: OpenCoord): void {
     await next.release()
   })
 
+  it('versioned values: a write with a stale version conflicts; update retries until it lands', async () => {
+    const a = open()
+    const b = open()
+    const store = a.versioned(name('v'))
+    const other = b.versioned(store.name)
+    assert.equal(await store.get('k'), undefined)
+    assert.deepEqual(await store.set('k', { n: 1 }, { version: 0 }), { swapped: true, version: 1 })
+    assert.deepEqual(await other.set('k', { n: 9 }, { version: 0 }), {
+      swapped: false,
+      reason: 'conflict',
+      version: 1,
+    })
+    assert.deepEqual(await other.set('k', { n: 2 }, { version: 1 }), { swapped: true, version: 2 })
+    assert.deepEqual(await store.set('k', { n: 3 }, { version: 1 }), {
+      swapped: false,
+      reason: 'conflict',
+      version: 2,
+    })
+    assert.deepEqual(await store.get('k'), { value: { n: 2 }, version: 2 })
+    // 40 concurrent increments from two instances: none is lost.
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? store : other).update<{ n: number }>('counter', (c) => ({ n: (c?.n ?? 0) + 1 }), {
+          retries: 100,
+        }),
+      ),
+    )
+    assert.ok(results.every((r) => r.updated))
+    assert.deepEqual(await store.get('counter'), { value: { n: 40 }, version: 40 })
+    assert.ok(
+      results.some((r) => r.attempts > 1),
+      'some updates met a conflict and retried',
+    )
+    assert.deepEqual(await store.delete('k', { version: 1 }), {
+      swapped: false,
+      reason: 'conflict',
+      version: 2,
+    })
+    assert.deepEqual(await store.delete('k', { version: 2 }), { swapped: true, version: 0 })
+    assert.equal(await store.get('k'), undefined)
+  })
+
+  it('idempotency: one run per key across instances; concurrent repeats wait for its result; a failed run stores nothing', async () => {
+    const a = open().idempotency(name('idem'))
+    const b = open().idempotency(a.name)
+    let runs = 0
+    const release = gate()
+    const op = async () => {
+      runs++
+      await release.promise
+      return { charged: 42 }
+    }
+    const first = a.run('order-1', op)
+    await waitFor(() => runs === 1 || undefined, { what: 'the first run to start' })
+    const repeats = [a.run('order-1', op), b.run('order-1', op), b.run('order-1', op)]
+    await sleep(20)
+    release.open()
+    assert.deepEqual(await first, { value: { charged: 42 }, outcome: 'ran' })
+    for (const repeat of await Promise.all(repeats))
+      assert.deepEqual(repeat, { value: { charged: 42 }, outcome: 'waited' })
+    assert.deepEqual(await b.run('order-1', op), { value: { charged: 42 }, outcome: 'replayed' })
+    assert.equal(runs, 1)
+    await assert.rejects(
+      a.run('order-2', () => Promise.reject(new Error('card declined'))),
+      /card declined/,
+    )
+    assert.deepEqual(await b.run('order-2', () => 'second try'), { value: 'second try', outcome: 'ran' })
+  })
+
   it('bad input is a typed error', async () => {
     const a = open()
     await assert.rejects(

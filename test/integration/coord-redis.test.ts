@@ -184,6 +184,47 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('transaction: WATCH / MULTI / EXEC runs the function again when a watched key changed', async () => {
+      const s = await shared()
+      const valkit = await connect(s.url)
+      const coord = createCoord(valkit)
+      const a = `${prefix}:{acct}:a`
+      const b = `${prefix}:{acct}:b`
+      await s.command('SET', a, '100')
+      await s.command('SET', b, '0')
+      let calls = 0
+      const moved = await coord.transaction([a, b], async (tx) => {
+        calls++
+        const balance = Number(await tx.get(a))
+        // Another client writes between the read and EXEC, once.
+        if (calls === 1) await s.command('INCRBY', a, '5')
+        return [
+          ['SET', a, String(balance - 10)],
+          ['INCRBY', b, '10'],
+        ]
+      })
+      assert.equal(moved.committed, true)
+      assert.equal(moved.attempts, 2)
+      assert.equal(await s.command('GET', a), '95')
+      assert.equal(await s.command('GET', b), '10')
+      assert.deepEqual(await coord.transaction([a], () => null), {
+        committed: false,
+        reason: 'aborted',
+        attempts: 1,
+      })
+      const stuck = await coord.transaction(
+        [a],
+        async (tx) => {
+          await tx.get(a)
+          await s.command('INCR', a)
+          return [['SET', a, '0']]
+        },
+        { retries: 2 },
+      )
+      assert.deepEqual(stuck, { committed: false, reason: 'conflict', attempts: 3 })
+      await coord.close()
+    })
+
     it('durable grants need replicas: without one the grant is given back with VALKIT_NOT_DURABLE', async () => {
       const s = await shared()
       const valkit = await connect(s.url)
