@@ -10,4 +10,5 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   cache: async () => (await import('./cache/index.js')).default,
   coord: async () => (await import('./coord/index.js')).default,
   ratelimit: async () => (await import('./ratelimit/index.js')).default,
+  session: async () => (await import('./session/index.js')).default,
 }

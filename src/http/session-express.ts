@@ -7,7 +7,7 @@ import {
 } from '../session/index.js'
 
 /** An Express request after {@link expressSession}: `req.session` is the request's session. */
-export type SessionRequest = Request & { session: HttpSession }
+export type SessionRequest = Omit<Request, 'session'> & { session: HttpSession }
 
 type End = Response['end']
 
@@ -47,7 +47,7 @@ export function expressSession(store: SessionStore, options: HttpSessionOptions 
       return true
     }
     http.open(req.headers.cookie, req.headers['user-agent'], setCookie).then((session) => {
-      ;(req as SessionRequest).session = session
+      ;(req as unknown as { session: HttpSession }).session = session
       // Save before the response ends, so a new session's cookie goes with it and the next
       // request of the same client sees the write.
       const end = res.end.bind(res) as (...args: unknown[]) => Response

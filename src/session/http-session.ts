@@ -78,8 +78,8 @@ const STATE = Symbol('valkit.httpSession')
 
 interface State {
   current: Session | null
-  /** JSON of each field as last loaded or saved. */
-  snapshot: Map<string, string>
+  /** Each field's value as last loaded or saved (frozen: the store's copy). */
+  snapshot: Map<string, unknown>
   destroyed: boolean
   readOnly: boolean
   missReason: string | null
@@ -97,23 +97,59 @@ function json(value: unknown): string | undefined {
   }
 }
 
-function fill(target: Internal, data: Readonly<Record<string, unknown>>, state: State): void {
-  state.snapshot = new Map()
-  for (const name of Object.keys(target)) delete target[name]
-  for (const [name, value] of Object.entries(data)) {
-    target[name] = structuredCloneSafe(value)
-    state.snapshot.set(name, json(value) ?? '')
-  }
-}
-
 /** A copy the handler may mutate without touching the store's frozen data. */
-function structuredCloneSafe(value: unknown): unknown {
+function mutableCopy(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value
   try {
     return structuredClone(value)
   } catch {
     return value
   }
+}
+
+/** Turns an untouched field into a plain data property holding `value`. */
+function settle(target: Internal, name: string, value: unknown): void {
+  Object.defineProperty(target, name, { value, writable: true, enumerable: true, configurable: true })
+}
+
+/**
+ * Makes the session's own properties the data fields. A primitive is a plain property; an object
+ * is an accessor that makes a mutable copy on first use (reading or assigning it), so a request
+ * pays the copy, and the comparison on commit, only for the fields it touches.
+ */
+function fill(target: Internal, data: Readonly<Record<string, unknown>>, state: State): void {
+  state.snapshot = new Map()
+  for (const name of Object.keys(target)) delete target[name]
+  for (const name of Object.keys(data)) {
+    const value = data[name]
+    state.snapshot.set(name, value)
+    if (value === null || typeof value !== 'object') {
+      settle(target, name, value)
+      continue
+    }
+    Object.defineProperty(target, name, {
+      enumerable: true,
+      configurable: true,
+      get(this: Internal) {
+        const copy = mutableCopy(value)
+        settle(this, name, copy)
+        return copy
+      },
+      set(this: Internal, next: unknown) {
+        settle(this, name, next)
+      },
+    })
+  }
+}
+
+/** Whether a field's current value differs from what was loaded. */
+function changed(before: unknown, after: unknown, hadBefore: boolean): boolean | undefined {
+  if (!hadBefore) return true
+  if (before === null || typeof before !== 'object' || after === null || typeof after !== 'object')
+    return before !== after
+  const text = json(after)
+  if (text === undefined) return undefined
+  return json(before) !== text
 }
 
 /** The fields that changed since the snapshot. */
@@ -123,19 +159,21 @@ function diff(target: Internal, state: State): { set: Record<string, unknown>; u
   const seen = new Set<string>()
   for (const name of Object.keys(target)) {
     seen.add(name)
-    const value = target[name]
+    const descriptor = Object.getOwnPropertyDescriptor(target, name)!
+    if (descriptor.get !== undefined) continue // never touched: unchanged
+    const value = descriptor.value as unknown
     if (value === undefined) {
       if (state.snapshot.has(name)) unset.push(name)
       continue
     }
-    const text = json(value)
-    if (text === undefined) {
+    const verdict = changed(state.snapshot.get(name), value, state.snapshot.has(name))
+    if (verdict === undefined) {
       state.io.logger.warn('session: a field cannot be serialized and is not saved', {
         field: name.slice(0, 40),
       })
       continue
     }
-    if (state.snapshot.get(name) !== text) set[name] = value
+    if (verdict) set[name] = value
   }
   for (const name of state.snapshot.keys()) if (!seen.has(name)) unset.push(name)
   return { set, unset }
@@ -307,6 +345,7 @@ export async function commitHttpSession(session: HttpSession): Promise<void> {
       return
     }
   }
-  for (const name of names) state.snapshot.set(name, json(set[name]) ?? '')
+  // What was saved is the new baseline: copies of it, so later changes in this request compare against it.
+  for (const name of names) state.snapshot.set(name, mutableCopy(set[name]))
   for (const name of unset) state.snapshot.delete(name)
 }

@@ -59,7 +59,7 @@ async function expressApp(store: SessionStore): Promise<App> {
   const app = express()
   app.use(expressSession(store))
   app.all('/{*path}', (req, res, next) => {
-    route((req as SessionRequest).session, req.path).then((body) => res.json(body), next)
+    route((req as unknown as SessionRequest).session, req.path).then((body) => res.json(body), next)
   })
   const server = app.listen(0)
   await new Promise((resolve) => server.once('listening', resolve))
