@@ -78,6 +78,16 @@ function rawRecord(reply: readonly RedisReply[], at: number): RawRecord {
   }
 }
 
+/** `work`, or a rejection after `ms` (a frozen node must not stall the count forever). */
+function deadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no SCAN reply within ${ms} ms`)), ms)
+    timer.unref()
+  })
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer))
+}
+
 /** The session store's backend on Redis/Valkey: every state change is one script. @internal */
 export class RedisSessionBackend implements SessionBackend {
   readonly kind = 'redis'
@@ -267,10 +277,10 @@ export class RedisSessionBackend implements SessionBackend {
           this.pass = null
           return
         }
-        const reply = (await node.command(['SCAN', pass.cursor, 'MATCH', match, 'COUNT', SCAN_COUNT])) as [
-          RedisReply,
-          RedisReply[],
-        ]
+        const reply = (await deadline(
+          node.command(['SCAN', pass.cursor, 'MATCH', match, 'COUNT', SCAN_COUNT]),
+          Math.max(valkit.config.commandTimeoutMs, 1000),
+        )) as [RedisReply, RedisReply[]]
         pass.cursor = text(reply[0])
         pass.count += reply[1].length
         if (pass.cursor === '0') pass.node++

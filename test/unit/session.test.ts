@@ -15,6 +15,7 @@ import {
   type HttpSession,
 } from '../../src/session/index.js'
 import { readCookie, serializeCookie } from '../../src/session/session-cookie.js'
+import { waitFor } from '../../src/testing/index.js'
 import { TokenSigner } from '../../src/session/session-token.js'
 
 const secret = randomBytes(32).toString('base64')
@@ -198,6 +199,35 @@ void describe('the request session (memory backend)', () => {
       TypeError,
       "the store's copy is frozen",
     )
+  })
+
+  it('renewal: a request whose ID is due gets a new cookie, same user, same data', async () => {
+    const renewing = createSessionStore(valkit, {
+      name: 'renew',
+      secrets: [secret],
+      encryption,
+      renewAfter: 50,
+    })
+    try {
+      const io = createHttpSessions(renewing, { cookie: { name: 'sid', secure: false } })
+      const s = await renewing.create({ userId: 'r1', data: { n: 7 } })
+      await waitFor(() => Date.now() > s.createdAt + 60 || undefined, {
+        intervalMs: 10,
+        what: 'the ID to be due',
+      })
+      const lines: string[] = []
+      const session = await io.open(`sid=${s.token}`, undefined, (line) => lines.push(line) > 0)
+      assert.equal(lines.length, 1, 'a new cookie')
+      assert.notEqual(lines[0]!.split(';')[0], `sid=${s.token}`)
+      assert.deepEqual(
+        [session.meta.userId, session.n, session.meta.absoluteExpiresAt],
+        ['r1', 7, s.absoluteExpiresAt],
+      )
+      const old = await renewing.load(s.token)
+      assert.ok(old.found && old.session.readOnly, 'the old ID is read-only for the overlap')
+    } finally {
+      await renewing.close()
+    }
   })
 
   it('reserved names, meta, destroy and a forged cookie', async () => {
