@@ -7,8 +7,10 @@ import { loadScript, preloadScripts, runScript, type ScriptTarget } from '../../
 import { createKeySpace } from '../../src/core/keys/index.js'
 import type { RedisReply } from '../../src/core/driver/port.js'
 import { isValkitError } from '../../src/core/errors.js'
+import { createValkit } from '../../src/core/create-valkit.js'
 
 const incrCapped = loadScript(new URL('../fixtures/scripts/incr-capped-1.lua', import.meta.url))
+const busyWait = loadScript(new URL('../fixtures/scripts/busy-wait-1.lua', import.meta.url))
 
 /** A real @redis/client connection behind the ScriptTarget port; remembers which verbs it sent. */
 async function connect(url: string) {
@@ -84,6 +86,21 @@ for (const engine of testEngines()) {
       await assert.rejects(runScript(conn.target, incrCapped, [counter('ttl')], [5, 'soon']), (err) =>
         isValkitError(err, 'VALKIT_SCRIPT'),
       )
+    })
+
+    void it('connection.script() honours a per-call timeoutMs', async () => {
+      const valkit = createValkit({ url: server.url, env: {}, logger: false, commandTimeout: '5s' })
+      try {
+        await valkit.supervisor.waitFor('ready', 10_000)
+        await assert.rejects(
+          valkit.connection.script(busyWait, [counter('busy')], [50_000_000], { timeoutMs: 100 }),
+          (err: unknown) => isValkitError(err, 'VALKIT_TIMEOUT'),
+        )
+        // Without it the configured 5 s deadline applies, and the same script completes.
+        assert.equal(await valkit.connection.script(busyWait, [counter('busy')], [1000]), 1)
+      } finally {
+        await valkit.close()
+      }
     })
 
     void it('preloads scripts with SCRIPT LOAD so the first call is a single EVALSHA', async () => {

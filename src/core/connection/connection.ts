@@ -38,6 +38,7 @@ export interface ConnectionStats {
 
 const commandChannel = diagnostics.tracingChannel('valkit:core:command')
 const DRIVER_BUFFERS = Object.freeze({ buffers: true })
+const SCRIPT_BUFFERS = Object.freeze({ buffers: true })
 
 export class ValkitConnection implements Connection {
   readonly #driver: DriverPort
@@ -362,7 +363,21 @@ export class ValkitConnection implements Connection {
     args: readonly RedisArg[],
     options?: CallOptions,
   ): Promise<RedisReply> {
-    return runScript(this, script, keys, args, options?.buffers ? { buffers: true } : undefined)
+    const buffers = options?.buffers ? SCRIPT_BUFFERS : undefined
+    if (
+      options?.timeoutMs === undefined &&
+      options?.idempotent === undefined &&
+      options?.durable === undefined
+    ) {
+      return runScript(this, script, keys, args, buffers)
+    }
+    // The call's deadline, retry and durability options go with each command the script sends.
+    const { timeoutMs, idempotent, durable } = options
+    const target = {
+      command: (command: readonly RedisArg[], commandOptions?: { key?: RedisArg; buffers?: boolean }) =>
+        this.command(command, { ...commandOptions, timeoutMs, idempotent, durable }),
+    }
+    return runScript(target, script, keys, args, buffers)
   }
 
   pipeline(
