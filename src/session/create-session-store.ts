@@ -8,6 +8,7 @@ import { STORE_LOGGER } from './http-sessions.js'
 import { SessionKeys } from './session-keys.js'
 import { registerSessionMetrics } from './session-metrics.js'
 import { resolveSessionStoreOptions, type SessionStoreOptions } from './session-options.js'
+import { SessionReads } from './session-reads.js'
 import { SessionOperations } from './session-store.js'
 import { TokenSigner } from './session-token.js'
 import type { SessionStats, SessionStore } from './session-types.js'
@@ -89,7 +90,8 @@ export function createSessionStore(valkit: Valkit, options: SessionStoreOptions)
     local,
     channel,
   )
-  const ops = new SessionOperations(ctx)
+  const reads = new SessionReads(ctx)
+  const ops = new SessionOperations(ctx, reads)
   const users = new UserSessions(ctx)
   const unhooks: (() => void)[] = []
   const listener = (message: string | Buffer): void => {
@@ -112,8 +114,8 @@ export function createSessionStore(valkit: Valkit, options: SessionStoreOptions)
     name: resolved.name,
     ready: () => subscribed,
     create: (createOptions) => ops.create(createOptions),
-    load: (token, readOptions) => ops.load(token, readOptions),
-    read: (id, readOptions) => ops.read(id, readOptions),
+    load: (token, readOptions) => reads.load(token, readOptions),
+    read: (id, readOptions) => reads.read(id, readOptions),
     update: (session, changes, updateOptions) => ops.update(session, changes, updateOptions),
     destroy: (session) => ops.destroy(session),
     regenerate: (session, regenerateOptions) => ops.regenerate(session, regenerateOptions),

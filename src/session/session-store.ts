@@ -1,6 +1,5 @@
 import { ValkitError } from '../core/index.js'
 import type { RecordMeta } from './record-codec.js'
-import type { RawRecord, TouchOptions } from './session-backend.js'
 import { applyChanges, splitChanges } from './session-changes.js'
 import {
   anonymousTag,
@@ -16,15 +15,14 @@ import type {
   Session,
   SessionChanges,
   SessionCreateOptions,
-  SessionLookup,
-  SessionReadOptions,
   SessionRegenerateOptions,
   SessionRegenerateResult,
   SessionUpdateOptions,
   SessionUpdateResult,
   SessionWriteRefusal,
 } from './session-types.js'
-import { isTransportError, type StoreContext } from './store-context.js'
+import type { StoreContext } from './store-context.js'
+import type { SessionReads } from './session-reads.js'
 import { StoredSession } from './stored-session.js'
 
 const MAX_DEVICE = 256
@@ -66,20 +64,17 @@ const MAX_UPDATE_ATTEMPTS = 64
 type Refusal = { ok: false; reason: SessionWriteRefusal; version?: number }
 
 /**
- * Create, read, update, destroy and regenerate: the per-session operations of a store.
+ * Create, update, destroy and regenerate: the per-session writes of a store.
  *
  * @internal
  */
 export class SessionOperations {
-  private readonly touchOn: TouchOptions
-  private readonly touchOff: TouchOptions
   private readonly source: 'redis' | 'memory'
 
-  constructor(private readonly ctx: StoreContext) {
-    const renewAfterMs = String(ctx.options.renewAfterMs)
-    const touchIntervalMs = String(ctx.options.touchIntervalMs)
-    this.touchOn = { touch: true, renewAfterMs, touchIntervalMs }
-    this.touchOff = { touch: false, renewAfterMs, touchIntervalMs }
+  constructor(
+    private readonly ctx: StoreContext,
+    readonly reads: SessionReads,
+  ) {
     this.source = ctx.backend.kind
   }
 
@@ -163,156 +158,6 @@ export class SessionOperations {
     }
   }
 
-  load(token: string | undefined | null, options?: SessionReadOptions): Promise<SessionLookup> {
-    if (token === undefined || token === null || token === '') return Promise.resolve(this.miss('none'))
-    const verified = this.ctx.signer.verify(token)
-    if ('problem' in verified) {
-      this.ctx.counters.rejectedTokens++
-      this.ctx.metrics.rejected(verified.problem)
-      return Promise.resolve(this.miss(verified.problem === 'signature' ? 'forged' : 'malformed'))
-    }
-    return this.readVerified(verified.id, options)
-  }
-
-  read(id: string, options?: SessionReadOptions): Promise<SessionLookup> {
-    if (!isSessionId(id)) return Promise.resolve(this.miss('malformed'))
-    return this.readVerified(id, options)
-  }
-
-  /** A read of an ID known to be well formed. */
-  private async readVerified(
-    id: string,
-    options?: SessionReadOptions,
-    known?: string,
-  ): Promise<SessionLookup> {
-    const { ctx } = this
-    const ref = ctx.keys.ref(id)
-    ctx.counters.reads++
-    if (ctx.local !== null && ctx.valkit.supervisor.backend !== 'redis')
-      return this.fromLocal(ref, id, undefined)
-    let reply
-    try {
-      reply = await ctx.backend.touch(
-        ref,
-        options?.touch === false ? this.touchOff : this.touchOn,
-        known ?? ctx.codec.known(ref.handle),
-      )
-    } catch (err) {
-      ctx.failed(err)
-      if (ctx.local !== null && isTransportError(err)) return this.fromLocal(ref, id, err)
-      throw err
-    }
-    if (typeof reply === 'string') {
-      if (reply === 'malformed') {
-        await ctx.quarantine(ref, 'malformed')
-        return this.miss('corrupt')
-      }
-      ctx.metrics.read(reply)
-      if (reply === 'expired') ctx.ended('expired')
-      ctx.local?.dropHandle(ref.handle)
-      ctx.codec.forget(ref.handle)
-      return this.miss(reply)
-    }
-    if (
-      reply.record.data === null &&
-      ctx.codec.cached(ref.handle, reply.record.version, reply.record.owned) === undefined
-    ) {
-      // The cache dropped the data it said it held: read again, asking for it.
-      return this.readVerified(id, { touch: false }, '')
-    }
-    const session = this.toSession(
-      id,
-      ref,
-      reply.record,
-      reply.expiresAt,
-      reply.renewDue,
-      reply.kind === 'alias',
-      this.source,
-    )
-    if (!(session instanceof StoredSession)) {
-      await ctx.quarantine(ref, session.corrupt)
-      return this.miss('corrupt')
-    }
-    ctx.metrics.read(reply.kind)
-    ctx.local?.remember(ref.handle, {
-      id,
-      tag: ref.tag,
-      record: reply.record,
-      kind: reply.kind,
-      serverNow: reply.now,
-      localAt: Date.now(),
-      expiresAt: reply.expiresAt,
-    })
-    return { found: true, session }
-  }
-
-  /** A session from a raw record, or why the record cannot be trusted (the caller quarantines it). */
-  private toSession(
-    id: string,
-    ref: RecordRef,
-    record: RawRecord,
-    expiresAt: number,
-    renewDue: boolean,
-    readOnly: boolean,
-    source: 'redis' | 'memory' | 'local-copy',
-  ): StoredSession | { corrupt: string } {
-    const { ctx } = this
-    let decoded
-    try {
-      decoded =
-        record.data === null
-          ? ctx.codec.cached(ref.handle, record.version, record.owned)!
-          : ctx.codec.decode(ref.handle, record.data, record.owned, record.version)
-    } catch (err) {
-      return { corrupt: ctx.reasonOf(err) }
-    }
-    return new StoredSession(
-      id,
-      ref.handle,
-      {
-        userId: decoded.meta.userId,
-        device: decoded.meta.device,
-        version: record.version,
-        createdAt: record.createdAt,
-        lastSeenAt: record.lastSeenAt,
-        expiresAt,
-        absoluteExpiresAt: record.absoluteDeadline,
-        renewDue,
-        readOnly,
-        source,
-        data: decoded.data,
-      },
-      ctx.signer,
-    )
-  }
-
-  /** A read while Redis cannot answer: the local copy, or the transport error. */
-  private fromLocal(ref: RecordRef, id: string, err: unknown): SessionLookup {
-    const { ctx } = this
-    const snapshot = ctx.local!.get(ref.handle, id)
-    if (snapshot === undefined) {
-      if (err instanceof Error) throw err
-      throw new ValkitError(
-        'VALKIT_UNAVAILABLE',
-        'Cannot read the session: Redis/Valkey is unreachable and this instance holds no recent copy of it.',
-        { details: { operation: 'read' } },
-      )
-    }
-    const session = this.toSession(id, ref, snapshot.record, snapshot.expiresAt, false, true, 'local-copy')
-    if (!(session instanceof StoredSession)) {
-      ctx.local!.dropHandle(ref.handle)
-      return this.miss('corrupt')
-    }
-    ctx.counters.localReads++
-    ctx.metrics.localReads.inc()
-    return { found: true, session }
-  }
-
-  private miss(reason: Exclude<SessionLookup, { found: true }>['reason']): SessionLookup {
-    this.ctx.counters.misses++
-    return { found: false, reason }
-  }
-
   /**
    * Check-and-set writes of the whole data, merged field by field: the changes are applied to
    * the version read; when the record has moved on, to the version the script sends back, and
@@ -344,7 +189,7 @@ export class SessionOperations {
     if (session instanceof StoredSession && session.source !== 'local-copy' && !session.readOnly) {
       base = { version: session.version, meta: session, data: session.data }
     } else {
-      const lookup = await this.read(id, { touch: false })
+      const lookup = await this.reads.read(id, { touch: false })
       if (!lookup.found)
         return {
           ok: false,
@@ -354,7 +199,7 @@ export class SessionOperations {
       base = { version: lookup.session.version, meta: lookup.session, data: lookup.session.data }
     }
     if (expectedVersion !== null && expectedVersion !== base.version) {
-      const fresh = await this.read(id, { touch: false })
+      const fresh = await this.reads.read(id, { touch: false })
       if (!fresh.found)
         return {
           ok: false,
