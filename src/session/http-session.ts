@@ -58,7 +58,14 @@ export interface HttpSession {
   readonly meta: HttpSessionMeta
 }
 
-/** Names `req.session` reserves for itself. */
+/**
+ * Names `req.session` reserves for itself (assigning one throws a `TypeError`).
+ *
+ * @example
+ * ```ts
+ * HTTP_SESSION_RESERVED.includes('save') // true: store it under another name
+ * ```
+ */
 export const HTTP_SESSION_RESERVED = Object.freeze(['regenerate', 'destroy', 'save', 'meta'])
 
 /** What an adapter hands {@link openHttpSession}. @internal */

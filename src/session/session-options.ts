@@ -137,7 +137,14 @@ export interface ResolvedSessionStoreOptions {
   readonly compression: CodecCompression
 }
 
-/** Defaults of {@link SessionStoreOptions}. */
+/**
+ * Defaults of {@link SessionStoreOptions}.
+ *
+ * @example
+ * ```ts
+ * SESSION_DEFAULTS.idleTimeoutMs // 1_800_000 (30 min)
+ * ```
+ */
 export const SESSION_DEFAULTS = Object.freeze({
   name: 'default',
   idleTimeoutMs: 30 * 60_000,
@@ -155,7 +162,14 @@ export const SESSION_DEFAULTS = Object.freeze({
   compression: 'none',
 } as const)
 
-/** Shortest secret accepted, in bytes. */
+/**
+ * Shortest cookie secret accepted, in bytes.
+ *
+ * @example
+ * ```ts
+ * const secret = randomBytes(MIN_SECRET_BYTES).toString('base64')
+ * ```
+ */
 export const MIN_SECRET_BYTES = 32
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/

@@ -3,7 +3,15 @@
  * (Redis `TIME`), the clock every timeout is enforced with.
  */
 
-/** A session as read: its identity, lifetime and data. */
+/**
+ * A session as read: its identity, lifetime and data.
+ *
+ * @example
+ * ```ts
+ * const session = await sessions.create({ userId: 42, device: 'phone' })
+ * res.setHeader('Set-Cookie', `__Host-session=${session.token}; Path=/; HttpOnly; Secure; SameSite=Lax`)
+ * ```
+ */
 export interface Session {
   /** The session ID (secret: it is what the cookie proves). Never log it. */
   readonly id: string
@@ -180,7 +188,17 @@ export interface SessionStats {
   readonly active: number | null
 }
 
-/** A session store: encrypted, server-enforced timeouts, per-user index, revocation. */
+/**
+ * A session store: encrypted, server-enforced timeouts, per-user index, revocation. Made by
+ * `createSessionStore(valkit, options)`.
+ *
+ * @example
+ * ```ts
+ * const found = await sessions.load(req.cookies['__Host-session'])
+ * if (!found.found) return res.status(401).json({ reason: found.reason })
+ * await sessions.update(found.session, { set: { lastPage: req.path } })
+ * ```
+ */
 export interface SessionStore {
   /** The store's name (its key space). */
   readonly name: string

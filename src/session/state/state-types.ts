@@ -56,6 +56,13 @@ export interface StateStoreStats {
  * A store of typed, versioned documents (agent state and context that must outlive a request
  * or a process): optimistic concurrency with a conflict result, optional TTL, the last N
  * versions kept, values encrypted when the store is marked sensitive.
+ *
+ * @example
+ * ```ts
+ * const doc = await agents.get('run:7')
+ * const put = await agents.put('run:7', { ...doc!.value, step: 2 }, { ifVersion: doc!.version })
+ * if (!put.ok) retryWith(put.current)
+ * ```
  */
 export interface StateStore<T> {
   readonly name: string
