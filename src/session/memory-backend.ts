@@ -273,7 +273,9 @@ export class MemorySessionBackend implements SessionBackend {
     const until = Math.min(now + overlapMs, a, s + i)
     if (overlapMs <= 0 || until <= now) {
       this.deleteHash(ref.record)
-      if (o === 1) this.zset(ref.index, now)?.delete(ref.handle)
+      // Listed one more second, so the second step of regenerate can prove no revoke came between.
+      const index = o === 1 ? this.zset(ref.index, now) : undefined
+      if (index?.has(ref.handle) === true) index.set(ref.handle, now + 1000)
     } else {
       fields.set('r', Buffer.from(String(until)))
       fields.set('v', Buffer.from(String(v + 1)))

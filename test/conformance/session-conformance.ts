@@ -232,6 +232,19 @@ export function sessionConformance(open: OpenStore): void {
     assert.deepEqual(conflict, { ok: false, reason: 'conflict', version: 1 })
   })
 
+  it('regenerate with no overlap: the old ID is gone at once, the user stays logged in', async () => {
+    const { store } = await open({ overlap: 0 })
+    const s = await store.create({ userId: 'no-overlap', data: { a: 1 } })
+    const next = await store.regenerate(s)
+    assert.ok(next.ok)
+    assert.deepEqual(await store.read(s.id), { found: false, reason: 'none' })
+    assert.deepEqual(found(await store.read(next.session.id)).data, { a: 1 })
+    assert.deepEqual(
+      (await store.list('no-overlap')).map((i) => i.handle),
+      [next.session.handle],
+    )
+  })
+
   it("a user's index: list with device, created and last seen; revoke one; revoke all except the current one", async () => {
     const { store, peer } = await open()
     const phone = await store.create({ userId: 'u1', device: 'phone' })

@@ -1,7 +1,8 @@
 --[[ First step of regenerate: turn a live session's ID into a read-only alias until the end of
   the overlap window (so requests already in flight with it still read it), and return its
   fields so the caller can write them under the new ID. From now on no write through the old ID
-  is accepted. With an overlap of 0 the record is deleted at once.
+  is accepted. With an overlap of 0 the record is deleted at once (its handle stays listed for
+  one more second, for the second step of regenerate).
   KEYS[1] session record (hash)
   KEYS[2] the user's index (sorted set: handle -> expiry in server ms)
   ARGV[1] the record's handle
@@ -52,7 +53,8 @@ local untilMs = math.min(now + overlap, a, s + i)
 if overlap <= 0 or untilMs <= now then
   redis.call('DEL', KEYS[1])
   if o == 1 then
-    redis.call('ZREM', KEYS[2], handle)
+    -- Listed one more second, so the second step of regenerate can prove no revoke came between.
+    redis.call('ZADD', KEYS[2], 'XX', now + 1000, handle)
   end
 else
   redis.call('HSET', KEYS[1], 'r', untilMs, 'v', v + 1)
