@@ -453,9 +453,10 @@ export function coordConformance(open: OpenCoord): void {
     const reports: string[] = []
     a.onStuckLock((lock) => reports.push(`${lock.kind} ${lock.resource} ${lock.agent} ${lock.recovered}`))
     const agent = `hog-${randomBytes(3).toString('hex')}`
-    const hog = await held(await a.acquire(r, { agent, ttl: 300, watchdog: true }))
+    const hog = await held(await a.acquire(r, { agent, ttl: '30s', watchdog: true }))
     const next = await held(await b.acquire(r, { wait: '20s' }))
     assert.ok(next.token > hog.token)
+    await waitFor(() => reports.length > 0 || undefined, { what: 'the report' })
     assert.deepEqual(reports, [`mutex ${r} ${agent} true`])
     assert.equal(a.stats().locksRecovered, 1)
     await waitFor(() => hog.signal.aborted || undefined, { what: 'the stuck holder to find its lease lost' })

@@ -41,7 +41,7 @@ void describe('coord conformance: memory backend', () => {
 })
 
 for (const engine of testEngines()) {
-  void describe(`coord conformance: ${engine}`, { timeout: 60_000 }, () => {
+  void describe(`coord conformance: ${engine}`, { timeout: 180_000 }, () => {
     let server: ServerHandle
     let valkit: Valkit
     const prefix = `t-coord-${randomBytes(4).toString('hex')}`
@@ -60,7 +60,7 @@ for (const engine of testEngines()) {
     coordConformance(open)
   })
 
-  void describe(`coord conformance: ${engine} Cluster`, { timeout: 90_000 }, () => {
+  void describe(`coord conformance: ${engine} Cluster`, { timeout: 180_000 }, () => {
     let cluster: ClusterHandle
     let valkit: Valkit
     const prefix = `t-coord-cl-${randomBytes(4).toString('hex')}`
