@@ -225,12 +225,14 @@ for (const engine of testEngines()) {
       for (let round = 0; round < 200; round++) {
         const s = await writers[0]!.create({ data: { round } })
         const results = await Promise.all([
+          // Updates of the session as read (one round trip each, as a request does), the destroy
+          // issued after the first ones and before the last, each writer on its own connection.
           ...writers.flatMap((w, i) => [
-            w.update(s.id, { set: { [`a${i}`]: round } }),
-            w.update(s.id, { set: { [`b${i}`]: round } }),
+            w.update(s, { set: { [`a${i}`]: round } }),
+            w.update(s, { set: { [`b${i}`]: round } }),
           ]),
           destroyer.destroy(s.id),
-          ...writers.map((w, i) => w.update(s.id, { set: { [`c${i}`]: round } })),
+          ...writers.map((w, i) => w.update(s, { set: { [`c${i}`]: round } })),
         ])
         applied += results.filter((r) => typeof r === 'object' && r.ok).length
         assert.equal(
