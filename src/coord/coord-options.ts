@@ -34,7 +34,14 @@ export interface CoordDeadlockOptions {
   readonly maxHold?: Duration
 }
 
-/** Options of {@link createCoord}, the defaults of every lock, semaphore and election made on it. */
+/**
+ * Options of `createCoord`, the defaults of every lock, semaphore and election made on it.
+ *
+ * @example
+ * ```ts
+ * const coord = createCoord(valkit, { ttl: '30s', wait: '5s', fair: true, durable: { replicas: 1 } })
+ * ```
+ */
 export interface CoordOptions {
   /**
    * How long a grant lives on the server unless it is extended (milliseconds or `'10s'`): a
@@ -106,7 +113,14 @@ export interface ResolvedCoordOptions {
   readonly deadlock: false | { readonly sweepIntervalMs: number; readonly maxHoldMs: number }
 }
 
-/** Defaults of {@link CoordOptions}. */
+/**
+ * Defaults of {@link CoordOptions}, resolved.
+ *
+ * @example
+ * ```ts
+ * COORD_DEFAULTS.ttlMs // 10000
+ * ```
+ */
 export const COORD_DEFAULTS: ResolvedCoordOptions = Object.freeze({
   ttlMs: 10_000,
   waitMs: 10_000,

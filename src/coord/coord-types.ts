@@ -9,7 +9,15 @@ import type { AcquireOptions, AcquireResult, Lease, WithLockResult } from './lea
 import type { ReadWriteLock } from './read-write-lock.js'
 import type { ResourceState, Semaphore, SemaphoreOptions } from './semaphore.js'
 
-/** What `coord.stats()` returns: this instance's counters and what it holds now. */
+/**
+ * What `coord.stats()` returns: this instance's counters and what it holds now (the same
+ * numbers as the `valkit_coord_*` metrics).
+ *
+ * @example
+ * ```ts
+ * const { held, waiting, timeouts } = coord.stats()
+ * ```
+ */
 export interface CoordStats {
   /** Grants made to this instance (mutex, permits, read/write slots, leaderships). */
   readonly granted: number
@@ -39,7 +47,16 @@ export interface CoordStats {
 
 /**
  * Coordination between processes on Redis/Valkey: mutexes with fencing tokens, counting
- * semaphores, read/write locks, and the helpers built on them. Made by {@link createCoord}.
+ * semaphores, read/write locks, and the helpers built on them. Made by `createCoord`.
+ *
+ * @example
+ * ```ts
+ * const coord = createCoord(valkit)
+ * const got = await coord.acquire('report:2026-12', { ttl: '30s', wait: '5s', fair: true })
+ * if (got.acquired) {
+ *   try { await buildReport({ fence: got.lease.token }) } finally { await got.lease.release() }
+ * }
+ * ```
  */
 export interface Coord {
   /**

@@ -5,7 +5,14 @@ import type { SlotKind, SlotRef } from './slot-backend.js'
 import type { Waiter } from './waiting.js'
 import type { Cycle, StuckHold, WaitGraph } from './wait-graph.js'
 
-/** A lock held longer than `deadlock.maxHold`, as reported to `coord.onStuckLock` listeners. */
+/**
+ * A lock held longer than `deadlock.maxHold`, as reported to `coord.onStuckLock` listeners.
+ *
+ * @example
+ * ```ts
+ * coord.onStuckLock(({ kind, resource, agent, heldMs }) => alert(`${agent} held ${kind} ${resource} for ${heldMs} ms`))
+ * ```
+ */
 export interface StuckLock {
   /** `mutex`, `semaphore`, `rwlock` or `leader`. */
   readonly kind: SlotKind

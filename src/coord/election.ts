@@ -4,7 +4,15 @@ import { durationOption } from './coord-options.js'
 import type { LeaseImpl } from './lease.js'
 import type { SlotRef } from './slot-backend.js'
 
-/** A leadership term, as `onElected` receives it. */
+/**
+ * A leadership term, as `onElected` receives it.
+ *
+ * @example
+ * ```ts
+ * const term = await coord.election('billing-cron').elected()
+ * term.signal.addEventListener('abort', () => stopWork())
+ * ```
+ */
 export interface LeaderTerm {
   /** The election group. */
   readonly group: string

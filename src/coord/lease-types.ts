@@ -69,17 +69,40 @@ export type NotAcquiredReason =
   /** The caller's `signal` aborted the wait. */
   | 'aborted'
 
-/** What `acquire` resolves with: a lease, or why there is none. Not being granted is a result, not an error. */
+/**
+ * What `acquire` resolves with: a lease, or why there is none. Not being granted is a result, not an error.
+ *
+ * @example
+ * ```ts
+ * const got = await coord.acquire('sync:crm', { wait: 0 })
+ * if (!got.acquired) return got.reason // 'busy'
+ * ```
+ */
 export type AcquireResult =
   | { readonly acquired: true; readonly lease: Lease }
   | { readonly acquired: false; readonly reason: NotAcquiredReason }
 
-/** What `withLock` and its relatives resolve with. */
+/**
+ * What `withLock` and its relatives resolve with.
+ *
+ * @example
+ * ```ts
+ * const r = await coord.withLock('sync:crm', () => syncCrm())
+ * if (r.acquired) console.log(r.value, r.token)
+ * ```
+ */
 export type WithLockResult<T> =
   | { readonly acquired: true; readonly value: T; readonly token: number }
   | { readonly acquired: false; readonly reason: NotAcquiredReason }
 
-/** Per-call options of every acquire (mutex, semaphore, read/write lock). Defaults come from the coord's options. */
+/**
+ * Per-call options of every acquire (mutex, semaphore, read/write lock). Defaults come from the coord's options.
+ *
+ * @example
+ * ```ts
+ * await coord.acquire('doc:9', { ttl: '20s', wait: '2s', fair: true, watchdog: true, maxHold: '10m', agent: 'agent-7' })
+ * ```
+ */
 export interface AcquireOptions {
   /** Time to live of the grant. @defaultValue the coord's `ttl` ('10s') */
   readonly ttl?: Duration

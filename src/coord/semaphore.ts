@@ -5,7 +5,14 @@ import type { AcquireOptions, AcquireResult, Lease, WithLockResult } from './lea
 import type { SlotRef } from './slot-backend.js'
 import { withLease } from './with-lease.js'
 
-/** Options of `coord.semaphore()`. */
+/**
+ * Options of `coord.semaphore()`.
+ *
+ * @example
+ * ```ts
+ * const gpus = coord.semaphore('gpu-workers', { limit: 4 })
+ * ```
+ */
 export interface SemaphoreOptions {
   /** How many holders at once (LLM concurrency slots, GPU workers, browser sessions). Every user of one semaphore must pass the same limit. */
   readonly limit: number

@@ -10,7 +10,15 @@ export interface TransactionReads {
   command(args: readonly RedisArg[]): Promise<RedisReply>
 }
 
-/** What `coord.transaction` resolves with. A conflict that outlasted the retries is a result. */
+/**
+ * What `coord.transaction` resolves with. A conflict that outlasted the retries is a result.
+ *
+ * @example
+ * ```ts
+ * const r = await coord.transaction(['{cart}:7'], async (tx) => [['HSET', '{cart}:7', 'total', Number(await tx.get('{cart}:7:n')) * 2]])
+ * if (!r.committed) console.log(r.reason, r.attempts)
+ * ```
+ */
 export type TransactionResult =
   | { readonly committed: true; readonly replies: readonly RedisReply[]; readonly attempts: number }
   | { readonly committed: false; readonly reason: 'conflict' | 'aborted'; readonly attempts: number }
