@@ -32,7 +32,7 @@ for (const engine of testEngines()) {
       await server?.stop()
     })
 
-    it('the cycle is found when it closes and broken by aborting the youngest waiter; the others are served', async () => {
+    it('the cycle is found when it closes and broken by aborting the youngest waiter; the others are served', async (t) => {
       const coord = createCoord(valkit)
       const agents = [
         { agent: 'a', hold: 'L1', wait: 'L2' },
@@ -71,6 +71,9 @@ for (const engine of testEngines()) {
           outcomes.map((o) => o.event),
           ['granted', 'granted', 'deadlock'],
           JSON.stringify(outcomes),
+        )
+        t.diagnostic(
+          `the victim's wait lasted ${String(outcomes[2]!.ms)} ms before VALKIT_DEADLOCK (its wait allowed 20 s)`,
         )
       } finally {
         for (const a of agents) {
