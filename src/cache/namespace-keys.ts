@@ -5,7 +5,7 @@ import { escapeGlob, type KeySpace } from '../core/index.js'
  *
  * ```
  * {prefix}:v1:cache:{ns}:v:<key>     a value                 {prefix}:v1:cache:{ns}:t:<tag>   a tag's set of value keys
- * {prefix}:v1:cache:{ns}:te:<tag>    a tag's last invalidation (server ms)
+ * {prefix}:v1:cache:{ns}:te:<tag>    a tag's last invalidation (server µs)
  * {prefix}:v1:cache:{ns}:l:<key>     a getOrSet lease        {prefix}:v1:cache:{ns}:fence      the leases' fencing counter
  * {prefix}:v1:cache:{ns}:events      the invalidation channel
  * ```

@@ -6,10 +6,12 @@
   KEYS[1] value key      KEYS[2] lease key      KEYS[3] the namespace's fencing counter
   ARGV[1] lease time to live in ms (0: no lease wanted, only the server time)
   Returns { 1, frame }              a fresh value is there now
-        | { 2, now ms, token }      go ahead: the lease is ours (token 0 when none was wanted)
-        | { 3, now ms, ms left }    another loader holds the lease for that long yet ]]
+        | { 2, now µs, token }      go ahead: the lease is ours (token 0 when none was wanted)
+        | { 3, now µs, ms left }    another loader holds the lease for that long yet
+  (now in microseconds: the load's start, compared with tags' invalidation times by store-loaded) ]]
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = math.floor(nowUs / 1000)
 local v = redis.call('GET', KEYS[1])
 if v then
   local freshUntil = 0
@@ -26,12 +28,12 @@ if v then
 end
 local ttl = tonumber(ARGV[1])
 if ttl <= 0 then
-  return { 2, now, 0 }
+  return { 2, nowUs, 0 }
 end
 local left = redis.call('PTTL', KEYS[2])
 if left > 0 then
-  return { 3, now, left }
+  return { 3, nowUs, left }
 end
 local token = redis.call('INCR', KEYS[3])
 redis.call('SET', KEYS[2], token, 'PX', ttl)
-return { 2, now, token }
+return { 2, nowUs, token }

@@ -1,5 +1,5 @@
 --[[ Delete the values listed in tag sets (hard delete), the sets once empty, and record when
-  each tag was invalidated (server ms), so a getOrSet load that began before does not store
+  each tag was invalidated (server µs), so a getOrSet load that began before does not store
   what it read (store-loaded checks it).
   The call passes a variable number of keys: one set per tag (KEYS[1..n]), then one
   last-invalidation key per tag (KEYS[n+1..2n]). The value keys are read from the sets; they
@@ -13,11 +13,12 @@
 local batch = tonumber(ARGV[1])
 local n = #KEYS / 2
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Microseconds need 16 digits: format them, a bare number would be written as 1.7e+15.
+local stamp = string.format('%.0f', tonumber(t[1]) * 1000000 + tonumber(t[2]))
 local deleted = 0
 local left = 0
 for i = 1, n do
-  redis.call('SET', KEYS[n + i], now, 'PX', ARGV[2])
+  redis.call('SET', KEYS[n + i], stamp, 'PX', ARGV[2])
   local members = redis.call('SPOP', KEYS[i], batch)
   if #members > 0 then
     deleted = deleted + redis.call('UNLINK', unpack(members))

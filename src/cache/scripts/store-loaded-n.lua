@@ -6,7 +6,7 @@
   KEYS[1] value key      KEYS[2] lease key
   ARGV[1] framed value   ARGV[2] time to live in ms (fresh + stale window, > 0)
   ARGV[3] lease token ('0': the load holds no lease)
-  ARGV[4] when the load began, server ms from begin-load ('0': no tag to check)
+  ARGV[4] when the load began, server µs from begin-load ('0': no tag to check)
   ARGV[5] n, the number of tags
   ARGV[6] the namespace's channel
   ARGV[7] message announcing the write    ARGV[8] message announcing a release without a value
@@ -29,8 +29,8 @@ local n = tonumber(ARGV[5])
 local began = tonumber(ARGV[4])
 if began > 0 then
   local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local stale = now - began > tonumber(ARGV[9])
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local stale = now - began > tonumber(ARGV[9]) * 1000
   for i = 3 + n, 2 + 2 * n do
     local at = redis.call('GET', KEYS[i])
     if stale or (at and tonumber(at) >= began) then
