@@ -66,7 +66,8 @@ export async function createServer(options: ServerOptions = {}): Promise<ValkitS
     }),
   })
 
-  const hub = new SnapshotHub(instance, resolved.snapshotIntervalMs)
+  // panels were validated by resolveServerOptions (before anything started)
+  const hub = new SnapshotHub(instance, resolved.snapshotIntervalMs, options.panels)
   const streams: OpenStreams = new Set()
   app.addHook('preClose', async () => {
     for (const end of [...streams]) end()

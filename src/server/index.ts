@@ -21,4 +21,30 @@ export {
 export { SnapshotHub, type DashboardSnapshot, type HubMessage, type HubValkit } from './snapshot-hub.js'
 export type { CachesSection, CacheNamespaceStats, CacheExtraStats } from './cache-section.js'
 export type { CacheCounters, CacheExtraSeries } from './cache-totals.js'
+export type {
+  RateLimitSection,
+  RateLimiterPanelStats,
+  RulePanelStats,
+  LlmBudgetPanelStats,
+  LimitedKey,
+} from './ratelimit-section.js'
+export type {
+  CoordSection,
+  LeaseCounts,
+  LeaderGroupStats,
+  WaitStats,
+  ResourcePanelState,
+  StuckLockReport,
+} from './coord-section.js'
+export type { SessionsSection, SessionStorePanelStats, SessionMinute } from './session-section.js'
+export type { Counted, SectionInterval } from './rate-tracker.js'
+export type { SectionExtra } from './section-series.js'
+export {
+  resolvePanelsOptions,
+  MAX_PANEL_RESOURCES,
+  type DashboardPanelsOptions,
+  type ResolvedPanelsOptions,
+  type PanelRateLimiter,
+  type PanelCoord,
+} from './panel-sources.js'
 export { PROMETHEUS_CONTENT_TYPE } from './routes/health-routes.js'

@@ -2,16 +2,22 @@ import type { ValkitCore } from '../core/api-types.js'
 import type { MetricSnapshot } from '../core/index.js'
 import type { ValkitOptions } from '../core/config/index.js'
 import { invalidOption } from '../core/errors.js'
+import {
+  resolvePanelsOptions,
+  type DashboardPanelsOptions,
+  type ResolvedPanelsOptions,
+} from './panel-sources.js'
 
 /**
  * What the server needs from a valkit instance: the core (supervisor, health) plus the
- * metrics registry it exposes on `/metrics` and reads for the dashboard's cache panel
- * (`snapshot()`, `prefix`). A `Valkit` from `createValkit()` satisfies it.
+ * metrics registry it exposes on `/metrics` and reads for the dashboard's cache, rate limiting,
+ * coordination and sessions panels (`snapshot()`, `prefix`). A `Valkit` from `createValkit()`
+ * satisfies it.
  */
 export interface ServerValkit extends ValkitCore {
   readonly metrics: {
     toPrometheus(): string
-    /** Plain data of every metric; without it the dashboard's `caches` section stays empty. */
+    /** Plain data of every metric; without it the dashboard's registry sections stay empty. */
     snapshot?(): readonly MetricSnapshot[]
     /** Prefix of every metric name. @defaultValue `'valkit_'` */
     readonly prefix?: string
@@ -68,6 +74,13 @@ export interface ServerOptions {
   readonly keepAliveMs?: number
   /** Environment read for the token. @defaultValue `process.env` */
   readonly env?: NodeJS.ProcessEnv
+  /**
+   * Objects the dashboard cannot find in the metrics registry: rate limiters whose top limited
+   * keys it lists, and a coord whose resources and stuck locks it shows. Everything else in the
+   * rate limiting, coordination and sessions panels needs no registration.
+   * @defaultValue `{}`
+   */
+  readonly panels?: DashboardPanelsOptions
 }
 
 /** {@link ServerOptions} after defaults and validation. */
@@ -79,9 +92,10 @@ export interface ResolvedServerOptions {
   readonly logLevel: ServerLogLevel
   readonly snapshotIntervalMs: number
   readonly keepAliveMs: number
+  readonly panels: ResolvedPanelsOptions
 }
 
-const DEFAULTS: ResolvedServerOptions = Object.freeze({
+const DEFAULTS: Omit<ResolvedServerOptions, 'panels'> = Object.freeze({
   host: '127.0.0.1',
   port: 7379,
   metricsPublic: false,
@@ -136,5 +150,6 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
       50,
     ),
     keepAliveMs: positiveInt('keepAliveMs', options.keepAliveMs, DEFAULTS.keepAliveMs, 100),
+    panels: resolvePanelsOptions(options.panels),
   }
 }

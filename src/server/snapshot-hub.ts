@@ -9,6 +9,10 @@ import type {
   TopologyReport,
 } from '../core/health-types.js'
 import { CacheSection, type CachesSection } from './cache-section.js'
+import { CoordSectionBuilder, type CoordSection } from './coord-section.js'
+import { PanelSources, resolvePanelsOptions, type DashboardPanelsOptions } from './panel-sources.js'
+import { RateLimitSectionBuilder, type RateLimitSection } from './ratelimit-section.js'
+import { SessionSectionBuilder, type SessionsSection } from './session-section.js'
 
 /** The live view the dashboard draws, sent as a `snapshot` event on `/api/events`. */
 export interface DashboardSnapshot {
@@ -38,11 +42,54 @@ export interface DashboardSnapshot {
   readonly history: readonly StateChange[]
   /** The caches of this process (`createCache` on this valkit), read from its metrics registry. */
   readonly caches: CachesSection
+  /** The rate limiters and LLM budgets of this process (`createRateLimiter`, `createLlmBudget`). */
+  readonly ratelimit: RateLimitSection
+  /** This process's locks, waiters, leaders and deadlocks (`createCoord`). */
+  readonly coord: CoordSection
+  /** The session stores of this process (`createSessionStore`). */
+  readonly sessions: SessionsSection
+}
+
+/** The sections read from the metrics registry, all at one moment. */
+interface RegistrySections {
+  readonly caches: CachesSection
+  readonly ratelimit: RateLimitSection
+  readonly coord: CoordSection
+  readonly sessions: SessionsSection
+}
+
+function emptySections(at: number): RegistrySections {
+  return {
+    caches: { at, interval: null, namespaces: [], extras: [] },
+    ratelimit: { at, interval: null, limiters: [], budgets: [], extras: [] },
+    coord: {
+      at,
+      interval: null,
+      present: false,
+      held: { total: 0, byKind: {} },
+      waiting: { total: 0, byKind: {} },
+      leaders: [],
+      acquires: {},
+      waits: [],
+      releases: { total: 0, perSecond: null },
+      leasesLost: { total: 0, perSecond: null },
+      deadlocksBroken: null,
+      locksRecovered: null,
+      fencedWrites: {},
+      cas: {},
+      idempotent: {},
+      transactions: {},
+      resources: null,
+      stuckLocks: null,
+      extras: [],
+    },
+    sessions: { at, interval: null, minute: null, stores: [], extras: [] },
+  }
 }
 
 /**
  * What the hub reads from a valkit instance: the core, and the metrics registry's plain data when
- * there is one (without it the `caches` section stays empty).
+ * there is one (without it the `caches`, `ratelimit`, `coord` and `sessions` sections stay empty).
  */
 export type HubValkit = ValkitCore & {
   readonly metrics?: { snapshot?(): readonly MetricSnapshot[]; readonly prefix?: string }
@@ -80,16 +127,28 @@ export class SnapshotHub {
   readonly #valkit: HubValkit
   readonly #intervalMs: number
   readonly #caches: CacheSection
+  readonly #ratelimit: RateLimitSectionBuilder
+  readonly #coord: CoordSectionBuilder
+  readonly #sessions: SessionSectionBuilder
+  readonly #panels: PanelSources
   readonly #listeners = new Set<(message: HubMessage) => void>()
   #timer: NodeJS.Timeout | undefined
   #unsubscribe: (() => void) | undefined
   #inFlight = false
   #last: DashboardSnapshot | undefined
 
-  constructor(valkit: HubValkit, intervalMs: number) {
+  /**
+   * `panels`: objects the registry does not hold (validated here, `VALKIT_INVALID_OPTION`). The
+   * hub listens for the coord's stuck-lock reports from now until `close()`.
+   */
+  constructor(valkit: HubValkit, intervalMs: number, panels?: DashboardPanelsOptions) {
     this.#valkit = valkit
     this.#intervalMs = intervalMs
     this.#caches = new CacheSection(intervalMs)
+    this.#ratelimit = new RateLimitSectionBuilder(intervalMs)
+    this.#coord = new CoordSectionBuilder(intervalMs)
+    this.#sessions = new SessionSectionBuilder(intervalMs)
+    this.#panels = new PanelSources(resolvePanelsOptions(panels))
   }
 
   /** The last snapshot built, if any. */
@@ -112,9 +171,15 @@ export class SnapshotHub {
     const supervisor = this.#valkit.supervisor
     // Read the registry first, synchronously: the rates then cover the time between two calls,
     // not the time INFO took to answer.
-    const caches = this.#readCaches()
+    const sections = this.#readSections()
+    const deadlineMs = Math.max(3000, this.#intervalMs * 3)
+    const live = this.#panels.coordLive(deadlineMs)
+    const withLive = async (): Promise<RegistrySections> => {
+      const { resources, stuckLocks } = await live
+      return { ...sections, coord: { ...sections.coord, resources, stuckLocks } }
+    }
     try {
-      const report = await withDeadline(this.#valkit.health(), Math.max(3000, this.#intervalMs * 3))
+      const [report, parts] = await Promise.all([withDeadline(this.#valkit.health(), deadlineMs), withLive()])
       const info = report.server
       const snap: DashboardSnapshot = {
         at: report.at,
@@ -141,11 +206,12 @@ export class SnapshotHub {
         hitRate: info ? info.hitRate : null,
         findings: report.findings,
         history: supervisor.history(),
-        caches,
+        ...parts,
       }
       this.#last = snap
       return snap
     } catch (err) {
+      const parts = await withLive()
       const snap: DashboardSnapshot = {
         at: Date.now(),
         state: supervisor.state,
@@ -165,22 +231,44 @@ export class SnapshotHub {
           },
         ],
         history: supervisor.history(),
-        caches,
+        ...parts,
       }
       this.#last = snap
       return snap
     }
   }
 
-  #readCaches(): CachesSection {
+  #readSections(): RegistrySections {
     const metrics = this.#valkit.metrics
     const at = Date.now()
+    const prefix = metrics?.prefix ?? 'valkit_'
+    let data: readonly MetricSnapshot[]
     try {
-      const data = metrics?.snapshot?.() ?? []
-      return this.#caches.build(data, metrics?.prefix ?? 'valkit_', at)
+      data = metrics?.snapshot?.() ?? []
     } catch {
       // a registry that cannot be read must not stop the snapshot
-      return this.#last?.caches ?? { at, interval: null, namespaces: [], extras: [] }
+      const last = this.#last
+      return last
+        ? { caches: last.caches, ratelimit: last.ratelimit, coord: last.coord, sessions: last.sessions }
+        : emptySections(at)
+    }
+    const empty = emptySections(at)
+    const last = this.#last
+    // each section on its own: one that fails keeps its last value, the others go on
+    const safely = <K extends keyof RegistrySections>(key: K, build: () => RegistrySections[K]) => {
+      try {
+        return build()
+      } catch {
+        return last?.[key] ?? empty[key]
+      }
+    }
+    return {
+      caches: safely('caches', () => this.#caches.build(data, prefix, at)),
+      ratelimit: safely('ratelimit', () =>
+        this.#ratelimit.build(data, prefix, at, this.#panels.topLimited()),
+      ),
+      coord: safely('coord', () => this.#coord.build(data, prefix, at)),
+      sessions: safely('sessions', () => this.#sessions.build(data, prefix, at)),
     }
   }
 
@@ -188,6 +276,7 @@ export class SnapshotHub {
   close(): void {
     this.#listeners.clear()
     this.#stop()
+    this.#panels.close()
   }
 
   #start(): void {
