@@ -4,6 +4,9 @@
 
 import { cachePanel } from './cache-panel.js'
 import { chart, MAX_POINTS, WINDOW_MS } from './chart.js'
+import { coordPanel } from './coord-panel.js'
+import { ratelimitPanel } from './ratelimit-panel.js'
+import { sessionPanel } from './session-panel.js'
 import { fmtBytes, fmtDuration, fmtMs, fmtNumber, fmtTime } from './format.js'
 import { h, kv, panel, setText } from './ui.js'
 
@@ -215,6 +218,9 @@ const PANELS = [
   latencyPanel,
   opsPanel,
   cachePanel,
+  ratelimitPanel,
+  coordPanel,
+  sessionPanel,
   findingsPanel,
 ]
 

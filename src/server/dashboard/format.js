@@ -16,7 +16,9 @@ export function fmtMs(ms) {
   if (ms === 0) return '0'
   if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`
   if (ms < 10) return `${+ms.toFixed(2)} ms`
-  return `${+ms.toFixed(ms < 100 ? 1 : 0)} ms`
+  if (ms < 1000) return `${+ms.toFixed(ms < 100 ? 1 : 0)} ms`
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`
+  return `${+(ms / 60_000).toFixed(1)} min`
 }
 
 export function fmtNumber(n) {
@@ -54,4 +56,27 @@ export function fmtTime(at) {
 
 export function fmtSpan(ms) {
   return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${Math.round(ms / 1000)} s`
+}
+
+/** A large count in a few characters: `12.3K`, `4.5M`. */
+export function fmtCompact(n) {
+  if (n === null || n === undefined) return '—'
+  return new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 }).format(n)
+}
+
+/** Dollars: `$12.34`, `$0.0042` (small amounts keep two significant digits). */
+export function fmtUsd(n) {
+  if (n === null || n === undefined) return '—'
+  if (n === 0) return '$0'
+  const abs = Math.abs(n)
+  const opts =
+    abs >= 1 ? { minimumFractionDigits: 2, maximumFractionDigits: 2 } : { maximumSignificantDigits: 2 }
+  return `$${new Intl.NumberFormat('en-US', opts).format(n)}`
+}
+
+/** A per-minute count: `12/min`. */
+export function fmtPerMinute(n) {
+  if (n === null || n === undefined) return '—'
+  const digits = n >= 10 ? 0 : n >= 1 ? 1 : 2
+  return `${new Intl.NumberFormat(undefined, { maximumFractionDigits: digits }).format(n)}/min`
 }

@@ -11,6 +11,10 @@ const FILES = [
   { route: '/format.js', file: 'format.js', type: JS },
   { route: '/chart.js', file: 'chart.js', type: JS },
   { route: '/cache-panel.js', file: 'cache-panel.js', type: JS },
+  { route: '/panel-kit.js', file: 'panel-kit.js', type: JS },
+  { route: '/ratelimit-panel.js', file: 'ratelimit-panel.js', type: JS },
+  { route: '/coord-panel.js', file: 'coord-panel.js', type: JS },
+  { route: '/session-panel.js', file: 'session-panel.js', type: JS },
   { route: '/style.css', file: 'style.css', type: 'text/css; charset=utf-8' },
 ] as const
 
