@@ -3,13 +3,16 @@ import { randomBytes } from 'node:crypto'
 import { PassThrough } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import { createCache } from '../../src/cache/index.js'
-import { createValkit } from '../../src/index.js'
+import { createCoord } from '../../src/coord/index.js'
+import { createValkit, isValkitError } from '../../src/index.js'
+import { createLlmBudget, createRateLimiter } from '../../src/ratelimit/index.js'
 import {
   createServer,
   type CacheNamespaceStats,
   type DashboardSnapshot,
   type ValkitServer,
 } from '../../src/server/index.js'
+import { createSessionStore } from '../../src/session/index.js'
 import { cleanPrefix, startServer, testEngines, waitFor, type ServerHandle } from '../../src/testing/index.js'
 
 const TOKEN = 'test-admin-token-0123456789abcdef'
@@ -64,6 +67,29 @@ class SseReader {
       }
     }
   }
+}
+
+/** Opens `/api/events` on a server; `close()` ends the stream. */
+async function openEvents(server: ValkitServer): Promise<{ events: SseReader; close: () => void }> {
+  const res = await server.app.inject({ url: '/api/events', headers: auth, payloadAsStream: true })
+  assert.equal(res.statusCode, 200)
+  const stream = res.stream()
+  return { events: new SseReader(stream), close: () => stream.destroy() }
+}
+
+/** The first snapshot built after `after` (epoch ms) for which `accept` holds. */
+async function snapshotWhere(
+  events: SseReader,
+  after: number,
+  accept: (snap: DashboardSnapshot) => boolean,
+  timeoutMs = 20_000,
+): Promise<DashboardSnapshot> {
+  const event = await events.until((e) => {
+    if (e.event !== 'snapshot') return false
+    const snap = e.data as DashboardSnapshot
+    return snap.at > after && accept(snap)
+  }, timeoutMs)
+  return event.data as DashboardSnapshot
 }
 
 void describe('server on the memory backend (no Redis configured)', () => {
@@ -160,6 +186,10 @@ void describe('server on the memory backend (no Redis configured)', () => {
         .data as DashboardSnapshot
       assert.deepEqual(snap.caches.namespaces, [])
       assert.deepEqual(snap.caches.extras, [])
+      assert.deepEqual(snap.ratelimit.limiters, [])
+      assert.deepEqual(snap.ratelimit.budgets, [])
+      assert.equal(snap.coord.present, false)
+      assert.deepEqual(snap.sessions.stores, [])
     } finally {
       stream.destroy()
     }
@@ -378,6 +408,270 @@ for (const engine of testEngines()) {
       } finally {
         stream.destroy()
         for (const c of caches) await c.close()
+      }
+    })
+
+    void it('streams the rate limiters of the process: checks allowed and limited, decisions by rule, top limited keys, dollars spent', async () => {
+      const limiter = createRateLimiter(valkit, {
+        name: 'srv-rl',
+        rules: {
+          perUser: { algorithm: 'fixed-window', limit: 2, window: '1m', by: 'user' },
+          global: { algorithm: 'token-bucket', limit: 1000, window: '1s', burst: 1000, by: [] },
+        },
+      })
+      const budget = createLlmBudget(valkit, {
+        name: 'srv-llm',
+        prices: { small: { inputPerMTok: 1, outputPerMTok: 2 } },
+        budgets: { daily: { by: 'user', period: 'day', limitUsd: 5 } },
+      })
+      const panels = await createServer({
+        valkit,
+        port: 0,
+        adminToken: TOKEN,
+        snapshotIntervalMs: 200,
+        env: {},
+        panels: { rateLimiters: [limiter] },
+      })
+      const { events, close } = await openEvents(panels)
+      try {
+        // a snapshot that started an interval (not the stream's extra first one)
+        const start = await snapshotWhere(
+          events,
+          0,
+          (snap) => snap.ratelimit.interval?.to === snap.ratelimit.at,
+        )
+        assert.equal(
+          start.ratelimit.limiters.find((l) => l.name === 'srv-rl')?.checks.total,
+          0,
+          'a limiter given to the server shows before its first check',
+        )
+        const outcomes: string[] = []
+        for (const user of ['ada', 'ada', 'ada', 'bob'])
+          outcomes.push((await limiter.check({ user })).outcome)
+        assert.deepEqual(outcomes, ['allowed', 'allowed', 'limited', 'allowed'])
+        const r = await budget.reserve(
+          { user: 'ada' },
+          { model: 'small', inputTokens: 1000, maxOutputTokens: 2000 },
+        )
+        assert.ok(r.allowed)
+        await r.settle({ inputTokens: 1000, outputTokens: 1000 }) // $0.001 + $0.002
+        const doneAt = Date.now()
+
+        const seen: DashboardSnapshot[] = []
+        const end = (
+          await events.until((e) => {
+            if (e.event !== 'snapshot') return false
+            const snap = e.data as DashboardSnapshot
+            seen.push(snap)
+            return snap.ratelimit.interval?.to === snap.ratelimit.at && snap.ratelimit.at > doneAt
+          })
+        ).data as DashboardSnapshot
+        const rl = end.ratelimit.limiters.find((l) => l.name === 'srv-rl')
+        assert.ok(rl, `limiters: ${end.ratelimit.limiters.map((l) => l.name).join(', ')}`)
+        assert.equal(rl.checks.total, 4)
+        assert.equal(rl.outcomes.allowed?.total, 3)
+        assert.equal(rl.outcomes.limited?.total, 1)
+        assert.equal(rl.refused.total, 1)
+        assert.equal(rl.sources.redis?.total, 4, 'decided by Redis')
+        assert.equal(rl.storeErrors.total, 0)
+        const perUser = rl.rules.find((x) => x.rule === 'perUser')
+        assert.equal(perUser?.refused.total, 1)
+        assert.equal(perUser?.outcomes.allowed?.total, 3)
+        // the section and the limiter's own stats() agree, rule by rule
+        const stats = limiter.stats()
+        for (const rule of rl.rules) {
+          const own = stats.rules[rule.rule]
+          assert.ok(own, rule.rule)
+          assert.equal(
+            rule.decisions.total,
+            own.allowed + own.limited + own.blocked + own.tooLarge,
+            rule.rule,
+          )
+        }
+        assert.equal(rl.adaptiveFactor, 1)
+        assert.equal(rl.rulesVersion, 0)
+        assert.deepEqual(rl.topLimited, stats.topLimited)
+        assert.deepEqual(rl.topLimited, [{ key: 'perUser user=ada', count: 1 }])
+
+        const llm = end.ratelimit.budgets.find((b) => b.name === 'srv-llm')
+        assert.ok(llm)
+        assert.ok(Math.abs(llm.spentUsd.total - 0.003) < 1e-9, `spent ${llm.spentUsd.total}`)
+        assert.equal(llm.budgets[0]?.budget, 'daily')
+        assert.equal(llm.reservations.reserved?.total, 1)
+
+        // the intervals follow each other, and rate × interval adds up to the checks made
+        const chain = new Map<number, DashboardSnapshot>()
+        for (const snap of seen) {
+          const iv = snap.ratelimit.interval
+          if (iv && iv.to > start.ratelimit.at && iv.to <= end.ratelimit.at) chain.set(iv.to, snap)
+        }
+        let sum = 0
+        let from = start.ratelimit.at
+        for (const snap of [...chain.values()].sort((a, b) => a.ratelimit.at - b.ratelimit.at)) {
+          const iv = snap.ratelimit.interval!
+          assert.equal(iv.from, from, 'intervals follow each other without a gap')
+          from = iv.to
+          const l = snap.ratelimit.limiters.find((x) => x.name === 'srv-rl')
+          sum += ((l?.checks.perSecond ?? 0) * (iv.to - iv.from)) / 1000
+        }
+        assert.equal(from, end.ratelimit.at)
+        assert.ok(Math.abs(sum - 4) < 1e-6, `rates add up to ${sum} checks, 4 were made`)
+      } finally {
+        close()
+        await panels.close()
+        await limiter.close()
+        await budget.close()
+      }
+    })
+
+    void it('streams coordination: a held lock with a waiter, a leader per group, a deadlock broken, the resource as every instance sees it', async () => {
+      const coord = createCoord(valkit, { deadlock: { sweepInterval: '200ms' } })
+      const panels = await createServer({
+        valkit,
+        port: 0,
+        adminToken: TOKEN,
+        snapshotIntervalMs: 200,
+        env: {},
+        panels: { coord: { coord, resources: ['srv-job'] } },
+      })
+      const { events, close } = await openEvents(panels)
+      const election = coord.election('srv-cron')
+      const releases: (() => Promise<unknown>)[] = []
+      try {
+        await snapshotWhere(events, 0, () => true)
+        const holder = await coord.acquire('srv-job', { ttl: '30s' })
+        assert.ok(holder.acquired)
+        releases.push(() => holder.lease.release())
+        const waiter = coord.acquire('srv-job', { ttl: '30s', wait: '20s', fair: true })
+        await election.elected()
+
+        // two agents, each holding what the other wants: the youngest waiter is aborted
+        const a = await coord.acquire('srv-x', { agent: 'agent-a', ttl: '30s' })
+        const b = await coord.acquire('srv-y', { agent: 'agent-b', ttl: '30s' })
+        assert.ok(a.acquired && b.acquired)
+        const aWaits = coord.acquire('srv-y', { agent: 'agent-a', ttl: '30s', wait: '15s' })
+        await waitFor(() => coord.stats().waiting === 2, { what: 'agent-a waiting' })
+        const bWaits = await coord.acquire('srv-x', { agent: 'agent-b', ttl: '30s', wait: '15s' }).then(
+          () => null,
+          (err: unknown) => err,
+        )
+        assert.ok(isValkitError(bWaits) && bWaits.code === 'VALKIT_DEADLOCK', String(bWaits))
+        await b.lease.release() // the victim lets go; agent-a gets srv-y
+        const aGot = await aWaits
+        assert.ok(aGot.acquired)
+        await aGot.lease.release()
+        await a.lease.release()
+        const doneAt = Date.now()
+
+        const during = await snapshotWhere(
+          events,
+          doneAt,
+          (snap) => snap.coord.waiting.total === 1 && snap.coord.deadlocksBroken?.total === 1,
+        )
+        const co = during.coord
+        assert.equal(co.present, true)
+        assert.deepEqual(co.held.byKind, { ...co.held.byKind, mutex: 1, leader: 1 })
+        assert.equal(co.held.total, 2, 'the held lock and the leadership')
+        assert.deepEqual(co.waiting.byKind, { ...co.waiting.byKind, mutex: 1 })
+        assert.deepEqual(
+          co.leaders.map((l) => [l.group, l.leading, l.elected.total]),
+          [['srv-cron', true, 1]],
+        )
+        assert.equal(co.deadlocksBroken?.total, 1)
+        assert.equal(co.deadlocksBroken?.total, coord.stats().deadlocksBroken)
+        assert.deepEqual(
+          co.resources?.map((r) => [r.resource, r.holders.map((h) => h.token), r.queued]),
+          [['srv-job', [holder.lease.token], 1]],
+        )
+        assert.equal(co.resources?.[0]?.error, undefined)
+        assert.deepEqual(co.stuckLocks, [])
+
+        // the holder lets go: the waiter is granted, nobody waits
+        releases.length = 0
+        await holder.lease.release()
+        const granted = await waiter
+        assert.ok(granted.acquired)
+        releases.push(() => granted.lease.release())
+        const afterAt = Date.now()
+        const after = await snapshotWhere(events, afterAt, (snap) => snap.coord.waiting.total === 0)
+        assert.equal(after.coord.held.byKind.mutex, 1)
+        assert.equal(after.coord.acquires.granted?.total, coord.stats().granted)
+        assert.deepEqual(
+          after.coord.resources?.[0]?.holders.map((h) => h.token),
+          [granted.lease.token],
+        )
+        assert.ok(granted.lease.token > holder.lease.token, 'the fencing token went up')
+      } finally {
+        close()
+        for (const release of releases) await release().catch(() => undefined)
+        await election.close()
+        await panels.close()
+        await coord.close()
+      }
+    })
+
+    void it('streams the session stores: created, destroyed, rotated in the last minute, quarantined records, active sessions', async () => {
+      const store = createSessionStore(valkit, {
+        name: 'srv-sess',
+        secrets: [randomBytes(32).toString('base64')],
+        encryption: { keys: [{ id: 1, key: randomBytes(32) }], primary: 1 },
+        overlap: 0,
+        cacheEntries: 0,
+      })
+      const { events, close } = await openEvents(server)
+      try {
+        const start = await snapshotWhere(events, 0, (snap) =>
+          snap.sessions.stores.some((s) => s.store === 'srv-sess'),
+        )
+        assert.equal(start.sessions.stores.find((s) => s.store === 'srv-sess')?.created.total, 0)
+        const made = []
+        for (let i = 0; i < 4; i++) made.push(await store.create({ userId: `u${i}` }))
+        assert.equal(await store.destroy(made[0]!), true)
+        const rotated = await store.regenerate(made[1]!)
+        assert.ok(rotated.ok)
+        // one record damaged in Redis: read as no session, quarantined
+        const victim = made[2]!
+        await redis.command(
+          'HSET',
+          `${prefix}:v1:session:{${victim.id.split('.')[0]}}:srv-sess:s:${victim.handle}`,
+          'd',
+          Buffer.from([0xa1, 0x10, 0x01]),
+        )
+        assert.deepEqual(await store.load(victim.token), { found: false, reason: 'corrupt' })
+        const doneAt = Date.now()
+
+        const snap = await snapshotWhere(events, doneAt, (s) => {
+          const st = s.sessions.stores.find((x) => x.store === 'srv-sess')
+          return s.sessions.interval?.to === s.sessions.at && st?.lastMinute?.quarantined === 1
+        })
+        const st = snap.sessions.stores.find((x) => x.store === 'srv-sess')!
+        const stats = store.stats()
+        assert.equal(st.created.total, 5, '4 created and the new ID of regenerate')
+        assert.equal(st.created.total, stats.created)
+        assert.equal(st.destroyed.total, 1)
+        assert.deepEqual(Object.keys(st.destroyedBy), ['destroy'])
+        assert.equal(st.rotated.total, 1)
+        assert.equal(st.quarantined.total, 1)
+        assert.equal(st.quarantined.total, stats.quarantined)
+        assert.deepEqual(st.lastMinute, { created: 5, destroyed: 1, rotated: 1, quarantined: 1 })
+        assert.ok(snap.sessions.minute && snap.sessions.minute.from <= start.sessions.at)
+        assert.equal(st.backendErrors?.total, 0)
+
+        // the store counts its records by SCAN every few seconds: 4 created - 1 destroyed - 1 quarantined
+        const counted = await snapshotWhere(
+          events,
+          doneAt,
+          (s) => s.sessions.stores.find((x) => x.store === 'srv-sess')?.active === 2,
+          30_000,
+        )
+        const later = counted.sessions.stores.find((x) => x.store === 'srv-sess')
+        assert.equal(later?.active, 2)
+        // seconds later, still within the minute: the same counts, not just the last interval's
+        assert.ok(counted.sessions.interval && counted.sessions.interval.from > doneAt)
+        assert.deepEqual(later?.lastMinute, { created: 5, destroyed: 1, rotated: 1, quarantined: 1 })
+      } finally {
+        close()
+        await store.close()
       }
     })
 
