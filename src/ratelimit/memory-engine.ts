@@ -32,7 +32,12 @@ export class MemoryEngine {
     maxKeys: number,
     private readonly clock: () => number = nowMicros,
   ) {
-    this.#store = createMemoryStore<State>({ maxEntries: maxKeys, sizeOf: () => 64 })
+    // Expiry follows the engine's clock, so a test's clock and the store never disagree.
+    this.#store = createMemoryStore<State>({
+      maxEntries: maxKeys,
+      sizeOf: () => 64,
+      now: () => clock() / 1000,
+    })
   }
 
   get size(): number {

@@ -185,25 +185,35 @@ function suite(
         global: { algorithm: 'fixed-window', limit: 1000, window: '1h', by: [] },
       } as const
       const limiters = valkits.map((v) => createRateLimiter(v, { name, rules, hashTag: 'limiter' }))
-      // 8 users, the first two hammered by most callers: they hit their own limit while the
-      // tenant still has room; then the tenant's limit binds for the others.
+      const l = limiters[0]!
       const users = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7']
       const perUser = new Map(users.map((u) => [u, 0]))
       let admitted = 0
-      await Promise.all(
-        Array.from({ length: CALLERS }, async (_, caller) => {
-          const limiter = limiters[caller % limiters.length]!
-          const user = caller % 4 === 0 ? users[Math.floor(caller / 4) % users.length]! : users[caller % 2]!
-          for (let i = 0; i < 6; i++) {
-            const d = await limiter.check({ tenant: 'acme', user })
-            if (d.allowed) {
-              admitted++
-              perUser.set(user, perUser.get(user)! + 1)
+      const hammer = async (callers: number, userOf: (caller: number) => string) =>
+        Promise.all(
+          Array.from({ length: callers }, async (_, caller) => {
+            const limiter = limiters[caller % limiters.length]!
+            const user = userOf(caller)
+            for (let i = 0; i < 6; i++) {
+              const d = await limiter.check({ tenant: 'acme', user })
+              if (d.allowed) {
+                admitted++
+                perUser.set(user, perUser.get(user)! + 1)
+              }
             }
-          }
-        }),
+          }),
+        )
+      // Phase 1: one user hammered alone hits its own limit while the tenant has room; the
+      // 590 requests its own rule refused charge neither the tenant nor the global rule.
+      await hammer(100, () => 'u0')
+      assert.equal(perUser.get('u0'), 10, 'the hammered user hit its own limit')
+      assert.equal((await l.peek({ tenant: 'acme', user: 'u0' }, { rules: ['tenant'] })).remaining, 50)
+      assert.equal((await l.peek({ tenant: 'acme', user: 'u0' }, { rules: ['global'] })).remaining, 990)
+      // Phase 2: every user at once, two of them hammered by most callers; the tenant's limit
+      // binds (70 wanted, 50 left), and no user rule pays for a request the tenant refused.
+      await hammer(CALLERS, (caller) =>
+        caller % 4 === 0 ? users[Math.floor(caller / 4) % users.length]! : users[caller % 2]!,
       )
-      const l = limiters[0]!
       assert.equal(admitted, 60, 'the tenant limit bound')
       assert.equal((await l.peek({ tenant: 'acme', user: 'u0' }, { rules: ['tenant'] })).remaining, 0)
       assert.equal(
@@ -215,7 +225,6 @@ function suite(
         assert.equal(left, 10 - perUser.get(user)!, `user ${user}: charged only for its admitted requests`)
         assert.ok(perUser.get(user)! <= 10)
       }
-      assert.equal(perUser.get('u0'), 10, 'a hammered user hit its own limit')
       for (const limiter of limiters) await limiter.close()
     })
   })
