@@ -4,8 +4,11 @@ import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { createCache } from '../../src/cache/index.js'
+import { createCoord } from '../../src/coord/index.js'
 import { createValkit } from '../../src/index.js'
+import { createRateLimiter } from '../../src/ratelimit/index.js'
 import { createServer, type ValkitServer } from '../../src/server/index.js'
+import { createSessionStore } from '../../src/session/index.js'
 import { cleanPrefix, startServer, testEngines, type ServerHandle } from '../../src/testing/index.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -29,6 +32,23 @@ async function waitForBadge(page: Page, state: string, timeoutMs = 20_000): Prom
     state,
     { timeout: timeoutMs, polling: 100 },
   )
+}
+
+/** Waits until the element `selector` reads exactly `want` (trimmed). */
+async function waitForText(page: Page, selector: string, want: string, timeoutMs = 20_000): Promise<void> {
+  try {
+    await page.waitForFunction(
+      ([sel, text]) =>
+        (globalThis as unknown as PageGlobals).document.querySelector(sel)?.textContent?.trim() === text,
+      [selector, want] as const,
+      { timeout: timeoutMs, polling: 100 },
+    )
+  } catch (err) {
+    const seen = await page.textContent(selector).catch(() => null)
+    throw new Error(`${selector}: wanted ${JSON.stringify(want)}, saw ${JSON.stringify(seen)}`, {
+      cause: err,
+    })
+  }
 }
 
 /** Opens the dashboard in a new page and signs in; collects page errors into `errors`. */
@@ -85,6 +105,20 @@ for (const engine of testEngines()) {
       await page.waitForSelector('[data-testid="cache-empty"]', { state: 'visible' })
       assert.match((await page.textContent('[data-testid="cache-empty"]')) ?? '', /No cache in this process/)
       assert.equal(await page.locator('#panel-cache .cache-ns').count(), 0)
+      for (const [id, text] of [
+        [
+          'ratelimit-empty',
+          /No rate limiter in this process — createRateLimiter\(valkit, …\) registers here/,
+        ],
+        ['coord-empty', /No coordination in this process — createCoord\(valkit\) registers here/],
+        [
+          'sessions-empty',
+          /No session store in this process — createSessionStore\(valkit, …\) registers here/,
+        ],
+      ] as const) {
+        await page.waitForSelector(`[data-testid="${id}"]`, { state: 'visible' })
+        assert.match((await page.textContent(`[data-testid="${id}"]`)) ?? '', text)
+      }
       assert.deepEqual(errors, [])
       await page.close()
     })
@@ -126,6 +160,81 @@ for (const engine of testEngines()) {
         await writer.close()
         await reader.close()
         await other.close()
+      }
+    })
+
+    void it('shows the rate limiting, coordination and sessions panels with the numbers of the work done', async () => {
+      const limiter = createRateLimiter(valkit, {
+        name: 'dash-rl',
+        rules: { perUser: { algorithm: 'fixed-window', limit: 2, window: '1m', by: 'user' } },
+      })
+      const coord = createCoord(valkit)
+      const sessions = createSessionStore(valkit, {
+        name: 'dash-sess',
+        secrets: [randomBytes(32).toString('base64')],
+        encryption: { keys: [{ id: 1, key: randomBytes(32) }], primary: 1 },
+      })
+      const panels = await createServer({
+        valkit,
+        port: 0,
+        adminToken: TOKEN,
+        env: {},
+        panels: { rateLimiters: [limiter], coord: { coord, resources: ['dash-job'] } },
+      })
+      const errors: string[] = []
+      const page = await signedIn(browser, panels.url, errors)
+      const election = coord.election('dash-cron')
+      const holder = await coord.acquire('dash-job', { ttl: '30s', watchdog: true })
+      assert.ok(holder.acquired)
+      const waiter = coord.acquire('dash-job', { ttl: '30s', wait: '60s', fair: true })
+      try {
+        // 3 checks for one user with a limit of 2: 2 allowed, 1 limited
+        const outcomes = []
+        for (let i = 0; i < 3; i++) outcomes.push((await limiter.check({ user: 'ada' })).outcome)
+        assert.deepEqual(outcomes, ['allowed', 'allowed', 'limited'])
+        // 3 sessions created, 1 destroyed
+        const made = []
+        for (let i = 0; i < 3; i++) made.push(await sessions.create({ userId: `u${i}` }))
+        assert.equal(await sessions.destroy(made[0]!), true)
+        await election.elected()
+
+        const rl = '#panel-ratelimit .rl-card[data-limiter="dash-rl"]'
+        await waitForText(page, `${rl} [data-testid="ratelimit-checks"]`, '3')
+        await waitForText(page, `${rl} [data-testid="ratelimit-refused"]`, '1')
+        await waitForText(page, `${rl} dd[data-key="limited"]`, '1')
+        await page.waitForFunction(
+          (sel) =>
+            /perUser user=ada\s*1×/.test(
+              (globalThis as unknown as PageGlobals).document.querySelector(sel)?.textContent ?? '',
+            ),
+          `${rl} [data-testid="ratelimit-top"]`,
+          { timeout: 15_000, polling: 100 },
+        )
+        await page.waitForSelector('[data-testid="ratelimit-empty"]', { state: 'hidden' })
+
+        await waitForText(page, '#panel-coord [data-testid="coord-held"]', '1')
+        await waitForText(page, '#panel-coord [data-testid="coord-waiting"]', '1')
+        await waitForText(page, '#panel-coord [data-testid="coord-leaders"]', '1 / 1')
+        await waitForText(page, '#panel-coord .leader-list li[data-group="dash-cron"] .pill', 'leader')
+        await waitForText(page, '#panel-coord tr[data-resource="dash-job"] td.num', '1')
+        await page.waitForSelector('[data-testid="coord-empty"]', { state: 'hidden' })
+
+        const st = '#panel-sessions .session-card[data-store="dash-sess"]'
+        await waitForText(page, `${st} [data-testid="session-created"]`, '3')
+        await waitForText(page, `${st} [data-testid="session-destroyed"]`, '1')
+        await waitForText(page, `${st} [data-testid="session-quarantined"]`, '0')
+        await page.waitForSelector('[data-testid="sessions-empty"]', { state: 'hidden' })
+        assert.deepEqual(errors, [])
+      } finally {
+        await page.close()
+        await holder.lease.release()
+        const granted = await waiter
+        if (granted.acquired) await granted.lease.release()
+        await election.close()
+        await panels.close()
+        await sessions.close()
+        await coord.close()
+        await limiter.close()
       }
     })
 
