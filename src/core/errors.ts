@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   VALKIT_LOCK_LOST: 'A lock held by this process was lost.',
   /** A lock wait was aborted to break a deadlock: it closed a cycle of agents waiting for each other. */
   VALKIT_DEADLOCK: 'A lock wait was aborted to break a deadlock.',
+  /** A local journal (the queue's while Redis is down) would pass its `maxBytes`, or its disk is full. */
+  VALKIT_JOURNAL_FULL: 'The local journal is full.',
 } as const
 
 export type ValkitErrorCode = keyof typeof ERROR_CODES
