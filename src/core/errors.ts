@@ -41,6 +41,12 @@ export const ERROR_CODES = {
   VALKIT_DEADLOCK: 'A lock wait was aborted to break a deadlock.',
   /** A local journal (the queue's while Redis is down) would pass its `maxBytes`, or its disk is full. */
   VALKIT_JOURNAL_FULL: 'The local journal is full.',
+  /** A queue at its `maxLength` refused jobs (overflow `reject`, or `backpressure` past its timeout). */
+  VALKIT_QUEUE_FULL: 'The queue is full.',
+  /** A job's attempt ran past its `timeout`; the attempt failed and its signal aborted. */
+  VALKIT_JOB_TIMEOUT: 'A job ran past its timeout.',
+  /** A job's lease ran out too many times (its worker died or froze); it went to the dead letters. */
+  VALKIT_JOB_STALLED: 'A job stalled too many times.',
 } as const
 
 export type ValkitErrorCode = keyof typeof ERROR_CODES

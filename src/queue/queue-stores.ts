@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto'
+import type { Valkit } from '../core/index.js'
+import { MemoryQueueStore } from './memory-queue-store.js'
+import type { QueueStore } from './queue-store.js'
+import { RedisQueueStore } from './redis-queue-store.js'
+
+/** Memory stores are per valkit instance and tag, so queues and workers of one process share them. */
+const memoryStores = new WeakMap<Valkit, Map<string, MemoryQueueStore>>()
+
+/** The hash tag of partition `i` of queue `name` (`name` itself for an unpartitioned queue). @internal */
+export function partitionTag(name: string, partitions: number, i: number): string {
+  return partitions === 1 ? name : `${name}:p${i}`
+}
+
+/** The partition a job id goes to: stable, spread by hash. @internal */
+export function partitionOf(id: string, partitions: number): number {
+  if (partitions === 1) return 0
+  return createHash('sha1').update(id).digest().readUInt32BE(0) % partitions
+}
+
+/** The stores of every partition of a queue on this valkit instance. @internal */
+export function queueStores(
+  valkit: Valkit,
+  name: string,
+  partitions: number,
+  eventsMaxLength: number,
+): QueueStore[] {
+  const memory = valkit.config.topology.kind === 'memory'
+  const out: QueueStore[] = []
+  for (let i = 0; i < partitions; i++) {
+    const tag = partitionTag(name, partitions, i)
+    if (!memory) {
+      out.push(new RedisQueueStore(valkit, tag, eventsMaxLength))
+      continue
+    }
+    let byTag = memoryStores.get(valkit)
+    if (byTag === undefined) memoryStores.set(valkit, (byTag = new Map<string, MemoryQueueStore>()))
+    let store = byTag.get(tag)
+    if (store === undefined) byTag.set(tag, (store = new MemoryQueueStore(eventsMaxLength)))
+    out.push(store)
+  }
+  return out
+}

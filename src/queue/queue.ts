@@ -1,0 +1,449 @@
+import { randomUUID } from 'node:crypto'
+import { isValkitError, ValkitError, type Valkit } from '../core/index.js'
+import { openJournal, type Journal } from './journal.js'
+import {
+  encodeJobOptions,
+  resolveJobOptions,
+  resolvePlacement,
+  type ResolvedQueueOptions,
+} from './queue-options.js'
+import type { ManageAction, NewJob, QueueStore } from './queue-store.js'
+import { reportCounts } from './queue-metrics.js'
+import { partitionOf, queueStores } from './queue-stores.js'
+import type {
+  AddResult,
+  JobCounts,
+  JobOptions,
+  JobRecord,
+  JobState,
+  QueueEvent,
+  ScheduleInfo,
+  ScheduleOptions,
+} from './queue-types.js'
+import { Schedules } from './schedules.js'
+
+/** A job to add in bulk. */
+export interface BulkJob<Data = unknown> {
+  readonly name: string
+  readonly data?: Data
+  readonly options?: JobOptions
+}
+
+/** A record of the journal: a job added while Redis/Valkey was unreachable. */
+interface JournalRecord {
+  readonly job: NewJob
+  readonly partition: number
+}
+
+const CODE_STATE = { 1: 'waiting', 2: 'delayed' } as const
+
+/** Listeners of `events()`: options. */
+export interface QueueEventsOptions {
+  /** Replay from after this stream id (`'0'` from the oldest kept); default: only new events. */
+  readonly from?: string
+  /** Stops the iteration. */
+  readonly signal?: AbortSignal
+  /** @defaultValue 100 */
+  readonly batch?: number
+}
+
+/**
+ * A job queue: add jobs, look at them, act on them, follow their events. Workers
+ * (`createWorker`) run them. Every state change is one Lua script on the queue's hash tag; the
+ * in-process store runs the same semantics without Redis.
+ */
+export class Queue<Data = unknown> {
+  readonly name: string
+  readonly #valkit: Valkit
+  readonly #options: ResolvedQueueOptions
+  /** @internal */
+  readonly stores: readonly QueueStore[]
+  readonly #schedules: Schedules
+  #journal: Promise<Journal> | undefined
+  #replaying: Promise<void> | undefined
+  #next = 0
+  #closed = false
+  readonly #unhooks: (() => void)[] = []
+
+  /** @internal */
+  constructor(valkit: Valkit, name: string, options: ResolvedQueueOptions) {
+    this.#valkit = valkit
+    this.name = name
+    this.#options = options
+    this.stores = queueStores(valkit, name, options.partitions, options.eventsMaxLength)
+    this.#schedules = new Schedules(this.stores[0]!, name)
+    if (options.journal !== false) {
+      const { path, maxBytes } = options.journal
+      this.#journal = openJournal({ path, maxBytes })
+      this.#journal.catch((err: unknown) =>
+        valkit.logger.error('queue journal failed to open', { queue: name, err }),
+      )
+      this.#unhooks.push(valkit.supervisor.onRecover(() => this.replayJournal().then(() => undefined)))
+      // A journal left by an earlier run is replayed as soon as Redis answers.
+      void this.#journal.then((j) => (j.size > 0 ? this.replayJournal() : undefined)).catch(() => undefined)
+    }
+  }
+
+  /** The options workers of this queue start from. @internal */
+  get options(): ResolvedQueueOptions {
+    return this.#options
+  }
+
+  /**
+   * Adds a job. Resolves when it is stored (in Redis, or in the local journal while Redis is
+   * away and `journal` is configured): `{ id, outcome, state }`. A full queue refuses with
+   * `VALKIT_QUEUE_FULL` (overflow `reject`), drops (`drop-lowest`) or waits (`backpressure`).
+   *
+   * @example
+   * ```ts
+   * const { id } = await queue.add('summarize', { conversationId: 42 }, { priority: 1, attempts: 5,
+   *   backoff: { type: 'exponential', delay: '1s' } })
+   * ```
+   */
+  async add(name: string, data?: Data, options?: JobOptions): Promise<AddResult> {
+    const [result] = await this.addBulk([{ name, data, options }])
+    return result!
+  }
+
+  /** Adds many jobs in one call per partition (one script each). Results are in the order given. */
+  async addBulk(jobs: readonly BulkJob<Data>[]): Promise<AddResult[]> {
+    this.#assertOpen()
+    const given: unknown = jobs
+    if (!Array.isArray(given))
+      throw new ValkitError(
+        'VALKIT_INVALID_ARGUMENT',
+        'addBulk(jobs) takes an array of { name, data, options }.',
+      )
+    const now = Date.now()
+    const byPartition = new Map<number, { job: NewJob; index: number }[]>()
+    jobs.forEach((j, index) => {
+      const path = jobs.length === 1 ? 'job' : `jobs[${index}]`
+      if (typeof j?.name !== 'string' || j.name.length === 0 || j.name.length > 256) {
+        throw new ValkitError(
+          'VALKIT_INVALID_ARGUMENT',
+          `${path}.name must be a string of 1 to 256 characters.`,
+        )
+      }
+      const placement = resolvePlacement(j.options, `${path}.options`, now)
+      if (j.options !== undefined) resolveJobOptions(j.options, this.#options.defaults, `${path}.options`)
+      let data: string
+      try {
+        data = JSON.stringify(j.data === undefined ? null : j.data)
+      } catch (err) {
+        throw new ValkitError(
+          'VALKIT_INVALID_ARGUMENT',
+          `${path}.data cannot be stored as JSON: ${(err as Error).message}`,
+          { cause: err },
+        )
+      }
+      const job: NewJob = {
+        id: placement.id,
+        name: j.name,
+        data,
+        priority: placement.priority,
+        delayMs: placement.delayMs,
+        options: encodeJobOptions(j.options),
+      }
+      const partition =
+        job.id === '' ? this.#next++ % this.stores.length : partitionOf(job.id, this.stores.length)
+      let list = byPartition.get(partition)
+      if (list === undefined) byPartition.set(partition, (list = []))
+      list.push({ job, index })
+    })
+    const results: AddResult[] = new Array<AddResult>(jobs.length)
+    await Promise.all(
+      [...byPartition].map(async ([partition, list]) => {
+        const stored = await this.#store(
+          partition,
+          list.map((l) => l.job),
+        )
+        stored.forEach((r, i) => (results[list[i]!.index] = r))
+      }),
+    )
+    return results
+  }
+
+  async #store(partition: number, jobs: NewJob[]): Promise<AddResult[]> {
+    const store = this.stores[partition]!
+    const overflow = this.#options.overflow === 'drop-lowest' ? 'drop-lowest' : 'reject'
+    const deadline = Date.now() + this.#options.backpressureTimeoutMs
+    let pending = jobs
+    const done = new Map<NewJob, AddResult>()
+    for (let wait = 10; ; wait = Math.min(wait * 2, 250)) {
+      let reply
+      try {
+        if (!store.local && this.#journal !== undefined && !this.#valkit.connection.isReady) {
+          throw new ValkitError('VALKIT_UNAVAILABLE', 'not connected')
+        }
+        reply = await store.add(pending, this.#options.maxLength, overflow)
+      } catch (err) {
+        const journaled = await this.#journalIfDown(err, partition, pending)
+        for (let i = 0; i < pending.length; i++) done.set(pending[i]!, journaled[i]!)
+        break
+      }
+      const full: NewJob[] = []
+      reply.jobs.forEach((r, i) => {
+        const job = pending[i]!
+        if (r.code === 1 || r.code === 2)
+          done.set(job, { id: r.id, outcome: 'added', state: CODE_STATE[r.code] })
+        else if (r.code === 0) done.set(job, { id: r.id, outcome: 'duplicate', state: 'waiting' })
+        else full.push(job)
+      })
+      if (full.length === 0) break
+      if (this.#options.overflow !== 'backpressure' || Date.now() + wait > deadline) {
+        throw new ValkitError(
+          'VALKIT_QUEUE_FULL',
+          `Queue "${this.name}" is full (maxLength ${this.#options.maxLength}): ${full.length} job(s) not added. Add workers, raise maxLength, or choose overflow 'drop-lowest' or 'backpressure'.`,
+          {
+            details: {
+              queue: this.name,
+              maxLength: this.#options.maxLength,
+              refused: full.length,
+              dropped: reply.jobs.filter((r) => r.code === -2).length,
+            },
+          },
+        )
+      }
+      pending = full
+      await new Promise((resolve) => setTimeout(resolve, wait))
+    }
+    return jobs.map((j) => done.get(j)!)
+  }
+
+  async #journalIfDown(err: unknown, partition: number, jobs: NewJob[]): Promise<AddResult[]> {
+    const down = isValkitError(err, 'VALKIT_UNAVAILABLE') || isValkitError(err, 'VALKIT_READONLY')
+    const timedOut = isValkitError(err, 'VALKIT_TIMEOUT')
+    // A timed-out add may have been applied: only jobs with an id are safe to journal (the replay finds them).
+    if (this.#journal === undefined || !(down || (timedOut && jobs.every((j) => j.id !== '')))) throw err
+    const journal = await this.#journal
+    const out: AddResult[] = []
+    for (const job of jobs) {
+      const id = job.id === '' ? `journal:${randomUUID()}` : job.id
+      const record: JournalRecord = { job: { ...job, id }, partition }
+      await journal.append(record)
+      out.push({ id, outcome: 'journaled', state: 'journaled' })
+    }
+    return out
+  }
+
+  /**
+   * Adds the jobs the local journal holds (written while Redis was unreachable), each once: a
+   * job already there (same id) is skipped. Runs by itself on recovery; call it to force one.
+   */
+  replayJournal(): Promise<void> {
+    if (this.#journal === undefined) return Promise.resolve()
+    this.#replaying ??= (async () => {
+      try {
+        const journal = await this.#journal!
+        if (journal.size === 0) return
+        let batch: JournalRecord[] = []
+        const flush = async (): Promise<void> => {
+          const byPartition = new Map<number, NewJob[]>()
+          for (const r of batch) {
+            let list = byPartition.get(r.partition)
+            if (list === undefined) byPartition.set(r.partition, (list = []))
+            list.push(r.job)
+          }
+          for (const [p, list] of byPartition) {
+            await this.stores[p % this.stores.length]!.add(list, 0, 'reject')
+          }
+          batch = []
+        }
+        const { replayed } = await journal.replay(async (record) => {
+          batch.push(record as JournalRecord)
+          if (batch.length >= 100) await flush()
+        })
+        if (batch.length > 0) await flush()
+        this.#valkit.logger.info('queue journal replayed', { queue: this.name, jobs: replayed })
+      } finally {
+        this.#replaying = undefined
+      }
+    })()
+    return this.#replaying
+  }
+
+  /** Jobs in the local journal, waiting for Redis. */
+  async journaled(): Promise<number> {
+    return this.#journal === undefined ? 0 : (await this.#journal).size
+  }
+
+  /** A job by id, or undefined when it is not kept. */
+  async getJob(id: string): Promise<JobRecord<Data> | undefined> {
+    if (typeof id !== 'string' || id === '')
+      throw new ValkitError('VALKIT_INVALID_ARGUMENT', 'getJob(id) needs a job id.')
+    return (await this.#storeOf(id).getJob(id)) as JobRecord<Data> | undefined
+  }
+
+  #storeOf(id: string): Pick<QueueStore, 'getJob'> {
+    if (this.stores.length === 1) return this.stores[0]!
+    // Numbered and journal ids were spread round-robin: look in every partition.
+    if (/^\d+$/.test(id) || id.startsWith('journal:')) return new AnyPartition(this.stores)
+    return this.stores[partitionOf(id, this.stores.length)]!
+  }
+
+  /** Jobs in `state`: waiting and delayed in run order, completed and dead newest first. */
+  async list(state: JobState, options: { start?: number; count?: number } = {}): Promise<JobRecord<Data>[]> {
+    const start = options.start ?? 0
+    const count = options.count ?? 50
+    const out: JobRecord<Data>[] = []
+    for (const store of this.stores) {
+      const ids = await store.list(state, start, start + count - 1)
+      for (const id of ids) {
+        const job = await store.getJob(id)
+        if (job !== undefined) out.push(job as JobRecord<Data>)
+      }
+    }
+    return out.slice(0, count)
+  }
+
+  /** Jobs per state and the running totals (summed over partitions). */
+  async counts(): Promise<JobCounts> {
+    const all = await Promise.all(this.stores.map((s) => s.counts()))
+    const sum = all.reduce((a, b) => ({
+      waiting: a.waiting + b.waiting,
+      delayed: a.delayed + b.delayed,
+      active: a.active + b.active,
+      completed: a.completed + b.completed,
+      dead: a.dead + b.dead,
+      paused: a.paused || b.paused,
+      totals: Object.fromEntries(
+        Object.entries(a.totals).map(([k, v]) => [k, v + b.totals[k as keyof JobCounts['totals']]]),
+      ) as unknown as JobCounts['totals'],
+    }))
+    reportCounts(this.#valkit.metrics, this.name, sum)
+    return sum
+  }
+
+  async #manage(action: ManageAction, ids: readonly string[], limit = 10_000): Promise<number> {
+    this.#assertOpen()
+    let changed = 0
+    if (ids.length === 0) {
+      for (const s of this.stores) changed += await s.manage(action, [], limit)
+      return changed
+    }
+    for (const s of this.stores) changed += await s.manage(action, ids, limit)
+    return changed
+  }
+
+  /** Dead jobs back to waiting (attempts reset, error history kept): the ids given, or every dead job. */
+  retry(ids?: string | readonly string[]): Promise<number> {
+    return this.#manage('retry', idsOf(ids))
+  }
+  /** Delayed jobs made ready now: the ids given, or every delayed job. */
+  promote(ids?: string | readonly string[]): Promise<number> {
+    return this.#manage('promote', idsOf(ids))
+  }
+  /** Removes jobs whatever their state; a running job's worker finds its lease lost. */
+  remove(ids: string | readonly string[]): Promise<number> {
+    const list = idsOf(ids)
+    if (list.length === 0) return Promise.resolve(0)
+    return this.#manage('remove', list)
+  }
+  /** Removes every waiting and delayed job. Running, completed and dead jobs stay. */
+  drain(): Promise<number> {
+    return this.#manage('drain', [])
+  }
+  /** Workers stop fetching (running jobs finish); adds go on. */
+  async pause(): Promise<void> {
+    await this.#manage('pause', [])
+  }
+  async resume(): Promise<void> {
+    await this.#manage('resume', [])
+  }
+  /** Removes every key of the queue: jobs in every state, counters, events, schedules. */
+  async obliterate(): Promise<number> {
+    this.#assertOpen()
+    let n = 0
+    for (const s of this.stores) n += await s.obliterate()
+    return n
+  }
+
+  /**
+   * Creates or replaces a recurring job by id. Each tick adds one job (id `schedule:<id>:<tick>`),
+   * once across every instance; workers run the scheduler.
+   */
+  schedule(id: string, options: ScheduleOptions<Data>): Promise<ScheduleInfo> {
+    this.#assertOpen()
+    return this.#schedules.upsert(id, options)
+  }
+  unschedule(id: string): Promise<boolean> {
+    return this.#schedules.remove(id)
+  }
+  schedules(): Promise<ScheduleInfo[]> {
+    return this.#schedules.list()
+  }
+  /** @internal */
+  get scheduler(): Schedules {
+    return this.#schedules
+  }
+
+  /**
+   * The queue's events, in order, from its Redis Stream: every instance sees every event.
+   *
+   * @example
+   * ```ts
+   * for await (const e of queue.events({ signal })) if (e.type === 'dead-lettered') alert(e.jobId, e.error)
+   * ```
+   */
+  async *events(options: QueueEventsOptions = {}): AsyncGenerator<QueueEvent> {
+    const signal = options.signal ?? new AbortController().signal
+    let from = options.from ?? '$'
+    const store = this.stores[0]!
+    if (from === '$') {
+      const last = await store.readEvents('$', 1, 0, signal).catch(() => [])
+      from = last[last.length - 1]?.streamId ?? '$'
+    }
+    while (!signal.aborted && !this.#closed) {
+      let events: QueueEvent[]
+      try {
+        events = await store.readEvents(from, options.batch ?? 100, 1000, signal)
+      } catch (err) {
+        if (this.#closed || signal.aborted) return
+        this.#valkit.logger.warn('queue events: read failed, retrying', { queue: this.name, err })
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        continue
+      }
+      for (const e of events) {
+        from = e.streamId
+        yield e
+        if (signal.aborted) return
+      }
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ValkitError('VALKIT_CLOSED', `Queue "${this.name}" is closed.`)
+  }
+
+  /** Stops replaying and following events; jobs stay where they are. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    for (const u of this.#unhooks) u()
+    await this.#replaying?.catch(() => undefined)
+    for (const s of this.stores) await s.close()
+    const journal = await this.#journal?.catch(() => undefined)
+    await journal?.close()
+  }
+}
+
+function idsOf(ids: string | readonly string[] | undefined): readonly string[] {
+  if (ids === undefined) return []
+  const list = typeof ids === 'string' ? [ids] : ids
+  for (const id of list)
+    if (typeof id !== 'string' || id === '')
+      throw new ValkitError('VALKIT_INVALID_ARGUMENT', 'Job ids are non-empty strings.')
+  return list
+}
+
+/** getJob over every partition (for ids not placed by hash). */
+class AnyPartition {
+  constructor(private readonly stores: readonly QueueStore[]) {}
+  async getJob(id: string): Promise<JobRecord | undefined> {
+    for (const s of this.stores) {
+      const job = await s.getJob(id)
+      if (job !== undefined) return job
+    }
+    return undefined
+  }
+}

@@ -1,0 +1,387 @@
+import {
+  loadScript,
+  ValkitError,
+  type DriverPort,
+  type RedisArg,
+  type RedisReply,
+  type Script,
+  type Valkit,
+} from '../core/index.js'
+import { parseEvent, recordOf, text } from './job-record.js'
+import type {
+  FetchRequest,
+  LeasedJob,
+  ManageAction,
+  NewJob,
+  QueueStore,
+  Settlement,
+  StepResult,
+  StoredJob,
+  StoredSchedule,
+  TickJob,
+} from './queue-store.js'
+import type { JobCounts, JobRecord, JobState, QueueEvent } from './queue-types.js'
+
+const load = (file: string): Script => loadScript(new URL(`./scripts/${file}`, import.meta.url))
+const ADD_JOBS = load('add-jobs-4.lua')
+const SETTLE_FETCH = load('settle-fetch-7.lua')
+const EXTEND_LEASES = load('extend-leases-2.lua')
+const REPORT_PROGRESS = load('report-progress-2.lua')
+const MANAGE_JOBS = load('manage-jobs-6.lua')
+const CLAIM_TICK = load('claim-tick-6.lua')
+
+/** Most delayed jobs promoted and expired leases reaped per call. */
+const SWEEP = 200
+
+const num = (reply: RedisReply | undefined): number => Number(reply)
+
+function array(reply: RedisReply, script: string): RedisReply[] {
+  if (!Array.isArray(reply))
+    throw new ValkitError('VALKIT_SCRIPT', `Script "${script}" returned ${typeof reply}, expected an array.`)
+  return reply
+}
+
+/**
+ * One partition of a queue in Redis/Valkey. Every key shares the partition's hash tag, so each
+ * script runs on one Cluster slot: waiting (sorted set by priority and sequence), delayed
+ * (sorted set by run-at), active (sorted set by lease deadline), completed and dead (lists,
+ * newest first), meta (hash of counters and flags), events (stream), schedules (hash and sorted
+ * set), and one hash per job. Workers asleep on an empty queue are woken on a sharded channel.
+ *
+ * @internal
+ */
+export class RedisQueueStore implements QueueStore {
+  readonly local = false
+  readonly #valkit: Valkit
+  readonly #tag: string
+  readonly #jp: string
+  readonly #k: {
+    readonly w: string
+    readonly d: string
+    readonly a: string
+    readonly c: string
+    readonly x: string
+    readonly m: string
+    readonly e: string
+    readonly s: string
+    readonly n: string
+  }
+  readonly #wake: string
+  readonly #eventsMax: string
+  #blocking: Promise<DriverPort> | undefined
+
+  constructor(valkit: Valkit, tag: string, eventsMaxLength: number) {
+    this.#valkit = valkit
+    this.#tag = tag
+    const key = (part: string): string => valkit.keys.key('queue', tag, part)
+    this.#jp = key('j:')
+    this.#k = {
+      w: key('w'),
+      d: key('d'),
+      a: key('a'),
+      c: key('c'),
+      x: key('x'),
+      m: key('m'),
+      e: key('e'),
+      s: key('s'),
+      n: key('n'),
+    }
+    this.#wake = key('wake')
+    this.#eventsMax = String(eventsMaxLength)
+  }
+
+  #script(
+    script: Script,
+    keys: readonly string[],
+    args: readonly RedisArg[],
+    idempotent = false,
+  ): Promise<RedisReply> {
+    return this.#valkit.connection.script(script, keys, args, idempotent ? { idempotent: true } : undefined)
+  }
+
+  async add(jobs: readonly NewJob[], maxLength: number, overflow: 'reject' | 'drop-lowest') {
+    const { w, d, m, e } = this.#k
+    const args: RedisArg[] = [
+      this.#jp,
+      this.#wake,
+      this.#eventsMax,
+      String(maxLength),
+      overflow,
+      String(jobs.length),
+    ]
+    for (const j of jobs) args.push(j.id, j.name, j.data, String(j.priority), String(j.delayMs), j.options)
+    // Adding a job with an id is idempotent (a repeat finds it); auto-numbered ones are not.
+    const idempotent = jobs.every((j) => j.id !== '')
+    const reply = array(await this.#script(ADD_JOBS, [w, d, m, e], args, idempotent), ADD_JOBS.name)
+    const out: StoredJob[] = []
+    let i = 1
+    for (; i + 1 < reply.length && out.length < jobs.length; i += 2)
+      out.push({ id: text(reply[i]), code: num(reply[i + 1]) })
+    const dropped: string[] = []
+    if (text(reply[i]) === 'dropped') for (let k = i + 1; k < reply.length; k++) dropped.push(text(reply[k]))
+    return { nowMs: num(reply[0]), jobs: out, dropped }
+  }
+
+  async step(settlements: readonly Settlement[], f: FetchRequest): Promise<StepResult> {
+    const { w, d, a, c, x, m, e } = this.#k
+    const args: RedisArg[] = [
+      this.#jp,
+      this.#wake,
+      this.#eventsMax,
+      String(f.leaseMs),
+      String(f.count),
+      String(f.maxStalls),
+      String(f.globalConcurrency),
+      String(f.rateMax),
+      String(f.rateWindowMs),
+      String(SWEEP),
+      String(settlements.length),
+    ]
+    for (const s of settlements) {
+      args.push(s.id, s.token, s.kind, s.payload, String(s.delayMs), `${s.keep.count} ${s.keep.ageMs}`)
+    }
+    const reply = array(await this.#script(SETTLE_FETCH, [w, d, a, c, x, m, e], args), SETTLE_FETCH.name)
+    const nStale = num(reply[1])
+    const stale: string[] = []
+    let i = 2
+    for (; i < 2 + nStale; i++) stale.push(text(reply[i]))
+    const nextDelayedAt = num(reply[i])
+    const nextLeaseAt = num(reply[i + 1])
+    const rateWaitMs = num(reply[i + 2])
+    const paused = num(reply[i + 3]) === 1
+    const jobs: LeasedJob[] = []
+    for (i += 4; i + 6 < reply.length; i += 7) {
+      jobs.push({
+        id: text(reply[i]),
+        name: text(reply[i + 1]),
+        data: text(reply[i + 2]),
+        options: text(reply[i + 3]),
+        attempt: num(reply[i + 4]),
+        token: text(reply[i + 5]),
+        createdAt: num(reply[i + 6]),
+      })
+    }
+    return { nowMs: num(reply[0]), stale, nextDelayedAt, nextLeaseAt, rateWaitMs, paused, jobs }
+  }
+
+  async extend(leases: readonly { id: string; token: string }[], leaseMs: number): Promise<string[]> {
+    const args: RedisArg[] = [this.#jp, String(leaseMs)]
+    for (const l of leases) args.push(l.id, l.token)
+    const reply = array(
+      await this.#script(EXTEND_LEASES, [this.#k.a, this.#k.e], args, true),
+      EXTEND_LEASES.name,
+    )
+    return reply.slice(1).map(text)
+  }
+
+  async progress(id: string, token: string, value: string): Promise<boolean> {
+    const reply = await this.#script(
+      REPORT_PROGRESS,
+      [this.#k.m, this.#k.e],
+      [this.#jp, id, token, value, this.#eventsMax],
+      true,
+    )
+    return num(reply) === 1
+  }
+
+  async manage(action: ManageAction, ids: readonly string[], limit: number): Promise<number> {
+    const { w, d, a, c, x, m } = this.#k
+    const reply = await this.#script(
+      MANAGE_JOBS,
+      [w, d, a, c, x, m],
+      [this.#jp, this.#wake, action, String(limit), ...ids],
+    )
+    return num(reply)
+  }
+
+  async getJob(id: string): Promise<JobRecord | undefined> {
+    const reply = await this.#valkit.connection.command(['HGETALL', this.#jp + id], { key: this.#jp + id })
+    const flat = Array.isArray(reply) ? reply : []
+    if (flat.length === 0) return undefined
+    const fields: Record<string, string> = {}
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[text(flat[i])] = text(flat[i + 1])
+    return recordOf(id, fields)
+  }
+
+  async list(state: JobState, start: number, end: number): Promise<string[]> {
+    const { w, d, a, c, x } = this.#k
+    const cmd: RedisArg[] =
+      state === 'waiting'
+        ? ['ZRANGE', w, start, end]
+        : state === 'delayed'
+          ? ['ZRANGE', d, start, end]
+          : state === 'active'
+            ? ['ZRANGE', a, start, end]
+            : ['LRANGE', state === 'completed' ? c : x, start, end]
+    const reply = await this.#valkit.connection.command(cmd, { key: cmd[1] })
+    return Array.isArray(reply) ? reply.map(text) : []
+  }
+
+  async counts(): Promise<JobCounts> {
+    const { w, d, a, c, x, m } = this.#k
+    const replies = await this.#valkit.connection.pipeline(
+      [
+        ['ZCARD', w],
+        ['ZCARD', d],
+        ['ZCARD', a],
+        ['LLEN', c],
+        ['LLEN', x],
+        ['HGETALL', m],
+      ],
+      { key: w },
+    )
+    for (const r of replies) if (r instanceof Error) throw r
+    const flat = (replies[5] as RedisReply[]) ?? []
+    const meta: Record<string, number> = {}
+    for (let i = 0; i + 1 < flat.length; i += 2) meta[text(flat[i])] = Number(text(flat[i + 1]))
+    return {
+      waiting: num(replies[0] as RedisReply),
+      delayed: num(replies[1] as RedisReply),
+      active: num(replies[2] as RedisReply),
+      completed: num(replies[3] as RedisReply),
+      dead: num(replies[4] as RedisReply),
+      paused: meta.paused === 1,
+      totals: {
+        added: meta.added ?? 0,
+        completed: meta.completed ?? 0,
+        failed: meta.failed ?? 0,
+        dead: meta.dead ?? 0,
+        stalled: meta.stalled ?? 0,
+        refused: meta.refused ?? 0,
+        dropped: meta.dropped ?? 0,
+      },
+    }
+  }
+
+  async obliterate(): Promise<number> {
+    const pattern = this.#valkit.keys.pattern('queue', this.#tag)
+    let removed = 0
+    for (const node of await this.#valkit.driver.masters()) {
+      let cursor = '0'
+      do {
+        const reply = (await node.command([
+          'SCAN',
+          cursor,
+          'MATCH',
+          pattern,
+          'COUNT',
+          '1000',
+        ])) as RedisReply[]
+        cursor = text(reply[0])
+        const keys = ((reply[1] as RedisReply[]) ?? []).map(text)
+        for (const k of keys) removed += num(await this.#valkit.connection.command(['UNLINK', k], { key: k }))
+      } while (cursor !== '0')
+    }
+    return removed
+  }
+
+  async onWake(listener: () => void): Promise<() => Promise<void>> {
+    const raw = (): void => listener()
+    await this.#valkit.driver.ssubscribe(this.#wake, raw)
+    const off = this.#valkit.driver.onEvent((event) => {
+      // After a reconnect a wake-up may have been missed: look again.
+      if (event.type === 'ready' || event.type === 'resubscribed') listener()
+    })
+    return async () => {
+      off()
+      await this.#valkit.driver.sunsubscribe(this.#wake, raw).catch(() => undefined)
+    }
+  }
+
+  async readEvents(from: string, count: number, blockMs: number, signal: AbortSignal): Promise<QueueEvent[]> {
+    this.#blocking ??= this.#valkit.driver.duplicate()
+    this.#blocking.catch(() => (this.#blocking = undefined))
+    const driver = await this.#blocking
+    if (signal.aborted) return []
+    const reply = await driver.command(
+      ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS', this.#k.e, from],
+      { key: this.#k.e },
+    )
+    if (!Array.isArray(reply) || reply.length === 0) return []
+    const stream = reply[0] as RedisReply[]
+    const entries = (stream[1] as RedisReply[]) ?? []
+    const out: QueueEvent[] = []
+    for (const entry of entries) {
+      const [id, flat] = entry as [RedisReply, RedisReply[]]
+      const fields: Record<string, string> = {}
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[text(flat[i])] = text(flat[i + 1])
+      const event = parseEvent(text(id), fields)
+      if (event !== undefined) out.push(event)
+    }
+    return out
+  }
+
+  async upsertSchedule(id: string, definition: string, nextAt: number): Promise<void> {
+    const replies = await this.#valkit.connection.pipeline(
+      [
+        ['HSET', this.#k.s, id, definition],
+        nextAt >= 0 ? ['ZADD', this.#k.n, String(nextAt), id] : ['ZREM', this.#k.n, id],
+      ],
+      { key: this.#k.s },
+    )
+    for (const r of replies) if (r instanceof Error) throw r
+  }
+
+  async removeSchedule(id: string): Promise<boolean> {
+    const replies = await this.#valkit.connection.pipeline(
+      [
+        ['HDEL', this.#k.s, id],
+        ['ZREM', this.#k.n, id],
+      ],
+      { key: this.#k.s },
+    )
+    for (const r of replies) if (r instanceof Error) throw r
+    return num(replies[0] as RedisReply) === 1
+  }
+
+  async schedules(): Promise<StoredSchedule[]> {
+    const replies = await this.#valkit.connection.pipeline(
+      [
+        ['HGETALL', this.#k.s],
+        ['ZRANGE', this.#k.n, '0', '-1', 'WITHSCORES'],
+      ],
+      { key: this.#k.s },
+    )
+    for (const r of replies) if (r instanceof Error) throw r
+    const next = new Map<string, number>()
+    const z = (replies[1] as RedisReply[]) ?? []
+    for (let i = 0; i + 1 < z.length; i += 2) next.set(text(z[i]), num(z[i + 1]))
+    const h = (replies[0] as RedisReply[]) ?? []
+    const out: StoredSchedule[] = []
+    for (let i = 0; i + 1 < h.length; i += 2) {
+      const id = text(h[i])
+      out.push({ id, definition: text(h[i + 1]), nextAt: next.get(id) ?? -1 })
+    }
+    return out
+  }
+
+  async nextTick(): Promise<{ id: string; at: number } | undefined> {
+    const reply = await this.#valkit.connection.command(['ZRANGE', this.#k.n, '0', '0', 'WITHSCORES'], {
+      key: this.#k.n,
+    })
+    if (!Array.isArray(reply) || reply.length < 2) return undefined
+    return { id: text(reply[0]), at: num(reply[1]) }
+  }
+
+  async claimTick(id: string, tick: number, after: number, jobs: readonly TickJob[]) {
+    const { s, n, w, m, e, d } = this.#k
+    const args: RedisArg[] = [
+      this.#jp,
+      this.#wake,
+      this.#eventsMax,
+      id,
+      String(tick),
+      String(after),
+      String(jobs.length),
+    ]
+    for (const j of jobs) args.push(j.id, j.name, j.data, String(j.priority), j.options)
+    const reply = array(await this.#script(CLAIM_TICK, [s, n, w, m, e, d], args, true), CLAIM_TICK.name)
+    return { claimed: num(reply[0]) === 1, nowMs: num(reply[1]) }
+  }
+
+  async close(): Promise<void> {
+    const blocking = this.#blocking
+    this.#blocking = undefined
+    if (blocking !== undefined) await (await blocking.catch(() => undefined))?.close()
+  }
+}

@@ -1,0 +1,81 @@
+--[[ Add jobs to a queue (one call for one job or a bulk).
+  KEYS[1] waiting (sorted set id -> priority * 2^32 + sequence)
+  KEYS[2] delayed (sorted set id -> run-at, server ms)
+  KEYS[3] meta (hash: id, seq, sleep, added, dropped, paused...)
+  KEYS[4] events (stream)
+  ARGV[1] job key prefix (every job is a hash <prefix><id> in the queue's slot)
+  ARGV[2] wake channel (sharded; published when a worker sleeps on an empty queue)
+  ARGV[3] events max length (0: no events)
+  ARGV[4] max length of waiting + delayed (0: unbounded)
+  ARGV[5] overflow policy: reject | drop-lowest
+  ARGV[6] number of jobs, then 6 per job: id ('' = next number), name, data, priority, delay ms, options ('' = none)
+  Returns { now ms, then per job: id, code }   code  1 waiting   2 delayed   0 duplicate id (nothing written)
+                                                    -1 refused: the queue is full   -2 dropped: full and of lowest priority
+          followed by the ids of waiting jobs dropped to make room, as { ..., 'dropped', id, id ... } ]]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local W, D, M, E = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local jp, chan, evmax = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local maxlen, overflow, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local out = { now }
+local dropped = {}
+local length = -1
+if maxlen > 0 then length = redis.call('ZCARD', W) + redis.call('ZCARD', D) end
+local ready, added = 0, 0
+local a = 7
+for _ = 1, n do
+  local id, name, data, prio, delay, opts = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5]
+  a = a + 6
+  if id == '' then id = tostring(redis.call('HINCRBY', M, 'id', 1)) end
+  local J = jp .. id
+  local code = 1
+  if redis.call('EXISTS', J) == 1 then
+    code = 0
+  elseif maxlen > 0 and length >= maxlen then
+    code = -1
+    if overflow == 'drop-lowest' and delay <= 0 then
+      code = -2
+      local worst = redis.call('ZRANGE', W, -1, -1, 'WITHSCORES')
+      if worst[1] and math.floor(tonumber(worst[2]) / 4294967296) > prio then
+        redis.call('ZREM', W, worst[1])
+        redis.call('DEL', jp .. worst[1])
+        dropped[#dropped + 1] = worst[1]
+        length = length - 1
+        code = 1
+      end
+    end
+    if code == -1 then redis.call('HINCRBY', M, 'refused', 1) end
+    if code == -2 then redis.call('HINCRBY', M, 'dropped', 1) end
+  end
+  if code == 1 then
+    local seq = redis.call('HINCRBY', M, 'seq', 1) % 4294967296
+    if delay > 0 then
+      code = 2
+      redis.call('HSET', J, 'n', name, 'd', data, 't', now, 'a', 0, 's', 'd', 'rt', now + delay)
+      redis.call('ZADD', D, now + delay, id)
+    else
+      redis.call('HSET', J, 'n', name, 'd', data, 't', now, 'a', 0, 's', 'w')
+      redis.call('ZADD', W, string.format('%.0f', prio * 4294967296 + seq), id)
+      ready = ready + 1
+    end
+    if prio ~= 0 then redis.call('HSET', J, 'P', prio) end
+    if opts ~= '' then redis.call('HSET', J, 'o', opts) end
+    if maxlen > 0 then length = length + 1 end
+    added = added + 1
+    if evmax > 0 then
+      redis.call('XADD', E, 'MAXLEN', '~', evmax, '*', 'e', code == 2 and 'delayed' or 'added', 'i', id, 'n', name)
+    end
+  end
+  out[#out + 1] = id
+  out[#out + 1] = code
+end
+if added > 0 then redis.call('HINCRBY', M, 'added', added) end
+if ready > 0 and redis.call('HDEL', M, 'sleep') == 1 then
+  redis.call('SPUBLISH', chan, 'w')
+end
+if #dropped > 0 then
+  redis.call('HINCRBY', M, 'dropped', #dropped)
+  out[#out + 1] = 'dropped'
+  for i = 1, #dropped do out[#out + 1] = dropped[i] end
+end
+return out
