@@ -31,6 +31,12 @@ export interface QueueOptions {
    * `false` makes `add` reject with `VALKIT_UNAVAILABLE` instead. @defaultValue `false`
    */
   readonly journal?: false | { readonly path: string; readonly maxBytes?: number }
+  /**
+   * An add resolves only after the core's `durableWrites.replicas` replicas have it (WAIT after
+   * the script), so a failover right after cannot lose it. Needs `durableWrites` in the core
+   * configuration. @defaultValue false
+   */
+  readonly durable?: boolean
 }
 
 /** @internal */
@@ -73,6 +79,7 @@ export interface ResolvedQueueOptions {
   readonly eventsMaxLength: number
   readonly partitions: number
   readonly journal: false | { readonly path: string; readonly maxBytes: number }
+  readonly durable: boolean
 }
 
 /** The highest priority number (lowest priority). */
@@ -270,6 +277,7 @@ export function resolveQueueOptions(name: unknown, options: QueueOptions = {}): 
     eventsMaxLength,
     partitions,
     journal,
+    durable: options.durable === true,
   }
 }
 

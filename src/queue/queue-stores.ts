@@ -24,13 +24,14 @@ export function queueStores(
   name: string,
   partitions: number,
   eventsMaxLength: number,
+  durable = false,
 ): QueueStore[] {
   const memory = valkit.config.topology.kind === 'memory'
   const out: QueueStore[] = []
   for (let i = 0; i < partitions; i++) {
     const tag = partitionTag(name, partitions, i)
     if (!memory) {
-      out.push(new RedisQueueStore(valkit, tag, eventsMaxLength))
+      out.push(new RedisQueueStore(valkit, tag, eventsMaxLength, durable))
       continue
     }
     let byTag = memoryStores.get(valkit)

@@ -70,7 +70,7 @@ export class Queue<Data = unknown> {
     this.#valkit = valkit
     this.name = name
     this.#options = options
-    this.stores = queueStores(valkit, name, options.partitions, options.eventsMaxLength)
+    this.stores = queueStores(valkit, name, options.partitions, options.eventsMaxLength, options.durable)
     this.#schedules = new Schedules(this.stores[0]!, name)
     if (options.journal !== false) {
       const { path, maxBytes } = options.journal

@@ -70,7 +70,10 @@ export class RedisQueueStore implements QueueStore {
   readonly #eventsMax: string
   #blocking: Promise<DriverPort> | undefined
 
-  constructor(valkit: Valkit, tag: string, eventsMaxLength: number) {
+  readonly #durable: boolean
+
+  constructor(valkit: Valkit, tag: string, eventsMaxLength: number, durable = false) {
+    this.#durable = durable
     this.#valkit = valkit
     this.#tag = tag
     const key = (part: string): string => valkit.keys.key('queue', tag, part)
@@ -112,7 +115,13 @@ export class RedisQueueStore implements QueueStore {
     for (const j of jobs) args.push(j.id, j.name, j.data, String(j.priority), String(j.delayMs), j.options)
     // Adding a job with an id is idempotent (a repeat finds it); auto-numbered ones are not.
     const idempotent = jobs.every((j) => j.id !== '')
-    const reply = array(await this.#script(ADD_JOBS, [w, d, m, e], args, idempotent), ADD_JOBS.name)
+    const reply = array(
+      await this.#valkit.connection.script(ADD_JOBS, [w, d, m, e], args, {
+        ...(idempotent ? { idempotent: true } : {}),
+        ...(this.#durable ? { durable: true } : {}),
+      }),
+      ADD_JOBS.name,
+    )
     const out: StoredJob[] = []
     let i = 1
     for (; i + 1 < reply.length && out.length < jobs.length; i += 2)
