@@ -499,6 +499,10 @@ export class MemoryQueueStore implements QueueStore {
     })
   }
 
+  lastEventId(): Promise<string> {
+    return Promise.resolve(this.#events[this.#events.length - 1]?.id ?? '0-0')
+  }
+
   async readEvents(from: string, count: number, blockMs: number, signal: AbortSignal): Promise<QueueEvent[]> {
     const after = (id: string): boolean => {
       if (from === '$') return false

@@ -117,6 +117,8 @@ export interface QueueStore {
   obliterate(): Promise<number>
   /** Calls `listener` when jobs become ready for a sleeping worker. Returns an unsubscribe. */
   onWake(listener: () => void): Promise<() => Promise<void>>
+  /** The id of the newest event ('0-0' when there is none). */
+  lastEventId(): Promise<string>
   /** Events after `from` (exclusive; '0' from the start, '$' only new ones), waiting up to `blockMs`. */
   readEvents(from: string, count: number, blockMs: number, signal: AbortSignal): Promise<QueueEvent[]>
   upsertSchedule(id: string, definition: string, nextAt: number): Promise<void>

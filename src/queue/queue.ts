@@ -63,6 +63,7 @@ export class Queue<Data = unknown> {
   #replaying: Promise<void> | undefined
   #next = 0
   #closed = false
+  #replayTimer: NodeJS.Timeout | undefined
   readonly #unhooks: (() => void)[] = []
 
   /** @internal */
@@ -78,9 +79,14 @@ export class Queue<Data = unknown> {
       this.#journal.catch((err: unknown) =>
         valkit.logger.error('queue journal failed to open', { queue: name, err }),
       )
-      this.#unhooks.push(valkit.supervisor.onRecover(() => this.replayJournal().then(() => undefined)))
+      this.#unhooks.push(valkit.supervisor.onRecover(() => this.replayJournal().catch(() => undefined)))
+      this.#unhooks.push(
+        valkit.supervisor.onChange((change) => {
+          if (change.to === 'ready') this.#replaySoon(0)
+        }),
+      )
       // A journal left by an earlier run is replayed as soon as Redis answers.
-      void this.#journal.then((j) => (j.size > 0 ? this.replayJournal() : undefined)).catch(() => undefined)
+      this.#replaySoon(0)
     }
   }
 
@@ -172,9 +178,6 @@ export class Queue<Data = unknown> {
     for (let wait = 10; ; wait = Math.min(wait * 2, 250)) {
       let reply
       try {
-        if (!store.local && this.#journal !== undefined && !this.#valkit.connection.isReady) {
-          throw new ValkitError('VALKIT_UNAVAILABLE', 'not connected')
-        }
         reply = await store.add(pending, this.#options.maxLength, overflow)
       } catch (err) {
         const journaled = await this.#journalIfDown(err, partition, pending)
@@ -223,7 +226,26 @@ export class Queue<Data = unknown> {
       await journal.append(record)
       out.push({ id, outcome: 'journaled', state: 'journaled' })
     }
+    this.#replaySoon(1000)
     return out
+  }
+
+  /** Tries a replay after `delayMs`, and again with backoff while the journal holds jobs. */
+  #replaySoon(delayMs: number, attempt = 0): void {
+    if (this.#journal === undefined || this.#closed || this.#replayTimer !== undefined) return
+    this.#replayTimer = setTimeout(() => {
+      this.#replayTimer = undefined
+      void (async () => {
+        const journal = await this.#journal!.catch(() => undefined)
+        if (journal === undefined || journal.size === 0 || this.#closed) return
+        try {
+          await this.replayJournal()
+        } catch {
+          this.#replaySoon(Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)), attempt + 1)
+        }
+      })()
+    }, delayMs)
+    this.#replayTimer.unref()
   }
 
   /**
@@ -390,8 +412,20 @@ export class Queue<Data = unknown> {
     let from = options.from ?? '$'
     const store = this.stores[0]!
     if (from === '$') {
-      const last = await store.readEvents('$', 1, 0, signal).catch(() => [])
-      from = last[last.length - 1]?.streamId ?? '$'
+      // Pin "now" to a concrete id, so events between two reads are not missed.
+      for (;;) {
+        try {
+          from = await store.lastEventId()
+          break
+        } catch (err) {
+          if (this.#closed || signal.aborted) return
+          this.#valkit.logger.warn('queue events: cannot read the stream, retrying', {
+            queue: this.name,
+            err,
+          })
+          await new Promise((resolve) => setTimeout(resolve, 500))
+        }
+      }
     }
     while (!signal.aborted && !this.#closed) {
       let events: QueueEvent[]
@@ -419,6 +453,7 @@ export class Queue<Data = unknown> {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    if (this.#replayTimer !== undefined) clearTimeout(this.#replayTimer)
     for (const u of this.#unhooks) u()
     await this.#replaying?.catch(() => undefined)
     for (const s of this.stores) await s.close()

@@ -297,6 +297,14 @@ export class RedisQueueStore implements QueueStore {
     }
   }
 
+  async lastEventId(): Promise<string> {
+    const reply = await this.#valkit.connection.command(['XREVRANGE', this.#k.e, '+', '-', 'COUNT', '1'], {
+      key: this.#k.e,
+    })
+    const first = Array.isArray(reply) ? (reply[0] as RedisReply[] | undefined) : undefined
+    return first === undefined ? '0-0' : text(first[0])
+  }
+
   async readEvents(from: string, count: number, blockMs: number, signal: AbortSignal): Promise<QueueEvent[]> {
     this.#blocking ??= this.#valkit.driver.duplicate()
     this.#blocking.catch(() => (this.#blocking = undefined))

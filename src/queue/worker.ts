@@ -179,6 +179,10 @@ export class Worker<Data = unknown, Result = unknown> {
   }
 
   #emit<K extends keyof WorkerEvents>(event: K, ...args: Parameters<WorkerEvents[K]>): void {
+    if (event === 'error' && this.#listeners.error.size === 0) {
+      this.#valkit.logger.warn('queue worker: the store failed; retrying', { queue: this.name, err: args[0] })
+      return
+    }
     for (const l of this.#listeners[event]) {
       try {
         ;(l as (...a: Parameters<WorkerEvents[K]>) => void)(...args)
