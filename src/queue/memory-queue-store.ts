@@ -131,8 +131,11 @@ export class MemoryQueueStore implements QueueStore {
     if (now > this.#lastEventMs) [this.#lastEventMs, this.#eventSeq] = [now, 0]
     else this.#eventSeq++
     this.#events.push({ id: `${this.#lastEventMs}-${this.#eventSeq}`, fields })
-    if (this.#events.length > this.eventsMax) this.#events.splice(0, this.#events.length - this.eventsMax)
-    for (const wake of [...this.#eventWaiters]) wake()
+    // Trimmed in steps, like XADD MAXLEN ~: the length stays within an eighth over the cap.
+    if (this.#events.length > this.eventsMax + (this.eventsMax >> 3) + 1) {
+      this.#events.splice(0, this.#events.length - this.eventsMax)
+    }
+    if (this.#eventWaiters.size > 0) for (const wake of [...this.#eventWaiters]) wake()
   }
 
   #wake(): void {
