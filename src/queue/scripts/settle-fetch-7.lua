@@ -42,15 +42,13 @@ local function pushError(J, payload)
   redis.call('HSET', J, 'e', cjson.encode(list))
 end
 
-local function keep(L, spec)
+-- Trims a settled list to its keep policy; `len` is its length after the push.
+local function keep(L, spec, len)
   local count, age = string.match(spec, '^(-?%d+) (%d+)$')
   count, age = tonumber(count), tonumber(age)
-  if count >= 0 then
-    local extra = redis.call('LLEN', L) - count
-    if extra > 0 then
-      local gone = redis.call('RPOP', L, extra)
-      for i = 1, #gone do redis.call('DEL', jp .. gone[i]) end
-    end
+  if count >= 0 and len > count then
+    local gone = redis.call('RPOP', L, len - count)
+    for i = 1, #gone do redis.call('DEL', jp .. gone[i]) end
   end
   if age > 0 then
     for _ = 1, 100 do
@@ -84,8 +82,7 @@ for _ = 1, n do
         redis.call('DEL', J)
       else
         redis.call('HSET', J, 's', 'c', 'r', payload, 'f', now)
-        redis.call('LPUSH', C, id)
-        keep(C, spec)
+        keep(C, spec, redis.call('LPUSH', C, id))
       end
       ev('e', 'completed', 'i', id)
     elseif kind == 'r' then
@@ -110,8 +107,7 @@ for _ = 1, n do
         redis.call('DEL', J)
       else
         redis.call('HSET', J, 's', 'x', 'f', now)
-        redis.call('LPUSH', X, id)
-        keep(X, spec)
+        keep(X, spec, redis.call('LPUSH', X, id))
       end
       ev('e', 'dead-lettered', 'i', id, 'err', payload)
     end
@@ -207,9 +203,9 @@ if want > 0 then
       local id = popped[2 * i - 1]
       local J = jp .. id
       local token = tostring(last - taken + i)
-      local attempt = redis.call('HINCRBY', J, 'a', 1)
-      redis.call('HSET', J, 'k', token, 's', 'a')
-      local f = redis.call('HMGET', J, 'n', 'd', 'o', 't')
+      local f = redis.call('HMGET', J, 'n', 'd', 'o', 't', 'a')
+      local attempt = tonumber(f[5] or '0') + 1
+      redis.call('HSET', J, 'a', attempt, 'k', token, 's', 'a')
       za[#za + 1] = deadline
       za[#za + 1] = id
       out[#out + 1] = id
