@@ -163,7 +163,7 @@ export class MemoryQueueStore implements QueueStore {
     for (const j of jobs) {
       const id = j.id === '' ? String(this.#inc('id')) : j.id
       let code = 1
-      if (this.#jobs.has(id)) code = 0
+      if (this.#live(id) !== undefined) code = 0
       else if (maxLength > 0 && length >= maxLength) {
         code = -1
         if (overflow === 'drop-lowest' && j.delayMs <= 0) {
@@ -221,8 +221,10 @@ export class MemoryQueueStore implements QueueStore {
     f.e = JSON.stringify(list)
   }
 
-  #keep(list: 'c' | 'x', count: number, ageMs: number, now: number): void {
+  #keep(list: 'c' | 'x', id: string, count: number, ageMs: number, now: number): void {
     const l = list === 'c' ? this.#c : this.#x
+    // A job kept by age expires by itself, as PEXPIRE makes it in Redis.
+    if (ageMs > 0) this.#jobs.get(id)!.ex = String(now + ageMs)
     if (count >= 0 && l.length > count) for (const id of l.splice(count)) this.#jobs.delete(id)
     if (ageMs > 0) {
       while (l.length > 0) {
@@ -254,7 +256,7 @@ export class MemoryQueueStore implements QueueStore {
         else {
           Object.assign(f, { s: 'c', r: s.payload, f: String(now) })
           this.#c.unshift(s.id)
-          this.#keep('c', s.keep.count, s.keep.ageMs, now)
+          this.#keep('c', s.id, s.keep.count, s.keep.ageMs, now)
         }
         this.#ev({ e: 'completed', i: s.id })
       } else if (s.kind === 'r') {
@@ -276,7 +278,7 @@ export class MemoryQueueStore implements QueueStore {
         else {
           Object.assign(f, { s: 'x', f: String(now) })
           this.#x.unshift(s.id)
-          this.#keep('x', s.keep.count, s.keep.ageMs, now)
+          this.#keep('x', s.id, s.keep.count, s.keep.ageMs, now)
         }
         this.#ev({ e: 'dead-lettered', i: s.id, err: s.payload })
       }
@@ -442,8 +444,18 @@ export class MemoryQueueStore implements QueueStore {
     return Promise.resolve(changed)
   }
 
-  getJob(id: string): Promise<JobRecord | undefined> {
+  /** The job's fields, unless it expired (removing it then). */
+  #live(id: string): Fields | undefined {
     const f = this.#jobs.get(id)
+    if (f?.ex !== undefined && Number(f.ex) <= this.clock()) {
+      this.#jobs.delete(id)
+      return undefined
+    }
+    return f
+  }
+
+  getJob(id: string): Promise<JobRecord | undefined> {
+    const f = this.#live(id)
     return Promise.resolve(f === undefined ? undefined : recordOf(id, f))
   }
 
@@ -575,7 +587,7 @@ export class MemoryQueueStore implements QueueStore {
     else this.#next.delete(id)
     let added = 0
     for (const j of jobs) {
-      if (this.#jobs.has(j.id)) continue
+      if (this.#live(j.id) !== undefined) continue
       const f: Fields = { n: j.name, d: j.data, t: String(now), a: '0', sc: id }
       if (j.priority !== 0) f.P = String(j.priority)
       if (j.options !== '') f.o = j.options

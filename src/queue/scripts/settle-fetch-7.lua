@@ -42,10 +42,12 @@ local function pushError(J, payload)
   redis.call('HSET', J, 'e', cjson.encode(list))
 end
 
--- Trims a settled list to its keep policy; `len` is its length after the push.
-local function keep(L, spec, len)
+-- Trims a settled list to its keep policy; `len` is its length after the push. A job kept by
+-- age expires by itself (PEXPIRE: its result has a TTL); its list entry goes when it is the oldest.
+local function keep(L, J, spec, len)
   local count, age = string.match(spec, '^(-?%d+) (%d+)$')
   count, age = tonumber(count), tonumber(age)
+  if age > 0 then redis.call('PEXPIRE', J, age) end
   if count >= 0 and len > count then
     local gone = redis.call('RPOP', L, len - count)
     for i = 1, #gone do redis.call('DEL', jp .. gone[i]) end
@@ -82,7 +84,7 @@ for _ = 1, n do
         redis.call('DEL', J)
       else
         redis.call('HSET', J, 's', 'c', 'r', payload, 'f', now)
-        keep(C, spec, redis.call('LPUSH', C, id))
+        keep(C, J, spec, redis.call('LPUSH', C, id))
       end
       ev('e', 'completed', 'i', id)
     elseif kind == 'r' then
@@ -107,7 +109,7 @@ for _ = 1, n do
         redis.call('DEL', J)
       else
         redis.call('HSET', J, 's', 'x', 'f', now)
-        keep(X, spec, redis.call('LPUSH', X, id))
+        keep(X, J, spec, redis.call('LPUSH', X, id))
       end
       ev('e', 'dead-lettered', 'i', id, 'err', payload)
     end
