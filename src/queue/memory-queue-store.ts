@@ -332,8 +332,10 @@ export class MemoryQueueStore implements QueueStore {
         this.#m.rs = start
         this.#m.rn = 0
       }
-      if (used + want > req.rateMax) want = Math.max(req.rateMax - used, 0)
-      if (want === 0) rateWaitMs = start + req.rateWindowMs - now
+      if (used + want > req.rateMax) {
+        want = Math.max(req.rateMax - used, 0)
+        rateWaitMs = Math.max(start + req.rateWindowMs - now, 1)
+      }
     }
     const jobs: LeasedJob[] = []
     if (want > 0) {

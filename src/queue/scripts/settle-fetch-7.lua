@@ -14,7 +14,7 @@
            id, token, kind (c: completed, r: failed and retried, x: failed for good),
            payload (result or error, JSON), delay ms (r) , keep ('count age' for c and x; count -1 = all)
   Returns { now, stale settlements (their ids follow), next delayed run-at (-1: none),
-            next lease deadline (-1: none), ms until the rate window lets more through (0),
+            next lease deadline (-1: none), ms until the rate window lets more through (0: the rate did not cap this fetch),
             paused (0/1), then 7 per fetched job: id, name, data, options, attempt, token, created ms }
   A settlement is stale when the job is not active under that token any more (its lease was
   reaped and it went back to waiting, or another worker has it): it changes nothing. ]]
@@ -183,8 +183,11 @@ if want > 0 and rateMax > 0 then
     start = now - ((now - start) % rateWin)
     redis.call('HSET', M, 'rs', start, 'rn', 0)
   end
-  if used + want > rateMax then want = math.max(rateMax - used, 0) end
-  if want == 0 then rateWait = start + rateWin - now end
+  if used + want > rateMax then
+    -- Capped by the window: say when it opens again, so the worker looks then.
+    want = math.max(rateMax - used, 0)
+    rateWait = math.max(start + rateWin - now, 1)
+  end
 end
 
 local out = { now, #stale }
