@@ -47,6 +47,8 @@ export async function createServer(options: ServerOptions = {}): Promise<ValkitS
   const instance = valkit
 
   const app = Fastify({
+    // job ids (up to 256 characters) travel in the path, percent-encoded
+    routerOptions: { maxParamLength: 2048 },
     logger: {
       level: resolved.logLevel,
       ...(options.logStream ? { stream: options.logStream } : {}),

@@ -37,6 +37,16 @@ export type {
   StuckLockReport,
 } from './coord-section.js'
 export type { SessionsSection, SessionStorePanelStats, SessionMinute } from './session-section.js'
+export {
+  bucketQuantile,
+  type QueuesSection,
+  type QueuePanelStats,
+  type QueueStateCounts,
+  type QueueTotals,
+  type QueueLatency,
+} from './queue-section.js'
+export { resolvePanelQueues, MAX_PANEL_QUEUES, type PanelQueue, type QueueReading } from './queue-sources.js'
+export { MAX_LIST_COUNT, type QueueErrorBody } from './routes/queue-routes.js'
 export type { Counted, SectionInterval } from './rate-tracker.js'
 export type { SectionExtra } from './section-series.js'
 export {

@@ -1,5 +1,6 @@
 import { invalidOption } from '../core/index.js'
 import type { CoordLiveState, ResourcePanelState, StuckLockReport } from './coord-section.js'
+import { resolvePanelQueues, type PanelQueue } from './queue-sources.js'
 import type { LimitedKey, TopLimitedByLimiter } from './ratelimit-section.js'
 
 /**
@@ -36,9 +37,14 @@ export interface PanelCoord {
  * ```ts
  * const limiter = createRateLimiter(valkit, { name: 'api', rules })
  * const coord = createCoord(valkit)
+ * const emails = createQueue(valkit, 'emails')
  * await createServer({
  *   valkit,
- *   panels: { rateLimiters: [limiter], coord: { coord, resources: ['nightly-report'] } },
+ *   panels: {
+ *     rateLimiters: [limiter],
+ *     coord: { coord, resources: ['nightly-report'] },
+ *     queues: [emails],
+ *   },
  * })
  * ```
  */
@@ -61,12 +67,23 @@ export interface DashboardPanelsOptions {
     /** @defaultValue `[]` */
     readonly resources?: readonly string[]
   }
+  /**
+   * Queues (`createQueue`) whose counts per state and running totals the Queues panel shows
+   * (one `counts()` call per queue per snapshot interval, only while a dashboard is open or the
+   * API asks; at most 50), whose jobs it lists, and on which the admin API acts (retry, remove,
+   * promote, pause, resume). A queue a worker of this process runs shows without it, with what
+   * its workers measure (throughput, wait and processing times) but no job browser.
+   * @defaultValue `[]`
+   */
+  readonly queues?: readonly PanelQueue[]
 }
 
 /** {@link DashboardPanelsOptions} after validation. */
 export interface ResolvedPanelsOptions {
   readonly rateLimiters: readonly PanelRateLimiter[]
   readonly coord: { readonly coord: PanelCoord; readonly resources: readonly string[] } | null
+  /** Present when `panels.queues` names at least one queue. */
+  readonly queues?: readonly PanelQueue[]
 }
 
 /** Most resources `panels.coord.resources` may name. */
@@ -88,6 +105,9 @@ const got = (v: unknown): string => `got ${v === null ? 'null' : Array.isArray(v
 export function resolvePanelsOptions(panels: DashboardPanelsOptions | undefined): ResolvedPanelsOptions {
   if (panels === undefined) return { rateLimiters: [], coord: null }
   if (!isObject(panels)) throw invalidOption('panels', got(panels), 'an object')
+  const queues = resolvePanelQueues(panels.queues)
+  const withQueues = <T extends object>(resolved: T): T & { queues?: readonly PanelQueue[] } =>
+    queues.length > 0 ? { ...resolved, queues } : resolved
   const limiters: unknown = panels.rateLimiters ?? []
   if (!Array.isArray(limiters)) {
     throw invalidOption('panels.rateLimiters', got(limiters), 'an array of rate limiters (createRateLimiter)')
@@ -102,7 +122,9 @@ export function resolvePanelsOptions(panels: DashboardPanelsOptions | undefined)
     }
   })
   const coordOption: unknown = panels.coord
-  if (coordOption === undefined) return { rateLimiters: limiters as PanelRateLimiter[], coord: null }
+  if (coordOption === undefined) {
+    return withQueues({ rateLimiters: limiters as PanelRateLimiter[], coord: null })
+  }
   if (!isObject(coordOption)) {
     throw invalidOption(
       'panels.coord',
@@ -138,10 +160,10 @@ export function resolvePanelsOptions(panels: DashboardPanelsOptions | undefined)
       )
     }
   })
-  return {
+  return withQueues({
     rateLimiters: limiters as PanelRateLimiter[],
     coord: { coord: coord as unknown as PanelCoord, resources: [...new Set(resources as string[])] },
-  }
+  })
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

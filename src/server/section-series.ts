@@ -12,6 +12,8 @@ export interface SeriesSample {
   readonly sum?: number
   /** A histogram's p50/p90/p99 (in the unit it observes), when it keeps a sketch. */
   readonly percentiles?: { readonly p50: number; readonly p90: number; readonly p99: number }
+  /** A histogram's cumulative counts per finite upper bound (`+Inf` is `value`). */
+  readonly buckets?: ReadonlyArray<{ readonly le: number; readonly count: number }>
 }
 
 /**
@@ -54,6 +56,7 @@ export function readSeries(metrics: readonly MetricSnapshot[], prefix: string, h
           labels: s.labels,
           value: s.count,
           sum: s.sum,
+          buckets: s.buckets,
           ...(s.percentiles ? { percentiles: s.percentiles } : {}),
         })
       }

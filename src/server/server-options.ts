@@ -11,7 +11,7 @@ import {
 /**
  * What the server needs from a valkit instance: the core (supervisor, health) plus the
  * metrics registry it exposes on `/metrics` and reads for the dashboard's cache, rate limiting,
- * coordination and sessions panels (`snapshot()`, `prefix`). A `Valkit` from `createValkit()`
+ * coordination, sessions and queues panels (`snapshot()`, `prefix`). A `Valkit` from `createValkit()`
  * satisfies it.
  */
 export interface ServerValkit extends ValkitCore {
@@ -76,8 +76,9 @@ export interface ServerOptions {
   readonly env?: NodeJS.ProcessEnv
   /**
    * Objects the dashboard cannot find in the metrics registry: rate limiters whose top limited
-   * keys it lists, and a coord whose resources and stuck locks it shows. Everything else in the
-   * rate limiting, coordination and sessions panels needs no registration.
+   * keys it lists, a coord whose resources and stuck locks it shows, and queues whose counts,
+   * jobs and actions the Queues panel and `/api/queues` offer. Everything else in the rate
+   * limiting, coordination, sessions and queues panels needs no registration.
    * @defaultValue `{}`
    */
   readonly panels?: DashboardPanelsOptions

@@ -11,6 +11,8 @@ import type {
 import { CacheSection, type CachesSection } from './cache-section.js'
 import { CoordSectionBuilder, type CoordSection } from './coord-section.js'
 import { PanelSources, resolvePanelsOptions, type DashboardPanelsOptions } from './panel-sources.js'
+import { QueueSectionBuilder, type QueuesSection } from './queue-section.js'
+import { QueueSources } from './queue-sources.js'
 import { RateLimitSectionBuilder, type RateLimitSection } from './ratelimit-section.js'
 import { SessionSectionBuilder, type SessionsSection } from './session-section.js'
 
@@ -48,6 +50,15 @@ export interface DashboardSnapshot {
   readonly coord: CoordSection
   /** The session stores of this process (`createSessionStore`). */
   readonly sessions: SessionsSection
+  /** The queues given to the server (`panels.queues`) and those this process's workers run (`createWorker`). */
+  readonly queues: QueuesSection
+}
+
+/** One reading of the metrics registry. */
+interface RegistryReading {
+  readonly data: readonly MetricSnapshot[]
+  readonly prefix: string
+  readonly at: number
 }
 
 /** The sections read from the metrics registry, all at one moment. */
@@ -87,6 +98,8 @@ function emptySections(at: number): RegistrySections {
   }
 }
 
+const emptyQueues = (at: number): QueuesSection => ({ at, interval: null, queues: [], extras: [] })
+
 /**
  * What the hub reads from a valkit instance: the core, and the metrics registry's plain data when
  * there is one (without it the `caches`, `ratelimit`, `coord` and `sessions` sections stay empty).
@@ -113,7 +126,8 @@ export type HubMessage =
  * subscribed (one `health()` call per interval whatever the number of dashboards), and relays
  * supervisor state changes at once. A slow or failing `health()` never blocks the stream: the
  * snapshot then carries what the supervisor knows. Each snapshot also reads the metrics registry
- * for the `caches` section (rates between consecutive snapshots).
+ * for the `caches` section (rates between consecutive snapshots), and the counts of the queues
+ * given in `panels.queues` (at most once per interval, see {@link QueueSources}).
  *
  * @example
  * ```ts
@@ -130,7 +144,9 @@ export class SnapshotHub {
   readonly #ratelimit: RateLimitSectionBuilder
   readonly #coord: CoordSectionBuilder
   readonly #sessions: SessionSectionBuilder
+  readonly #queues: QueueSectionBuilder
   readonly #panels: PanelSources
+  readonly #queueSources: QueueSources
   readonly #listeners = new Set<(message: HubMessage) => void>()
   #timer: NodeJS.Timeout | undefined
   #unsubscribe: (() => void) | undefined
@@ -148,7 +164,15 @@ export class SnapshotHub {
     this.#ratelimit = new RateLimitSectionBuilder(intervalMs)
     this.#coord = new CoordSectionBuilder(intervalMs)
     this.#sessions = new SessionSectionBuilder(intervalMs)
-    this.#panels = new PanelSources(resolvePanelsOptions(panels))
+    this.#queues = new QueueSectionBuilder(intervalMs)
+    const resolved = resolvePanelsOptions(panels)
+    this.#panels = new PanelSources(resolved)
+    this.#queueSources = new QueueSources(resolved.queues ?? [], intervalMs)
+  }
+
+  /** The queues given in `panels.queues`, for the admin API's job browser and actions. */
+  get queueSources(): QueueSources {
+    return this.#queueSources
   }
 
   /** The last snapshot built, if any. */
@@ -171,12 +195,14 @@ export class SnapshotHub {
     const supervisor = this.#valkit.supervisor
     // Read the registry first, synchronously: the rates then cover the time between two calls,
     // not the time INFO took to answer.
-    const sections = this.#readSections()
-    const deadlineMs = Math.max(3000, this.#intervalMs * 3)
+    const reading = this.#readRegistry()
+    const sections = this.#readSections(reading)
+    const deadlineMs = this.#deadlineMs
     const live = this.#panels.coordLive(deadlineMs)
-    const withLive = async (): Promise<RegistrySections> => {
-      const { resources, stuckLocks } = await live
-      return { ...sections, coord: { ...sections.coord, resources, stuckLocks } }
+    const queues = this.#buildQueues(reading, deadlineMs)
+    const withLive = async (): Promise<RegistrySections & { queues: QueuesSection }> => {
+      const [{ resources, stuckLocks }, q] = await Promise.all([live, queues])
+      return { ...sections, coord: { ...sections.coord, resources, stuckLocks }, queues: q }
     }
     try {
       const [report, parts] = await Promise.all([withDeadline(this.#valkit.health(), deadlineMs), withLive()])
@@ -238,20 +264,50 @@ export class SnapshotHub {
     }
   }
 
-  #readSections(): RegistrySections {
+  get #deadlineMs(): number {
+    return Math.max(3000, this.#intervalMs * 3)
+  }
+
+  /**
+   * The `queues` section built now (the counts of a queue given are read at most once per
+   * interval, or again after an action on it): what `GET /api/queues` answers.
+   */
+  async queues(): Promise<QueuesSection> {
+    return this.#buildQueues(this.#readRegistry(), this.#deadlineMs)
+  }
+
+  async #buildQueues(reading: RegistryReading | null, deadlineMs: number): Promise<QueuesSection> {
+    const counts = await this.#queueSources.read(deadlineMs)
+    const last = this.#last?.queues
+    // without a registry reading, the rates would count every series from zero
+    if (reading === null) return last ?? emptyQueues(Date.now())
+    try {
+      return this.#queues.build(reading.data, reading.prefix, reading.at, counts)
+    } catch {
+      return last ?? emptyQueues(reading.at)
+    }
+  }
+
+  /** Reads the registry; `null` when it cannot be read. */
+  #readRegistry(): RegistryReading | null {
     const metrics = this.#valkit.metrics
     const at = Date.now()
-    const prefix = metrics?.prefix ?? 'valkit_'
-    let data: readonly MetricSnapshot[]
     try {
-      data = metrics?.snapshot?.() ?? []
+      return { data: metrics?.snapshot?.() ?? [], prefix: metrics?.prefix ?? 'valkit_', at }
     } catch {
+      return null
+    }
+  }
+
+  #readSections(reading: RegistryReading | null): RegistrySections {
+    if (reading === null) {
       // a registry that cannot be read must not stop the snapshot
       const last = this.#last
       return last
         ? { caches: last.caches, ratelimit: last.ratelimit, coord: last.coord, sessions: last.sessions }
-        : emptySections(at)
+        : emptySections(Date.now())
     }
+    const { data, prefix, at } = reading
     const empty = emptySections(at)
     const last = this.#last
     // each section on its own: one that fails keeps its last value, the others go on

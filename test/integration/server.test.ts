@@ -5,11 +5,13 @@ import { after, before, describe, it } from 'node:test'
 import { createCache } from '../../src/cache/index.js'
 import { createCoord } from '../../src/coord/index.js'
 import { createValkit, isValkitError } from '../../src/index.js'
+import { createQueue, createWorker, type JobRecord, type Queue } from '../../src/queue/index.js'
 import { createLlmBudget, createRateLimiter } from '../../src/ratelimit/index.js'
 import {
   createServer,
   type CacheNamespaceStats,
   type DashboardSnapshot,
+  type QueuePanelStats,
   type ValkitServer,
 } from '../../src/server/index.js'
 import { createSessionStore } from '../../src/session/index.js'
@@ -704,6 +706,357 @@ for (const engine of testEngines()) {
       await redis.restart()
       await valkit.supervisor.waitFor('ready', 15_000)
       assert.equal((await strict.app.inject({ url: '/readyz' })).statusCode, 200)
+    })
+  })
+}
+
+// ---------- queues: the admin API and the dashboard section, on every backend ----------
+
+interface QueueError {
+  readonly error: { readonly code: string; readonly message: string }
+}
+
+for (const target of ['memory', ...testEngines()] as const) {
+  void describe(`server queues (${target})`, () => {
+    let redis: ServerHandle | undefined
+    let valkit: ReturnType<typeof createValkit>
+    const prefix = `t-srvq-${randomBytes(4).toString('hex')}`
+    let n = 0
+
+    before(async () => {
+      if (target === 'memory') {
+        valkit = createValkit({ env: {}, logger: false })
+        return
+      }
+      redis = await startServer({ engine: target })
+      valkit = createValkit({ url: redis.url, env: {}, keyPrefix: prefix, logger: false })
+      await valkit.supervisor.waitFor('ready', 10_000)
+    })
+    after(async () => {
+      await valkit?.close()
+      if (redis?.alive) await cleanPrefix(redis, `${prefix}:`)
+      await redis?.stop()
+    })
+
+    /**
+     * A queue of its own given to a server of its own, and a worker that fails jobs while
+     * `fix.broken` (attempts: 2, so a failing job is dead after two errors).
+     */
+    async function setUp() {
+      const name = `srv-q${++n}`
+      // the worker runs jobs with its own queue options: the defaults go to both
+      const options = { defaultJobOptions: { attempts: 2 } }
+      const queue: Queue = createQueue(valkit, name, options)
+      const fix = { broken: true }
+      const worker = createWorker(
+        valkit,
+        name,
+        async (job) => {
+          if (fix.broken) throw new Error(`upstream refused ${job.id} (attempt ${job.attempt})`)
+          return { delivered: job.id }
+        },
+        { queue: options },
+      )
+      const server = await createServer({
+        valkit,
+        port: 0,
+        adminToken: TOKEN,
+        snapshotIntervalMs: 200,
+        env: {},
+        panels: { queues: [queue] },
+      })
+      const api = async <T>(method: 'GET' | 'POST', url: string, withToken = true) => {
+        const res = await server.app.inject({ method, url, headers: withToken ? auth : {} })
+        assert.ok(!res.body.includes(TOKEN), `${method} ${url}: the token is in the answer`)
+        return { status: res.statusCode, body: res.json<T>() }
+      }
+      const deadJob = async (data: unknown = {}): Promise<string> => {
+        const { id } = await queue.add('deliver', data)
+        await waitFor(async () => (await queue.getJob(id))?.state === 'dead', { what: `job ${id} dead` })
+        return id
+      }
+      const close = async () => {
+        await server.close()
+        await worker.close()
+        await queue.obliterate().catch(() => undefined)
+        await queue.close()
+      }
+      return { name, queue, fix, worker, server, api, deadJob, close }
+    }
+
+    void it('keeps every queue route behind the admin token', async () => {
+      const t = await setUp()
+      try {
+        const id = await t.deadJob()
+        const q = encodeURIComponent(t.name)
+        const routes: ['GET' | 'POST', string][] = [
+          ['GET', '/api/queues'],
+          ['GET', `/api/queues/${q}/jobs?state=dead`],
+          ['GET', `/api/queues/${q}/jobs/${id}`],
+          ['POST', `/api/queues/${q}/jobs/${id}/retry`],
+          ['POST', `/api/queues/${q}/jobs/${id}/remove`],
+          ['POST', `/api/queues/${q}/jobs/${id}/promote`],
+          ['POST', `/api/queues/${q}/retry-all`],
+          ['POST', `/api/queues/${q}/pause`],
+          ['POST', `/api/queues/${q}/resume`],
+        ]
+        for (const [method, url] of routes) {
+          const none = await t.api<QueueError>(method, url, false)
+          assert.equal(none.status, 401, `${method} ${url} without a token`)
+          assert.equal(none.body.error.code, 'VALKIT_UNAUTHORIZED')
+          const wrong = await t.server.app.inject({
+            method,
+            url,
+            headers: { authorization: `Bearer ${TOKEN.slice(0, -1)}x` },
+          })
+          assert.equal(wrong.statusCode, 401, `${method} ${url} with a wrong token`)
+        }
+        // nothing was done by the refused requests
+        const job = await t.queue.getJob(id)
+        assert.equal(job?.state, 'dead')
+        assert.equal((await t.queue.counts()).paused, false)
+
+        const ok = await t.api<{ queues: QueuePanelStats[] }>('GET', '/api/queues')
+        assert.equal(ok.status, 200)
+        const mine = ok.body.queues.find((x) => x.queue === t.name)
+        assert.equal(mine?.managed, true)
+        assert.equal(mine?.counts?.dead, 1)
+      } finally {
+        await t.close()
+      }
+    })
+
+    void it('lists a dead job with its error history; retry moves it to waiting, and it runs again once fixed', async () => {
+      const t = await setUp()
+      try {
+        const id = await t.deadJob({ to: 'ada@example.com' })
+        const q = encodeURIComponent(t.name)
+        const list = await t.api<{ state: string; jobs: JobRecord[] }>(
+          'GET',
+          `/api/queues/${q}/jobs?state=dead`,
+        )
+        assert.equal(list.status, 200)
+        assert.deepEqual(
+          list.body.jobs.map((j) => [j.id, j.state]),
+          [[id, 'dead']],
+        )
+        const detail = await t.api<{ job: JobRecord }>('GET', `/api/queues/${q}/jobs/${id}`)
+        assert.equal(detail.status, 200)
+        assert.equal(detail.body.job.attemptsMade, 2)
+        assert.deepEqual(detail.body.job.data, { to: 'ada@example.com' })
+        assert.deepEqual(
+          detail.body.job.errors.map((e) => [e.attempt, e.message]),
+          [
+            [1, `upstream refused ${id} (attempt 1)`],
+            [2, `upstream refused ${id} (attempt 2)`],
+          ],
+        )
+
+        // paused, the retried job stays where the retry put it
+        assert.equal((await t.api('POST', `/api/queues/${q}/pause`)).status, 200)
+        assert.equal((await t.queue.counts()).paused, true)
+        const retried = await t.api<{ changed: number; job: JobRecord }>(
+          'POST',
+          `/api/queues/${q}/jobs/${id}/retry`,
+        )
+        assert.equal(retried.status, 200)
+        assert.equal(retried.body.changed, 1)
+        assert.equal(retried.body.job.state, 'waiting')
+        const stored = await t.queue.getJob(id)
+        assert.equal(stored?.state, 'waiting')
+        assert.equal(stored?.attemptsMade, 0, 'attempts start over')
+        assert.equal(stored?.errors.length, 2, 'the error history is kept')
+        const waiting = await t.api<{ jobs: JobRecord[] }>('GET', `/api/queues/${q}/jobs?state=waiting`)
+        assert.deepEqual(
+          waiting.body.jobs.map((j) => j.id),
+          [id],
+        )
+        const dead = await t.api<{ jobs: JobRecord[] }>('GET', `/api/queues/${q}/jobs?state=dead`)
+        assert.deepEqual(dead.body.jobs, [])
+
+        // a second retry of a job that is no longer dead is refused, and says why
+        const again = await t.api<QueueError>('POST', `/api/queues/${q}/jobs/${id}/retry`)
+        assert.equal(again.status, 409)
+        assert.match(again.body.error.message, /is waiting: only a dead job can be retried/)
+
+        t.fix.broken = false
+        assert.equal((await t.api('POST', `/api/queues/${q}/resume`)).status, 200)
+        await waitFor(async () => (await t.queue.getJob(id))?.state === 'completed', {
+          what: 'the retried job completed',
+        })
+        const done = await t.api<{ job: JobRecord }>('GET', `/api/queues/${q}/jobs/${id}`)
+        assert.deepEqual(done.body.job.result, { delivered: id })
+        assert.equal(done.body.job.attemptsMade, 1)
+      } finally {
+        await t.close()
+      }
+    })
+
+    void it('promotes a delayed job, removes a job, retries every dead job at once', async () => {
+      const t = await setUp()
+      try {
+        const q = encodeURIComponent(t.name)
+        const first = await t.deadJob()
+        const second = await t.deadJob()
+        await t.api('POST', `/api/queues/${q}/pause`)
+        const { id: later } = await t.queue.add('digest', {}, { delay: '1h', id: 'digest/ada?week=1' })
+        const path = `/api/queues/${q}/jobs/${encodeURIComponent(later)}`
+        const seen = await t.api<{ job: JobRecord }>('GET', path)
+        assert.equal(seen.status, 200, 'an id with / and ? in the path')
+        assert.equal(seen.body.job.state, 'delayed')
+        assert.ok(seen.body.job.runAt !== undefined && seen.body.job.runAt > Date.now())
+
+        const wrong = await t.api<QueueError>('POST', `/api/queues/${q}/jobs/${first}/promote`)
+        assert.equal(wrong.status, 409)
+        assert.match(wrong.body.error.message, /is dead: only a delayed job can be promoted/)
+        const promoted = await t.api<{ job: JobRecord }>('POST', `${path}/promote`)
+        assert.equal(promoted.status, 200)
+        assert.equal(promoted.body.job.state, 'waiting')
+        assert.equal((await t.queue.getJob(later))?.state, 'waiting')
+
+        const removed = await t.api<{ changed: number; job: null }>('POST', `${path}/remove`)
+        assert.equal(removed.status, 200)
+        assert.deepEqual([removed.body.changed, removed.body.job], [1, null])
+        assert.equal(await t.queue.getJob(later), undefined)
+        const gone = await t.api<QueueError>('GET', path)
+        assert.equal(gone.status, 404)
+        assert.match(gone.body.error.message, /keeps no job "digest\/ada\?week=1"/)
+
+        const all = await t.api<{ changed: number }>('POST', `/api/queues/${q}/retry-all`)
+        assert.equal(all.status, 200)
+        assert.equal(all.body.changed, 2)
+        const counts = await t.queue.counts()
+        assert.deepEqual([counts.dead, counts.waiting], [0, 2])
+        for (const id of [first, second]) assert.equal((await t.queue.getJob(id))?.state, 'waiting')
+      } finally {
+        await t.close()
+      }
+    })
+
+    void it('refuses unknown queues and jobs and bad parameters with a JSON error that says why', async () => {
+      const t = await setUp()
+      try {
+        const q = encodeURIComponent(t.name)
+        const cases: [string, number, RegExp][] = [
+          ['/api/queues/nope/jobs?state=dead', 404, /No queue "nope" is given to this server/],
+          ['/api/queues/nope/jobs/1', 404, /No queue "nope"/],
+          [
+            `/api/queues/${q}/jobs?state=failed`,
+            400,
+            /`state` must be one of waiting, delayed, active, completed, dead; got "failed"/,
+          ],
+          [`/api/queues/${q}/jobs`, 400, /`state` is required/],
+          [`/api/queues/${q}/jobs?state=dead&count=1000`, 400, /`count` must be an integer from 1 to 200/],
+          [`/api/queues/${q}/jobs?state=dead&start=-1`, 400, /`start` must be an integer/],
+          [`/api/queues/${q}/jobs/12345`, 404, /keeps no job "12345"/],
+        ]
+        for (const [url, status, message] of cases) {
+          const res = await t.api<QueueError>('GET', url)
+          assert.equal(res.status, status, url)
+          assert.equal(res.body.error.code, 'VALKIT_INVALID_ARGUMENT', url)
+          assert.match(res.body.error.message, message, url)
+        }
+        const post = await t.api<QueueError>('POST', '/api/queues/nope/retry-all')
+        assert.equal(post.status, 404)
+
+        // a queue whose worker runs here, not given to the server: shown, but not acted on
+        const other = createWorker(valkit, `${t.name}-other`, () => 'done')
+        try {
+          const res = await t.api<QueueError>('POST', `/api/queues/${q}-other/pause`)
+          assert.equal(res.status, 404)
+          assert.match(res.body.error.message, /runs in this process but was not given to the server/)
+          const listed = await t.api<{ queues: QueuePanelStats[] }>('GET', '/api/queues')
+          const seen = listed.body.queues.find((x) => x.queue === `${t.name}-other`)
+          assert.equal(seen?.managed, false)
+          assert.equal(seen?.throughput.scope, 'process')
+        } finally {
+          await other.close()
+        }
+      } finally {
+        await t.close()
+      }
+    })
+
+    void it('streams the queue section: counts, totals and their rates, workers, wait and processing times, the paused flag', async () => {
+      const t = await setUp()
+      const { events, close } = await openEvents(t.server)
+      const mine = (snap: DashboardSnapshot) => snap.queues.queues.find((x) => x.queue === t.name)
+      const seen: DashboardSnapshot[] = []
+      /** The first snapshot after `after` where `accept` holds; every snapshot read is kept in `seen`. */
+      const next = async (after: number, accept: (q: QueuePanelStats) => boolean) => {
+        const event = await events.until((e) => {
+          if (e.event !== 'snapshot') return false
+          const snap = e.data as DashboardSnapshot
+          seen.push(snap)
+          const q = mine(snap)
+          return snap.at > after && q !== undefined && accept(q)
+        }, 20_000)
+        return event.data as DashboardSnapshot
+      }
+      try {
+        // two readings: the totals have an interval
+        const start = await next(0, (q) => q.totalsInterval !== null)
+        t.fix.broken = false
+        for (let i = 0; i < 5; i++) await t.queue.add('deliver', { i })
+        await t.queue.add('digest', {}, { delay: '1h' })
+        await waitFor(async () => (await t.queue.counts()).completed === 5, { what: 'five completed' })
+        t.fix.broken = true
+        await t.deadJob()
+        const doneAt = Date.now()
+
+        const end = await next(doneAt, (q) => (q.totalsInterval?.from ?? 0) > doneAt)
+        const q = mine(end)!
+        assert.deepEqual(q.counts, { waiting: 0, delayed: 1, active: 0, completed: 5, dead: 1 })
+        assert.equal(q.managed, true)
+        assert.equal(q.paused, false)
+        assert.equal(q.totals?.added.total, 7)
+        assert.equal(q.totals?.completed.total, 5)
+        assert.equal(q.totals?.failed.total, 2, 'two failed attempts of the dead job')
+        assert.equal(q.totals?.dead.total, 1)
+        assert.equal(q.throughput.scope, 'queue')
+        assert.equal(q.throughput.completed.perSecond, 0, 'nothing ran in the last interval')
+        assert.equal(q.workers?.completed?.total, 5)
+        assert.equal(q.workers?.retried?.total, 1)
+        assert.equal(q.workers?.dead?.total, 1)
+        for (const l of [q.wait, q.processing]) {
+          assert.equal(l?.observed.total, 7, 'seven attempts')
+          const { p50Ms, p95Ms, p99Ms, meanMs } = l ?? {}
+          assert.ok(typeof p50Ms === 'number' && typeof p95Ms === 'number' && typeof p99Ms === 'number')
+          assert.ok(0 <= p50Ms && p50Ms <= p95Ms && p95Ms <= p99Ms, `p50 ${p50Ms} p95 ${p95Ms} p99 ${p99Ms}`)
+          assert.ok(typeof meanMs === 'number' && meanMs >= 0)
+        }
+
+        // the totals' intervals follow each other, and rate × interval adds up to what was done
+        const intervals = new Map<number, QueuePanelStats>()
+        const from0 = mine(start)!.totalsInterval!.to
+        for (const snap of seen) {
+          const s = mine(snap)
+          const iv = s?.totalsInterval
+          if (s && iv && iv.to > from0 && iv.to <= q.totalsInterval!.to) intervals.set(iv.to, s)
+        }
+        let from = from0
+        const sum = { completed: 0, failed: 0 }
+        for (const s of [...intervals.values()].sort((a, b) => a.totalsInterval!.to - b.totalsInterval!.to)) {
+          const iv = s.totalsInterval!
+          assert.equal(iv.from, from, 'intervals follow each other without a gap')
+          from = iv.to
+          sum.completed += ((s.throughput.completed.perSecond ?? 0) * (iv.to - iv.from)) / 1000
+          sum.failed += ((s.throughput.failed.perSecond ?? 0) * (iv.to - iv.from)) / 1000
+        }
+        assert.equal(from, q.totalsInterval!.to)
+        const before = mine(start)!.totals!
+        assert.ok(Math.abs(sum.completed - (5 - before.completed.total)) < 1e-6, `completed ${sum.completed}`)
+        assert.ok(Math.abs(sum.failed - (2 - before.failed.total)) < 1e-6, `failed ${sum.failed}`)
+
+        // an action shows at the next snapshot
+        const pausedAt = Date.now()
+        assert.equal((await t.api('POST', `/api/queues/${encodeURIComponent(t.name)}/pause`)).status, 200)
+        const paused = await next(pausedAt, (x) => x.paused === true)
+        assert.equal(mine(paused)?.counts?.dead, 1)
+      } finally {
+        close()
+        await t.close()
+      }
     })
   })
 }

@@ -4,6 +4,7 @@ import { createAuthHook } from '../auth-hook.js'
 import type { ServerValkit } from '../server-options.js'
 import type { SnapshotHub } from '../snapshot-hub.js'
 import { streamEvents, type OpenStreams } from './events-stream.js'
+import { registerQueueRoutes } from './queue-routes.js'
 
 /** What the admin routes need. */
 export interface AdminRoutesContext {
@@ -17,7 +18,8 @@ export interface AdminRoutesContext {
 /**
  * The admin API under `/api`, every route behind the bearer token:
  * `GET /api/health` (the health report), `GET /api/history` (state changes),
- * `GET /api/events` (Server-Sent Events: `snapshot` and `state`).
+ * `GET /api/events` (Server-Sent Events: `snapshot` and `state`), and the queue routes
+ * (`/api/queues...`, see {@link registerQueueRoutes}).
  */
 export async function adminRoutes(app: FastifyInstance, ctx: AdminRoutesContext): Promise<void> {
   app.addHook('onRequest', createAuthHook(ctx.token))
@@ -47,4 +49,6 @@ export async function adminRoutes(app: FastifyInstance, ctx: AdminRoutesContext)
   app.get('/events', (_request, reply) => {
     streamEvents(reply, ctx.hub, ctx.keepAliveMs, ctx.streams)
   })
+
+  registerQueueRoutes(app, { hub: ctx.hub, token: ctx.token })
 }
