@@ -6,10 +6,11 @@ import { chromium, type Browser, type Page } from 'playwright-core'
 import { createCache } from '../../src/cache/index.js'
 import { createCoord } from '../../src/coord/index.js'
 import { createValkit } from '../../src/index.js'
+import { createQueue, createWorker } from '../../src/queue/index.js'
 import { createRateLimiter } from '../../src/ratelimit/index.js'
 import { createServer, type ValkitServer } from '../../src/server/index.js'
 import { createSessionStore } from '../../src/session/index.js'
-import { cleanPrefix, startServer, testEngines, type ServerHandle } from '../../src/testing/index.js'
+import { cleanPrefix, startServer, testEngines, waitFor, type ServerHandle } from '../../src/testing/index.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const TOKEN = 'browser-test-token-0123456789abcdef'
@@ -278,6 +279,141 @@ for (const engine of testEngines()) {
 
       assert.deepEqual(errors, [])
       await page.close()
+    })
+  })
+}
+
+for (const engine of testEngines()) {
+  void describe(`dashboard queues panel in Chromium (${engine})`, () => {
+    let redis: ServerHandle
+    let valkit: ReturnType<typeof createValkit>
+    let browser: Browser
+    const prefix = `t-dashq-${randomBytes(4).toString('hex')}`
+
+    before(async () => {
+      assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: apt-get install chromium`)
+      redis = await startServer({ engine })
+      valkit = createValkit({ url: redis.url, env: {}, keyPrefix: prefix, logger: false })
+      await valkit.supervisor.waitFor('ready', 10_000)
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'],
+      })
+    })
+
+    after(async () => {
+      await browser?.close()
+      await valkit?.close()
+      if (redis?.alive) await cleanPrefix(redis, `${prefix}:`)
+      await redis?.stop()
+    })
+
+    void it('says there is no queue while the process has none', async () => {
+      const server = await createServer({ valkit, port: 0, adminToken: TOKEN, env: {} })
+      const errors: string[] = []
+      const page = await signedIn(browser, server.url, errors)
+      try {
+        await page.waitForSelector('[data-testid="queues-empty"]', { state: 'visible' })
+        assert.match(
+          (await page.textContent('[data-testid="queues-empty"]')) ?? '',
+          /No queue in this process — createQueue\(valkit, …\) registers here/,
+        )
+        assert.equal(await page.locator('#panel-queues .queue-card').count(), 0)
+        assert.deepEqual(errors, [])
+      } finally {
+        await page.close()
+        await server.close()
+      }
+    })
+
+    void it("shows a queue's counts, its jobs and a dead job's errors; Retry and Promote send jobs back to run", async () => {
+      // the worker runs jobs with its own queue options: the defaults go to both
+      const options = { defaultJobOptions: { attempts: 2 } }
+      const queue = createQueue(valkit, 'dash-q', options)
+      const fix = { broken: false }
+      const worker = createWorker(
+        valkit,
+        'dash-q',
+        async (job) => {
+          if (fix.broken) throw new Error(`upstream refused ${job.id} (attempt ${job.attempt})`)
+          return { delivered: job.id }
+        },
+        { queue: options },
+      )
+      const server = await createServer({
+        valkit,
+        port: 0,
+        adminToken: TOKEN,
+        env: {},
+        panels: { queues: [queue] },
+      })
+      const errors: string[] = []
+      const page = await signedIn(browser, server.url, errors)
+      try {
+        for (let i = 0; i < 2; i++) await queue.add('deliver', { to: `u${i}@example.com` })
+        await waitFor(async () => (await queue.counts()).completed === 2, { what: 'two completed' })
+        fix.broken = true
+        const { id: deadId } = await queue.add('deliver', { to: 'ada@example.com' })
+        await waitFor(async () => (await queue.getJob(deadId))?.state === 'dead', { what: 'the dead job' })
+        const { id: laterId } = await queue.add('digest', { week: 1 }, { delay: '1h', id: 'digest-ada' })
+
+        const card = '#panel-queues .queue-card[data-queue="dash-q"]'
+        await waitForText(page, `${card} [data-testid="queue-completed"]`, '2')
+        await waitForText(page, `${card} [data-testid="queue-dead"]`, '1')
+        await waitForText(page, `${card} [data-testid="queue-delayed"]`, '1')
+        await waitForText(page, `${card} [data-testid="queue-waiting"]`, '0')
+        await page.waitForSelector('[data-testid="queues-empty"]', { state: 'hidden' })
+        assert.equal(await page.isVisible(`${card} [data-testid="queue-paused"]`), false)
+
+        // the dead letters: the job, its last error, then its detail with the error history
+        await page.click(`${card} .tab[data-state="dead"]`)
+        const row = `${card} tr[data-job="${deadId}"]`
+        await page.waitForSelector(row)
+        assert.equal(await page.textContent(`${row} .job-info`), `upstream refused ${deadId} (attempt 2)`)
+        await page.click(`${row} .job-id`)
+        const detail = `${card} [data-testid="queue-job-detail"]`
+        await page.waitForSelector(`${detail} [data-testid="queue-job-errors"]`)
+        assert.equal(await page.textContent(`${detail} .job-title`), deadId)
+        assert.equal(await page.textContent(`${detail} dd[data-key="state"]`), 'dead')
+        assert.equal(await page.textContent(`${detail} dd[data-key="attempts"]`), '2')
+        assert.deepEqual(
+          await page.locator(`${detail} [data-testid="queue-job-errors"] .error-message`).allTextContents(),
+          [`upstream refused ${deadId} (attempt 1)`, `upstream refused ${deadId} (attempt 2)`],
+        )
+        assert.deepEqual(
+          JSON.parse((await page.textContent(`${detail} [data-testid="queue-job-data"]`)) ?? ''),
+          {
+            to: 'ada@example.com',
+          },
+        )
+
+        // fixed upstream: Retry sends the job back, it leaves the dead letters and completes
+        fix.broken = false
+        await page.click(`${detail} button[data-action="retry"]`)
+        await page.waitForSelector(row, { state: 'detached' })
+        await waitForText(page, `${card} [data-testid="queue-dead"]`, '0')
+        await waitForText(page, `${card} [data-testid="queue-completed"]`, '3')
+        assert.match(
+          (await page.textContent(`${card} [data-testid="queue-status"]`)) ?? '',
+          new RegExp(`Job ${deadId} retried`),
+        )
+        assert.match((await page.textContent(`${card} [data-testid="queue-jobs-note"]`)) ?? '', /No dead job/)
+        assert.equal((await queue.getJob(deadId))?.state, 'completed')
+
+        // the delayed job, promoted, runs now
+        await page.click(`${card} .tab[data-state="delayed"]`)
+        await page.click(`${card} tr[data-job="${laterId}"] button[data-action="promote"]`)
+        await waitForText(page, `${card} [data-testid="queue-delayed"]`, '0')
+        await waitForText(page, `${card} [data-testid="queue-completed"]`, '4')
+        assert.equal((await queue.getJob(laterId))?.state, 'completed')
+        assert.deepEqual(errors, [])
+      } finally {
+        await page.close()
+        await server.close()
+        await worker.close()
+        await queue.obliterate().catch(() => undefined)
+        await queue.close()
+      }
     })
   })
 }

@@ -5,6 +5,7 @@
 import { cachePanel } from './cache-panel.js'
 import { chart, MAX_POINTS, WINDOW_MS } from './chart.js'
 import { coordPanel } from './coord-panel.js'
+import { queuePanel } from './queue-panel.js'
 import { ratelimitPanel } from './ratelimit-panel.js'
 import { sessionPanel } from './session-panel.js'
 import { fmtBytes, fmtDuration, fmtMs, fmtNumber, fmtTime } from './format.js'
@@ -221,8 +222,37 @@ const PANELS = [
   ratelimitPanel,
   coordPanel,
   sessionPanel,
+  () => queuePanel({ api }),
   findingsPanel,
 ]
+
+// ---------- admin API ----------
+
+/**
+ * Calls the admin API with this tab's token (the queue actions, the job browser). Resolves with
+ * the JSON body; rejects with the server's message. A refused token signs out.
+ */
+async function api(path, { method = 'GET' } = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY)
+  if (!token) {
+    showLogin()
+    throw new Error('Signed out.')
+  }
+  const res = await fetch(path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+    cache: 'no-store',
+  })
+  const body = await res.json().catch(() => null)
+  if (res.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY)
+    const message = body?.error?.message ?? 'The token was refused.'
+    showLogin(message)
+    throw new Error(message)
+  }
+  if (!res.ok) throw new Error(body?.error?.message ?? `HTTP ${res.status}`)
+  return body
+}
 
 // ---------- state badge ----------
 

@@ -15,6 +15,8 @@ const FILES = [
   { route: '/ratelimit-panel.js', file: 'ratelimit-panel.js', type: JS },
   { route: '/coord-panel.js', file: 'coord-panel.js', type: JS },
   { route: '/session-panel.js', file: 'session-panel.js', type: JS },
+  { route: '/queue-panel.js', file: 'queue-panel.js', type: JS },
+  { route: '/queue-jobs.js', file: 'queue-jobs.js', type: JS },
   { route: '/style.css', file: 'style.css', type: 'text/css; charset=utf-8' },
 ] as const
 
