@@ -118,8 +118,14 @@ export class MemoryQueueStore implements QueueStore {
 
   constructor(
     private readonly eventsMax: number,
+    private readonly idPrefix = '',
     private readonly clock: () => number = Date.now,
   ) {}
+
+  countRefused(n: number): Promise<void> {
+    this.#inc('refused', n)
+    return Promise.resolve()
+  }
 
   #inc(field: string, by = 1): number {
     return (this.#m[field] = (this.#m[field] ?? 0) + by)
@@ -153,7 +159,7 @@ export class MemoryQueueStore implements QueueStore {
     this.#w.add(id, front ? prio * P : prio * P + (this.#inc('seq') % P))
   }
 
-  add(jobs: readonly NewJob[], maxLength: number, overflow: 'reject' | 'drop-lowest') {
+  add(jobs: readonly NewJob[], maxLength: number, overflow: 'reject' | 'drop-lowest' | 'wait') {
     const now = this.clock()
     const out: StoredJob[] = []
     const dropped: string[] = []
@@ -161,7 +167,7 @@ export class MemoryQueueStore implements QueueStore {
     let added = 0
     let ready = 0
     for (const j of jobs) {
-      const id = j.id === '' ? String(this.#inc('id')) : j.id
+      const id = j.id === '' ? `${this.idPrefix}${this.#inc('id')}` : j.id
       let code = 1
       if (this.#live(id) !== undefined) code = 0
       else if (maxLength > 0 && length >= maxLength) {
@@ -177,7 +183,7 @@ export class MemoryQueueStore implements QueueStore {
             code = 1
           }
         }
-        if (code === -1) this.#inc('refused')
+        if (code === -1 && overflow !== 'wait') this.#inc('refused')
         if (code === -2) this.#inc('dropped')
       }
       if (code === 1) {

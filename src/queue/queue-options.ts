@@ -166,6 +166,37 @@ function invertKeep(value: KeepOptions): KeepOptions {
   return typeof value === 'boolean' ? !value : value
 }
 
+const TEN_YEARS_MS = 10 * 366 * 86_400_000
+const DELAY_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+}
+
+/**
+ * A job's delay: ms, or a string with a unit up to days (`'30d'`). Unlike timer durations it may
+ * pass ~24.8 days (it waits in Redis, not in a timer); at most ten years. @internal
+ */
+export function parseDelay(value: unknown, path: string): number {
+  const expected = "milliseconds ≥ 0 or a string such as '90s', '10m', '6h' or '30d' (at most ten years)"
+  let ms = NaN
+  if (typeof value === 'number') ms = value
+  else if (typeof value === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value)
+    if (m !== null) ms = Number(m[1]) * DELAY_UNITS[m[2] ?? 'ms']!
+  }
+  if (!Number.isFinite(ms) || ms < 0 || ms > TEN_YEARS_MS) {
+    throw invalidOption(
+      path,
+      `got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value)}`,
+      expected,
+    )
+  }
+  return Math.round(ms)
+}
+
 /** Validates a job's placement options; returns its priority and delay in ms. @internal */
 export function resolvePlacement(
   options: JobOptions | undefined,
@@ -181,13 +212,15 @@ export function resolvePlacement(
       `an integer from 0 (first) to ${MAX_PRIORITY}`,
     )
   }
-  let delayMs = o.delay === undefined ? 0 : parseDuration(o.delay, `${path}.delay`)
+  let delayMs = o.delay === undefined ? 0 : parseDelay(o.delay, `${path}.delay`)
   if (o.runAt !== undefined) {
     const at = o.runAt instanceof Date ? o.runAt.getTime() : o.runAt
     if (typeof at !== 'number' || !Number.isFinite(at)) {
       throw invalidOption(`${path}.runAt`, `got ${String(o.runAt)}`, 'a Date or epoch milliseconds')
     }
     delayMs = Math.max(0, Math.round(at - nowMs))
+    if (delayMs > TEN_YEARS_MS)
+      throw invalidOption(`${path}.runAt`, 'more than ten years ahead', 'a time within ten years')
   }
   const id = o.id ?? ''
   if (o.id !== undefined) {
@@ -198,11 +231,11 @@ export function resolvePlacement(
         `a string of 1 to ${MAX_ID_LENGTH} characters`,
       )
     }
-    if (/^\d+$/.test(id)) {
+    if (/^(\d+|p\d+-\d+)$/.test(id)) {
       throw invalidOption(
         `${path}.id`,
-        `got the plain integer ${JSON.stringify(id.slice(0, 20))}`,
-        "an id that is not a plain integer (those are valkit's own ids): prefix it, as in 'order:42'",
+        `got ${JSON.stringify(id.slice(0, 20))}, which looks like one of valkit's own numbered ids`,
+        "an id that is not a plain integer nor p<n>-<n>: prefix it, as in 'order:42'",
       )
     }
   }

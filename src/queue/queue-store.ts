@@ -102,8 +102,10 @@ export interface QueueStore {
   add(
     jobs: readonly NewJob[],
     maxLength: number,
-    overflow: 'reject' | 'drop-lowest',
+    overflow: 'reject' | 'drop-lowest' | 'wait',
   ): Promise<{ nowMs: number; jobs: StoredJob[]; dropped: string[] }>
+  /** Counts adds refused by a full queue (a backpressured producer gave up). */
+  countRefused(n: number): Promise<void>
   step(settlements: readonly Settlement[], fetch: FetchRequest): Promise<StepResult>
   /** Returns the ids whose lease is lost. */
   extend(leases: readonly { id: string; token: string }[], leaseMs: number): Promise<string[]>

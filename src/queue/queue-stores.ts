@@ -8,6 +8,17 @@ import { RedisQueueStore } from './redis-queue-store.js'
 const memoryStores = new WeakMap<Valkit, Map<string, MemoryQueueStore>>()
 
 /** The hash tag of partition `i` of queue `name` (`name` itself for an unpartitioned queue). @internal */
+/** The prefix of numbered job ids in partition `i` (none for an unpartitioned queue). @internal */
+export function idPrefix(partitions: number, i: number): string {
+  return partitions === 1 ? '' : `p${i}-`
+}
+
+/** The partition a numbered id of a partitioned queue belongs to, or -1. @internal */
+export function partitionOfNumbered(id: string, partitions: number): number {
+  const m = /^p(\d+)-\d+$/.exec(id)
+  return m === null || Number(m[1]) >= partitions ? -1 : Number(m[1])
+}
+
 export function partitionTag(name: string, partitions: number, i: number): string {
   return partitions === 1 ? name : `${name}:p${i}`
 }
@@ -31,13 +42,14 @@ export function queueStores(
   for (let i = 0; i < partitions; i++) {
     const tag = partitionTag(name, partitions, i)
     if (!memory) {
-      out.push(new RedisQueueStore(valkit, tag, eventsMaxLength, durable))
+      out.push(new RedisQueueStore(valkit, tag, eventsMaxLength, durable, idPrefix(partitions, i)))
       continue
     }
     let byTag = memoryStores.get(valkit)
     if (byTag === undefined) memoryStores.set(valkit, (byTag = new Map<string, MemoryQueueStore>()))
     let store = byTag.get(tag)
-    if (store === undefined) byTag.set(tag, (store = new MemoryQueueStore(eventsMaxLength)))
+    if (store === undefined)
+      byTag.set(tag, (store = new MemoryQueueStore(eventsMaxLength, idPrefix(partitions, i))))
     out.push(store)
   }
   return out

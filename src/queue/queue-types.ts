@@ -30,13 +30,13 @@ export type KeepOptions = boolean | number | { readonly count?: number; readonly
 export interface JobOptions {
   /**
    * Your id for the job: adding a second job with the same id while the first is kept changes
-   * nothing and returns the first (de-duplication). Must not be a plain integer (those are
-   * valkit's own ids); at most 256 characters.
+   * nothing and returns the first (de-duplication). Must not look like valkit's own numbered
+   * ids (`42`; `p3-42` in a partitioned queue); at most 256 characters.
    */
   readonly id?: string
   /** Lower runs first: 0 (the default, first) to 1,048,576. Jobs of one priority run in order. */
   readonly priority?: number
-  /** Run no earlier than this long from now (ms or `'10m'`). */
+  /** Run no earlier than this long from now (ms, or `'10m'`, `'6h'`, `'30d'`; at most ten years). */
   readonly delay?: number | string
   /** Run no earlier than this time (a Date or epoch ms). Overrides `delay`. */
   readonly runAt?: Date | number

@@ -9,7 +9,7 @@ import {
 } from './queue-options.js'
 import type { ManageAction, NewJob, QueueStore } from './queue-store.js'
 import { reportCounts } from './queue-metrics.js'
-import { partitionOf, queueStores } from './queue-stores.js'
+import { partitionOf, partitionOfNumbered, queueStores } from './queue-stores.js'
 import type {
   AddResult,
   JobCounts,
@@ -171,7 +171,12 @@ export class Queue<Data = unknown> {
 
   async #store(partition: number, jobs: NewJob[]): Promise<AddResult[]> {
     const store = this.stores[partition]!
-    const overflow = this.#options.overflow === 'drop-lowest' ? 'drop-lowest' : 'reject'
+    const overflow =
+      this.#options.overflow === 'drop-lowest'
+        ? 'drop-lowest'
+        : this.#options.overflow === 'backpressure'
+          ? 'wait'
+          : 'reject'
     const deadline = Date.now() + this.#options.backpressureTimeoutMs
     let pending = jobs
     const done = new Map<NewJob, AddResult>()
@@ -194,6 +199,7 @@ export class Queue<Data = unknown> {
       })
       if (full.length === 0) break
       if (this.#options.overflow !== 'backpressure' || Date.now() + wait > deadline) {
+        if (overflow === 'wait') await store.countRefused(full.length).catch(() => undefined)
         throw new ValkitError(
           'VALKIT_QUEUE_FULL',
           `Queue "${this.name}" is full (maxLength ${this.#options.maxLength}): ${full.length} job(s) not added. Add workers, raise maxLength, or choose overflow 'drop-lowest' or 'backpressure'.`,
@@ -258,24 +264,12 @@ export class Queue<Data = unknown> {
       try {
         const journal = await this.#journal!
         if (journal.size === 0) return
-        let batch: JournalRecord[] = []
-        const flush = async (): Promise<void> => {
-          const byPartition = new Map<number, NewJob[]>()
-          for (const r of batch) {
-            let list = byPartition.get(r.partition)
-            if (list === undefined) byPartition.set(r.partition, (list = []))
-            list.push(r.job)
-          }
-          for (const [p, list] of byPartition) {
-            await this.stores[p % this.stores.length]!.add(list, 0, 'reject')
-          }
-          batch = []
-        }
+        // Each record is added before the handler returns: the journal drops a record only
+        // once it was handed over, so a failed add keeps it (and those after it) for the next try.
         const { replayed } = await journal.replay(async (record) => {
-          batch.push(record as JournalRecord)
-          if (batch.length >= 100) await flush()
+          const r = record as JournalRecord
+          await this.stores[r.partition % this.stores.length]!.add([r.job], 0, 'reject')
         })
-        if (batch.length > 0) await flush()
         this.#valkit.logger.info('queue journal replayed', { queue: this.name, jobs: replayed })
       } finally {
         this.#replaying = undefined
@@ -298,8 +292,10 @@ export class Queue<Data = unknown> {
 
   #storeOf(id: string): Pick<QueueStore, 'getJob'> {
     if (this.stores.length === 1) return this.stores[0]!
-    // Numbered and journal ids were spread round-robin: look in every partition.
-    if (/^\d+$/.test(id) || id.startsWith('journal:')) return new AnyPartition(this.stores)
+    const numbered = partitionOfNumbered(id, this.stores.length)
+    if (numbered >= 0) return this.stores[numbered]!
+    // Journal ids were spread round-robin: look in every partition.
+    if (id.startsWith('journal:')) return new AnyPartition(this.stores)
     return this.stores[partitionOf(id, this.stores.length)]!
   }
 

@@ -71,9 +71,11 @@ export class RedisQueueStore implements QueueStore {
   #blocking: Promise<DriverPort> | undefined
 
   readonly #durable: boolean
+  readonly #idPrefix: string
 
-  constructor(valkit: Valkit, tag: string, eventsMaxLength: number, durable = false) {
+  constructor(valkit: Valkit, tag: string, eventsMaxLength: number, durable = false, idPrefix = '') {
     this.#durable = durable
+    this.#idPrefix = idPrefix
     this.#valkit = valkit
     this.#tag = tag
     const key = (part: string): string => valkit.keys.key('queue', tag, part)
@@ -102,7 +104,7 @@ export class RedisQueueStore implements QueueStore {
     return this.#valkit.connection.script(script, keys, args, idempotent ? { idempotent: true } : undefined)
   }
 
-  async add(jobs: readonly NewJob[], maxLength: number, overflow: 'reject' | 'drop-lowest') {
+  async add(jobs: readonly NewJob[], maxLength: number, overflow: 'reject' | 'drop-lowest' | 'wait') {
     const { w, d, m, e } = this.#k
     const args: RedisArg[] = [
       this.#jp,
@@ -110,6 +112,7 @@ export class RedisQueueStore implements QueueStore {
       this.#eventsMax,
       String(maxLength),
       overflow,
+      this.#idPrefix,
       String(jobs.length),
     ]
     for (const j of jobs) args.push(j.id, j.name, j.data, String(j.priority), String(j.delayMs), j.options)
@@ -129,6 +132,10 @@ export class RedisQueueStore implements QueueStore {
     const dropped: string[] = []
     if (text(reply[i]) === 'dropped') for (let k = i + 1; k < reply.length; k++) dropped.push(text(reply[k]))
     return { nowMs: num(reply[0]), jobs: out, dropped }
+  }
+
+  async countRefused(n: number): Promise<void> {
+    await this.#valkit.connection.command(['HINCRBY', this.#k.m, 'refused', String(n)], { key: this.#k.m })
   }
 
   async step(settlements: readonly Settlement[], f: FetchRequest): Promise<StepResult> {

@@ -22,6 +22,7 @@ export class FatalJobError extends Error {
 
 /** Events of a worker (this process only; the queue's stream has every instance's). */
 export interface WorkerEvents {
+  /** The job's result is stored (the store accepted the completion: the lease was still held). */
   completed: (job: Job, result: unknown) => void
   /** `final`: no attempt is left (the job is dead), or it is retried after `delayMs`. */
   failed: (job: Job, error: Error, info: { final: boolean; delayMs: number }) => void
@@ -36,11 +37,15 @@ interface Running {
   readonly token: string
   readonly controller: AbortController
   lost: boolean
+  /** Left to its lease by a close that timed out: whatever the processor does next is not settled. */
+  abandoned: boolean
 }
 
 /** The fetch loop of one partition: settlements out, jobs in, one call at a time. */
 class Lane {
   readonly pending: Settlement[] = []
+  /** What to report once the store has accepted a settlement (it may refuse it as stale). */
+  readonly accepted = new Map<Settlement, () => void>()
   readonly running = new Map<string, Running>()
   inFlight = false
   sleeping = false
@@ -205,7 +210,11 @@ export class Worker<Data = unknown, Result = unknown> {
   #step(lane: Lane): void {
     if (lane.inFlight || !this.#started) return
     const free = this.#closing ? 0 : this.#options.concurrency - this.#running - this.#reserved
-    const count = lane.sleeping ? 0 : Math.min(Math.max(free, 0), this.#options.batch)
+    // Free slots are shared between the partitions that have work: one lane must not take them all.
+    let awake = 0
+    for (const l of this.#lanes) if (!l.sleeping) awake++
+    const share = this.#lanes.length === 1 ? free : Math.ceil(free / Math.max(awake, 1))
+    const count = lane.sleeping ? 0 : Math.min(Math.max(share, 0), this.#options.batch)
     if (lane.pending.length === 0 && count === 0) return
     const settlements = lane.pending.splice(0, 1000)
     lane.inFlight = true
@@ -217,6 +226,12 @@ export class Worker<Data = unknown, Result = unknown> {
         this.#reserved -= count
         lane.succeeded()
         if (r.stale.length > 0) this.#metrics.jobs('stale', r.stale.length)
+        const stale = r.stale.length === 0 ? undefined : new Set(r.stale)
+        for (const settlement of settlements) {
+          const report = lane.accepted.get(settlement)
+          lane.accepted.delete(settlement)
+          if (report !== undefined && stale?.has(settlement.id) !== true) report()
+        }
         for (const job of r.jobs) this.#run(lane, job, r.nowMs)
         if (count > 0 && r.jobs.length < count && lane.wakes === wakes) {
           lane.sleeping = true
@@ -232,6 +247,9 @@ export class Worker<Data = unknown, Result = unknown> {
           if (at !== Infinity) lane.wakeAt(Date.now() + Math.max(0, at - r.nowMs))
         }
         if (lane.pending.length > 0 || (!lane.sleeping && !this.#closing)) this.pump(lane)
+        // Slots this lane did not fill are for the other partitions.
+        if (this.#lanes.length > 1 && !this.#closing)
+          for (const l of this.#lanes) if (l !== lane && !l.sleeping) this.pump(l)
         this.#checkIdle()
       },
       (err: unknown) => {
@@ -295,7 +313,7 @@ export class Worker<Data = unknown, Result = unknown> {
           )
       },
     }
-    const entry: Running = { job: job, token: leased.token, controller, lost: false }
+    const entry: Running = { job: job, token: leased.token, controller, lost: false, abandoned: false }
     lane.running.set(leased.id, entry)
     lane.startExtending(this.#options.leaseMs)
     this.#metrics.waited(Math.max(0, nowMs - leased.createdAt) / 1000)
@@ -308,6 +326,7 @@ export class Worker<Data = unknown, Result = unknown> {
       if (timer !== undefined) clearTimeout(timer)
       lane.running.delete(leased.id)
       this.#running--
+      if (entry.abandoned) return
       this.#metrics.processed((performance.now() - started) / 1000)
       if (kind === 'ok') {
         let payload: string
@@ -322,17 +341,20 @@ export class Worker<Data = unknown, Result = unknown> {
           payload = ''
         }
         if (kind === 'ok') {
-          lane.pending.push({
+          const settlement: Settlement = {
             id: leased.id,
             token: leased.token,
             kind: 'c',
             payload,
             delayMs: 0,
             keep: options.keepCompleted,
+          }
+          lane.pending.push(settlement)
+          lane.accepted.set(settlement, () => {
+            this.#metrics.jobs('completed')
+            this.#emit('completed', job, value)
           })
-          this.#metrics.jobs('completed')
-          this.#emit('completed', job, value)
-          this.pump(lane)
+          this.#freed(lane)
           return
         }
       }
@@ -352,17 +374,20 @@ export class Worker<Data = unknown, Result = unknown> {
         attempt: leased.attempt,
         at: Date.now(),
       })
-      lane.pending.push({
+      const settlement: Settlement = {
         id: leased.id,
         token: leased.token,
         kind: final ? 'x' : 'r',
         payload,
         delayMs,
         keep: options.keepDead,
+      }
+      lane.pending.push(settlement)
+      lane.accepted.set(settlement, () => {
+        this.#metrics.jobs(final ? 'dead' : 'retried')
+        this.#emit('failed', job, error, { final, delayMs })
       })
-      this.#metrics.jobs(final ? 'dead' : 'retried')
-      this.#emit('failed', job, error, { final, delayMs })
-      this.pump(lane)
+      this.#freed(lane)
     }
     if (options.timeoutMs > 0) {
       timer = setTimeout(() => {
@@ -387,6 +412,12 @@ export class Worker<Data = unknown, Result = unknown> {
         (err: unknown) => finish('err', err),
       )
     else finish('ok', result)
+  }
+
+  /** A slot came free in `lane`: send its settlement, and let awake partitions fetch. */
+  #freed(lane: Lane): void {
+    this.pump(lane)
+    if (this.#lanes.length > 1) for (const l of this.#lanes) if (l !== lane && !l.sleeping) this.pump(l)
   }
 
   /** Extends the leases of a lane's running jobs; aborts those that were lost. @internal */

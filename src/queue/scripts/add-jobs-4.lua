@@ -7,8 +7,9 @@
   ARGV[2] wake channel (sharded; published when a worker sleeps on an empty queue)
   ARGV[3] events max length (0: no events)
   ARGV[4] max length of waiting + delayed (0: unbounded)
-  ARGV[5] overflow policy: reject | drop-lowest
-  ARGV[6] number of jobs, then 6 per job: id ('' = next number), name, data, priority, delay ms, options ('' = none)
+  ARGV[5] overflow policy: reject | drop-lowest | wait (like reject, but not counted: the producer retries)
+  ARGV[6] prefix of numbered ids ('' for an unpartitioned queue, 'p<i>-' for partition i)
+  ARGV[7] number of jobs, then 6 per job: id ('' = the prefix and the next number), name, data, priority, delay ms, options ('' = none)
   Returns { now ms, then per job: id, code }   code  1 waiting   2 delayed   0 duplicate id (nothing written)
                                                     -1 refused: the queue is full   -2 dropped: full and of lowest priority
           followed by the ids of waiting jobs dropped to make room, as { ..., 'dropped', id, id ... } ]]
@@ -16,17 +17,17 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local W, D, M, E = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local jp, chan, evmax = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local maxlen, overflow, n = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local maxlen, overflow, idPrefix, n = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
 local out = { now }
 local dropped = {}
 local length = -1
 if maxlen > 0 then length = redis.call('ZCARD', W) + redis.call('ZCARD', D) end
 local ready, added = 0, 0
-local a = 7
+local a = 8
 for _ = 1, n do
   local id, name, data, prio, delay, opts = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5]
   a = a + 6
-  if id == '' then id = tostring(redis.call('HINCRBY', M, 'id', 1)) end
+  if id == '' then id = idPrefix .. redis.call('HINCRBY', M, 'id', 1) end
   local J = jp .. id
   local code = 1
   if redis.call('EXISTS', J) == 1 then
@@ -44,7 +45,7 @@ for _ = 1, n do
         code = 1
       end
     end
-    if code == -1 then redis.call('HINCRBY', M, 'refused', 1) end
+    if code == -1 and overflow ~= 'wait' then redis.call('HINCRBY', M, 'refused', 1) end
     if code == -2 then redis.call('HINCRBY', M, 'dropped', 1) end
   end
   if code == 1 then
