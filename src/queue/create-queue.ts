@@ -34,7 +34,10 @@ export function createQueue<Data = unknown>(
   options: QueueOptions = {},
 ): Queue<Data> {
   assertValkit(valkit, 'createQueue(valkit, name, options)')
-  return new Queue<Data>(valkit, name, resolveQueueOptions(name, options))
+  const queue = new Queue<Data>(valkit, name, resolveQueueOptions(name, options))
+  // Declares the queue's series, so a queue that only produces shows in /metrics and the dashboard.
+  registerQueueMetrics(valkit.metrics, name)
+  return queue
 }
 
 /**

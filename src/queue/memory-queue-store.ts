@@ -431,9 +431,11 @@ export class MemoryQueueStore implements QueueStore {
       }
     } else if (action === 'drain') {
       for (const set of [this.#w, this.#d]) {
-        for (const id of set.ordered()) this.#jobs.delete(id)
-        changed += set.size
-        set.clear()
+        for (const id of set.ordered().slice(0, Math.max(0, limit - changed))) {
+          set.delete(id)
+          this.#jobs.delete(id)
+          changed++
+        }
       }
     } else if (action === 'pause') {
       changed = this.#m.paused === 1 ? 0 : 1

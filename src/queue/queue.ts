@@ -130,8 +130,9 @@ export class Queue<Data = unknown> {
           `${path}.name must be a string of 1 to 256 characters.`,
         )
       }
-      const placement = resolvePlacement(j.options, `${path}.options`, now)
-      if (j.options !== undefined) resolveJobOptions(j.options, this.#options.defaults, `${path}.options`)
+      const own = this.#withDefaults(j.options)
+      const placement = resolvePlacement(own, `${path}.options`, now)
+      if (j.options !== undefined) resolveJobOptions(own, this.#options.defaults, `${path}.options`)
       let data: string
       try {
         data = JSON.stringify(j.data === undefined ? null : j.data)
@@ -148,7 +149,7 @@ export class Queue<Data = unknown> {
         data,
         priority: placement.priority,
         delayMs: placement.delayMs,
-        options: encodeJobOptions(j.options),
+        options: encodeJobOptions(own),
       }
       const partition =
         job.id === '' ? this.#next++ % this.stores.length : partitionOf(job.id, this.stores.length)
@@ -167,6 +168,14 @@ export class Queue<Data = unknown> {
       }),
     )
     return results
+  }
+
+  /** A job's options over the queue's defaults; a backoff function stays with the worker. */
+  #withDefaults(options: JobOptions | undefined): JobOptions | undefined {
+    const defaults = this.#options.defaultJobOptions
+    if (Object.keys(defaults).length === 0) return options
+    const { backoff, ...storable } = defaults
+    return { ...storable, ...(typeof backoff === 'function' ? {} : { backoff }), ...options }
   }
 
   async #store(partition: number, jobs: NewJob[]): Promise<AddResult[]> {
@@ -303,15 +312,25 @@ export class Queue<Data = unknown> {
   async list(state: JobState, options: { start?: number; count?: number } = {}): Promise<JobRecord<Data>[]> {
     const start = options.start ?? 0
     const count = options.count ?? 50
-    const out: JobRecord<Data>[] = []
-    for (const store of this.stores) {
-      const ids = await store.list(state, start, start + count - 1)
-      for (const id of ids) {
-        const job = await store.getJob(id)
-        if (job !== undefined) out.push(job as JobRecord<Data>)
-      }
+    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(count) || count < 1 || count > 10_000) {
+      throw new ValkitError(
+        'VALKIT_INVALID_ARGUMENT',
+        'list(state, { start, count }): start ≥ 0 and count from 1 to 10000.',
+      )
     }
-    return out.slice(0, count)
+    // The partitions, one after the other, are one list: its first start + count entries need
+    // at most that many of each.
+    const ids: [QueueStore, string][] = []
+    for (const store of this.stores) {
+      for (const id of await store.list(state, 0, start + count - 1)) ids.push([store, id])
+      if (ids.length >= start + count) break
+    }
+    const out: JobRecord<Data>[] = []
+    for (const [store, id] of ids.slice(start, start + count)) {
+      const job = await store.getJob(id)
+      if (job !== undefined) out.push(job as JobRecord<Data>)
+    }
+    return out
   }
 
   /** Jobs per state and the running totals (summed over partitions). */
@@ -358,8 +377,14 @@ export class Queue<Data = unknown> {
     return this.#manage('remove', list)
   }
   /** Removes every waiting and delayed job. Running, completed and dead jobs stay. */
-  drain(): Promise<number> {
-    return this.#manage('drain', [])
+  async drain(): Promise<number> {
+    // 1000 per script call, so a large queue does not block the server in one call.
+    let total = 0
+    for (;;) {
+      const n = await this.#manage('drain', [], 1000)
+      total += n
+      if (n === 0) return total
+    }
   }
   /** Workers stop fetching (running jobs finish); adds go on. */
   async pause(): Promise<void> {

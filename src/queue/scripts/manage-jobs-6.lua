@@ -6,7 +6,7 @@
     retry    dead jobs back to waiting, attempts and stalls reset, error history kept
     promote  delayed jobs to waiting now
     remove   jobs removed whatever their state (an active job's worker finds its lease lost)
-    drain    waiting and delayed jobs removed (ids ignored)
+    drain    up to `limit` waiting and delayed jobs removed (ids ignored; the caller repeats until 0)
     pause / resume   workers stop / start fetching (ids ignored)
   Returns the number of jobs the action changed (pause/resume: 1 if the state changed) ]]
 local W, D, A, C, X, M = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -68,12 +68,13 @@ elseif action == 'remove' then
   end
 elseif action == 'drain' then
   for _, Z in ipairs({ W, D }) do
-    while true do
-      local batch = redis.call('ZRANGE', Z, 0, 999)
-      if #batch == 0 then break end
-      for i = 1, #batch do redis.call('DEL', jp .. batch[i]) end
-      redis.call('ZREM', Z, unpack(batch))
-      changed = changed + #batch
+    if changed < limit then
+      local batch = redis.call('ZRANGE', Z, 0, limit - changed - 1)
+      if #batch > 0 then
+        for i = 1, #batch do redis.call('DEL', jp .. batch[i]) end
+        redis.call('ZREM', Z, unpack(batch))
+        changed = changed + #batch
+      end
     end
   end
 elseif action == 'pause' then
