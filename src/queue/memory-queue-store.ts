@@ -144,6 +144,12 @@ export class MemoryQueueStore implements QueueStore {
     if (this.#eventWaiters.size > 0) for (const wake of [...this.#eventWaiters]) wake()
   }
 
+  #notifyWake(): void {
+    queueMicrotask(() => {
+      for (const l of this.#wakeListeners) l()
+    })
+  }
+
   #wake(): void {
     if (this.#m.paused === 1 || this.#w.size === 0 || this.#m.sleep !== 1) return
     delete this.#m.sleep
@@ -169,7 +175,8 @@ export class MemoryQueueStore implements QueueStore {
     for (const j of jobs) {
       const id = j.id === '' ? `${this.idPrefix}${this.#inc('id')}` : j.id
       let code = 1
-      if (this.#live(id) !== undefined) code = 0
+      const kept = this.#live(id)
+      if (kept !== undefined) code = 10 + 'wdacx'.indexOf(kept.s ?? 'w')
       else if (maxLength > 0 && length >= maxLength) {
         code = -1
         if (overflow === 'drop-lowest' && j.delayMs <= 0) {
@@ -513,6 +520,8 @@ export class MemoryQueueStore implements QueueStore {
     for (const k of Object.keys(this.#m)) delete this.#m[k]
     this.#events.length = 0
     this.#schedules.clear()
+    this.#m.sleep = 1
+    this.#notifyWake()
     return Promise.resolve(n)
   }
 
@@ -564,6 +573,7 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   upsertSchedule(id: string, definition: string, nextAt: number): Promise<void> {
+    this.#notifyWake()
     this.#schedules.set(id, definition)
     if (nextAt >= 0) this.#next.add(id, nextAt)
     else this.#next.delete(id)

@@ -13,7 +13,7 @@ export interface NewJob {
   readonly options: string
 }
 
-/** What a store did with one job: 1 waiting, 2 delayed, 0 duplicate, -1 full (refused), -2 dropped. @internal */
+/** What a store did with one job: 1 waiting, 2 delayed, 10-14 duplicate (10 + the kept job's state in waiting, delayed, active, completed, dead), -1 full (refused), -2 dropped. @internal */
 export interface StoredJob {
   readonly id: string
   readonly code: number

@@ -106,7 +106,8 @@ export interface AddResult {
   readonly id: string
   /** `added`; `duplicate` (a job with that id is kept: nothing changed); `journaled` (Redis was away: it is in the local journal and will be added on recovery). */
   readonly outcome: 'added' | 'duplicate' | 'journaled'
-  readonly state: 'waiting' | 'delayed' | 'journaled'
+  /** Where the job is: for a duplicate, the state of the job that was kept. */
+  readonly state: JobState | 'journaled'
 }
 
 /** Number of jobs per state, and the queue's running totals. */

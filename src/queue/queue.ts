@@ -36,6 +36,7 @@ interface JournalRecord {
 }
 
 const CODE_STATE = { 1: 'waiting', 2: 'delayed' } as const
+const DUPLICATE_STATE = ['waiting', 'delayed', 'active', 'completed', 'dead'] as const
 
 /** Listeners of `events()`: options. */
 export interface QueueEventsOptions {
@@ -203,7 +204,8 @@ export class Queue<Data = unknown> {
         const job = pending[i]!
         if (r.code === 1 || r.code === 2)
           done.set(job, { id: r.id, outcome: 'added', state: CODE_STATE[r.code] })
-        else if (r.code === 0) done.set(job, { id: r.id, outcome: 'duplicate', state: 'waiting' })
+        else if (r.code >= 10)
+          done.set(job, { id: r.id, outcome: 'duplicate', state: DUPLICATE_STATE[r.code - 10] ?? 'waiting' })
         else full.push(job)
       })
       if (full.length === 0) break
@@ -363,17 +365,17 @@ export class Queue<Data = unknown> {
   }
 
   /** Dead jobs back to waiting (attempts reset, error history kept): the ids given, or every dead job. */
-  retry(ids?: string | readonly string[]): Promise<number> {
+  async retry(ids?: string | readonly string[]): Promise<number> {
     return this.#manage('retry', idsOf(ids))
   }
   /** Delayed jobs made ready now: the ids given, or every delayed job. */
-  promote(ids?: string | readonly string[]): Promise<number> {
+  async promote(ids?: string | readonly string[]): Promise<number> {
     return this.#manage('promote', idsOf(ids))
   }
   /** Removes jobs whatever their state; a running job's worker finds its lease lost. */
-  remove(ids: string | readonly string[]): Promise<number> {
+  async remove(ids: string | readonly string[]): Promise<number> {
     const list = idsOf(ids)
-    if (list.length === 0) return Promise.resolve(0)
+    if (list.length === 0) return 0
     return this.#manage('remove', list)
   }
   /** Removes every waiting and delayed job. Running, completed and dead jobs stay. */

@@ -288,6 +288,10 @@ export class RedisQueueStore implements QueueStore {
         for (const k of keys) removed += num(await this.#valkit.connection.command(['UNLINK', k], { key: k }))
       } while (cursor !== '0')
     }
+    // The sleep flags went with the meta hash: wake the workers, so they sleep again properly.
+    await this.#valkit.connection
+      .command(['SPUBLISH', this.#wake, 'w'], { key: this.#wake })
+      .catch(() => undefined)
     return removed
   }
 
@@ -340,6 +344,8 @@ export class RedisQueueStore implements QueueStore {
       [
         ['HSET', this.#k.s, id, definition],
         nextAt >= 0 ? ['ZADD', this.#k.n, String(nextAt), id] : ['ZREM', this.#k.n, id],
+        // Workers look at the schedules when woken, so a new one runs its first tick on time.
+        ['SPUBLISH', this.#wake, 's'],
       ],
       { key: this.#k.s },
     )

@@ -1,4 +1,4 @@
-import { ValkitError, type Valkit } from '../core/index.js'
+import { isValkitError, ValkitError, type Valkit } from '../core/index.js'
 import type { Queue } from './queue.js'
 import { backoffDelay, resolveJobOptions, type ResolvedJobOptions } from './queue-options.js'
 import type { FetchRequest, LeasedJob, QueueStore, Settlement } from './queue-store.js'
@@ -135,6 +135,8 @@ export class Worker<Data = unknown, Result = unknown> {
   readonly #unsubs: (() => Promise<void>)[] = []
   #idle: (() => void)[] = []
   #scheduleTimer: NodeJS.Timeout | undefined
+  /** Looks at the schedules now (a wake-up may mean a schedule was added). */
+  #scheduleNow: (() => void) | undefined
   #pumpScheduled = new Set<Lane>()
 
   /** @internal */
@@ -172,7 +174,12 @@ export class Worker<Data = unknown, Result = unknown> {
     if (this.#started) return
     this.#started = true
     for (const lane of this.#lanes) {
-      this.#unsubs.push(await lane.store.onWake(() => lane.wake()))
+      this.#unsubs.push(
+        await lane.store.onWake(() => {
+          lane.wake()
+          this.#scheduleNow?.()
+        }),
+      )
       this.pump(lane)
     }
     if (this.#options.schedules) this.#runSchedules()
@@ -255,6 +262,13 @@ export class Worker<Data = unknown, Result = unknown> {
       (err: unknown) => {
         lane.inFlight = false
         this.#reserved -= count
+        if (isValkitError(err, 'VALKIT_CLOSED')) {
+          // valkit itself was closed: nothing can be sent any more; the leases settle it.
+          for (const s of settlements) lane.accepted.delete(s)
+          lane.pending.length = 0
+          this.#checkIdle()
+          return
+        }
         lane.pending.unshift(...settlements)
         this.#emit('error', err as Error)
         const n = lane.failed()
@@ -448,17 +462,25 @@ export class Worker<Data = unknown, Result = unknown> {
 
   #runSchedules(): void {
     const scheduler = this.#queue.scheduler
+    let busy = false
     const tick = (): void => {
+      if (this.#scheduleTimer !== undefined) clearTimeout(this.#scheduleTimer)
       this.#scheduleTimer = undefined
-      if (this.#closing) return
+      if (this.#closing || busy) return
+      busy = true
       scheduler.runDue().then(
-        (at) => arm(Math.min(at, Date.now() + this.#options.schedulePollMs)),
+        (at) => {
+          busy = false
+          arm(Math.min(at, Date.now() + this.#options.schedulePollMs))
+        },
         (err: unknown) => {
+          busy = false
           this.#emit('error', err as Error)
           arm(Date.now() + 1000)
         },
       )
     }
+    this.#scheduleNow = tick
     const arm = (at: number): void => {
       if (this.#closing) return
       this.#scheduleTimer = setTimeout(tick, Math.max(0, at - Date.now()))
@@ -493,9 +515,13 @@ export class Worker<Data = unknown, Result = unknown> {
         let timer: NodeJS.Timeout | undefined
         await Promise.race([idle, new Promise<void>((r) => (timer = setTimeout(r, options.timeout)))])
         clearTimeout(timer)
+        // Jobs still running are left to their leases: whatever their processors do next is not
+        // settled, and another worker runs them once the lease runs out.
         for (const lane of this.#lanes) {
-          for (const r of lane.running.values())
+          for (const r of lane.running.values()) {
+            r.abandoned = true
             r.controller.abort(new ValkitError('VALKIT_CLOSED', `Worker of queue "${this.name}" closed.`))
+          }
         }
       }
       for (const lane of this.#lanes) lane.stop()

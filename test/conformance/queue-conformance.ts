@@ -584,15 +584,17 @@ export function queueConformance(backend: () => QueueBackend): void {
     assert.deepEqual(typesOf(events, id), ['added', 'active', 'progress', 'progress', 'completed'])
   })
 
-  it('a late completion from a worker whose lease ran out is refused: the job keeps the next worker’s result', async () => {
+  it('a worker closed without grace loses its job to its lease: what its processor returns later is not stored', async () => {
     const t = open()
     const queue = t.queue()
     const late = t.gate()
     const tokens: number[] = []
+    let returned = false
     const a = t.worker(
       async (job) => {
         tokens.push(job.token)
         await late.promise
+        returned = true
         return 'from a'
       },
       { lease: 200 },
@@ -616,13 +618,17 @@ export function queueConformance(backend: () => QueueBackend): void {
     assert.ok(tokens[1]! > tokens[0]!, 'the second lease has a larger token')
 
     late.open()
-    await until(() => workerJobs(t.backend.valkit, t.name, 'stale') === 1, 'a’s completion to be refused')
+    await until(() => returned, 'a’s processor to return')
+    // A stale settlement would be refused by the store anyway (the chaos and integration tests
+    // show that with a frozen process and a cut connection); a closed worker does not even send it.
+    await new Promise((resolve) => setImmediate(resolve))
     const after = await jobOf(queue, id)
     assert.equal(after.result, 'from b')
     assert.equal(after.state, 'completed')
     const counts = await queue.counts()
     assert.equal(counts.totals.completed, 1)
     assert.equal(counts.completed, 1)
+    assert.equal(counts.totals.failed, 0)
   })
 
   it('a job whose worker closed without grace runs again after its lease; past maxStalls it is dead with VALKIT_JOB_STALLED', async () => {
@@ -699,32 +705,26 @@ export function queueConformance(backend: () => QueueBackend): void {
     assert.deepEqual(order, ['stalls', 'stalls:2', 'next:1', 'last:1'])
   })
 
-  it(
-    'close({ timeout }) leaves a job that honours its signal to its lease: it runs again elsewhere, not failed',
-    {
-      skip: 'BUG: the aborted processor’s rejection is settled as a failed attempt (VALKIT_CLOSED), the job goes dead',
-    },
-    async () => {
-      const t = open()
-      const queue = t.queue()
-      const a = t.worker(
-        (job) =>
-          new Promise((_, reject) =>
-            job.signal.addEventListener('abort', () => reject(job.signal.reason as Error)),
-          ),
-        { lease: 200 },
-      )
-      const { id } = await queue.add('fetch', null)
-      await until(() => a.running === 1, 'worker a to start the job')
-      await a.close({ timeout: 0 })
-      t.worker((job) => job.attempt, { lease: 200 })
-      const done = await settledAs(queue, id, 'completed')
-      assert.equal(done.result, 2)
-      assert.deepEqual(done.errors, [])
-      assert.equal(done.stalls, 1)
-      assert.equal((await queue.counts()).totals.failed, 0)
-    },
-  )
+  it('close({ timeout }) leaves a job that honours its signal to its lease: it runs again elsewhere, not failed', async () => {
+    const t = open()
+    const queue = t.queue()
+    const a = t.worker(
+      (job) =>
+        new Promise((_, reject) =>
+          job.signal.addEventListener('abort', () => reject(job.signal.reason as Error)),
+        ),
+      { lease: 200 },
+    )
+    const { id } = await queue.add('fetch', null)
+    await until(() => a.running === 1, 'worker a to start the job')
+    await a.close({ timeout: 0 })
+    t.worker((job) => job.attempt, { lease: 200 })
+    const done = await settledAs(queue, id, 'completed')
+    assert.equal(done.result, 2)
+    assert.deepEqual(done.errors, [])
+    assert.equal(done.stalls, 1)
+    assert.equal((await queue.counts()).totals.failed, 0)
+  })
 
   it('pause: no job starts while paused; adds go on; resume() starts them', async () => {
     const t = open()
@@ -856,24 +856,18 @@ export function queueConformance(backend: () => QueueBackend): void {
     )
   })
 
-  it(
-    'after obliterate(), a sleeping worker is woken by the next add',
-    {
-      skip: 'BUG: obliterate() deletes the meta hash with the sleep flag, so the next add publishes no wake-up; the worker waits for its idle poll',
-    },
-    async () => {
-      const t = open()
-      const queue = t.queue()
-      const ran: string[] = []
-      t.worker((job) => void ran.push(job.name), { idlePoll: '1h' })
-      await queue.add('before', null)
-      await until(() => ran.length === 1, 'the first job to run')
-      await sleep(50)
-      await queue.obliterate()
-      await queue.add('after', null)
-      await until(() => ran.length === 2, 'the job added after obliterate() to run')
-    },
-  )
+  it('after obliterate(), a sleeping worker is woken by the next add', async () => {
+    const t = open()
+    const queue = t.queue()
+    const ran: string[] = []
+    t.worker((job) => void ran.push(job.name), { idlePoll: '1h' })
+    await queue.add('before', null)
+    await until(() => ran.length === 1, 'the first job to run')
+    await sleep(50)
+    await queue.obliterate()
+    await queue.add('after', null)
+    await until(() => ran.length === 2, 'the job added after obliterate() to run')
+  })
 
   it('globalConcurrency: two workers of two instances never run more jobs at once than the limit', async () => {
     const t = open()
@@ -994,24 +988,18 @@ export function queueConformance(backend: () => QueueBackend): void {
     await assert.rejects(short.add('waits', null), (err: unknown) => isValkitError(err, 'VALKIT_QUEUE_FULL'))
   })
 
-  it(
-    'backpressure: an add that waited for room and then was added is not counted as refused',
-    {
-      skip: 'BUG: every retry of the waiting add increments totals.refused (4 after one add that succeeded)',
-    },
-    async () => {
-      const t = open()
-      const queue = t.queue({ maxLength: 1, overflow: 'backpressure', backpressureTimeout: '10s' })
-      await queue.add('first', null)
-      const second = queue.add('second', null)
-      await sleep(100)
-      t.worker(() => 'ok')
-      assert.equal((await second).outcome, 'added')
-      const counts = await queue.counts()
-      assert.equal(counts.totals.refused, 0)
-      assert.equal(counts.totals.added, 2)
-    },
-  )
+  it('backpressure: an add that waited for room and then was added is not counted as refused', async () => {
+    const t = open()
+    const queue = t.queue({ maxLength: 1, overflow: 'backpressure', backpressureTimeout: '10s' })
+    await queue.add('first', null)
+    const second = queue.add('second', null)
+    await sleep(100)
+    t.worker(() => 'ok')
+    assert.equal((await second).outcome, 'added')
+    const counts = await queue.counts()
+    assert.equal(counts.totals.refused, 0)
+    assert.equal(counts.totals.added, 2)
+  })
 
   it('schedules: every tick adds one job, once across two instances; unschedule() stops it', async () => {
     const t = open()
@@ -1152,14 +1140,8 @@ export function queueConformance(backend: () => QueueBackend): void {
     assert.equal(worker.running, 0)
   })
 
-  it('partitions: jobs spread over partitions are each run once; getJob, counts and remove see them all', async (ctx) => {
+  it('partitions: jobs spread over partitions are each run once; getJob, counts and remove see them all', async () => {
     const t = open()
-    if (t.backend.kind === 'redis') {
-      ctx.skip(
-        'BUG: a worker runs only the partitions whose lane fetched first: the first lane reserves every free slot, the others find none and are never pumped again',
-      )
-      return
-    }
     const options = { partitions: 3 }
     const queue = t.queue(options)
     const ids = Array.from({ length: 24 }, (_, i) => `doc:${i}`)
@@ -1176,21 +1158,15 @@ export function queueConformance(backend: () => QueueBackend): void {
     assert.equal((await jobOf(queue, 'doc:13')).state, 'completed')
   })
 
-  it(
-    'partitions: numbered ids are unique across partitions',
-    {
-      skip: 'BUG: each partition numbers its jobs from 1 (ids 1,1,1,2,2,2); remove("1") removes three jobs',
-    },
-    async () => {
-      const t = open()
-      const queue = t.queue({ partitions: 3 })
-      const added = await queue.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'n', data: i })))
-      const ids = added.map((r) => r.id)
-      assert.equal(new Set(ids).size, 6, `ids ${ids.join(', ')}`)
-      assert.equal(await queue.remove(ids[0]!), 1)
-      assert.equal((await queue.counts()).waiting, 5)
-    },
-  )
+  it('partitions: numbered ids are unique across partitions', async () => {
+    const t = open()
+    const queue = t.queue({ partitions: 3 })
+    const added = await queue.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'n', data: i })))
+    const ids = added.map((r) => r.id)
+    assert.equal(new Set(ids).size, 6, `ids ${ids.join(', ')}`)
+    assert.equal(await queue.remove(ids[0]!), 1)
+    assert.equal((await queue.counts()).waiting, 5)
+  })
 }
 
 function compareStreamIds(a: string, b: string): number {

@@ -10,7 +10,8 @@
   ARGV[5] overflow policy: reject | drop-lowest | wait (like reject, but not counted: the producer retries)
   ARGV[6] prefix of numbered ids ('' for an unpartitioned queue, 'p<i>-' for partition i)
   ARGV[7] number of jobs, then 6 per job: id ('' = the prefix and the next number), name, data, priority, delay ms, options ('' = none)
-  Returns { now ms, then per job: id, code }   code  1 waiting   2 delayed   0 duplicate id (nothing written)
+  Returns { now ms, then per job: id, code }   code  1 waiting   2 delayed   10-14 duplicate id, nothing written; the kept job is
+                                                    waiting, delayed, active, completed or dead (10 + that index)
                                                     -1 refused: the queue is full   -2 dropped: full and of lowest priority
           followed by the ids of waiting jobs dropped to make room, as { ..., 'dropped', id, id ... } ]]
 local clock = redis.call('TIME')
@@ -30,8 +31,9 @@ for _ = 1, n do
   if id == '' then id = idPrefix .. redis.call('HINCRBY', M, 'id', 1) end
   local J = jp .. id
   local code = 1
-  if redis.call('EXISTS', J) == 1 then
-    code = 0
+  local kept = redis.call('HGET', J, 's')
+  if kept then
+    code = ({ w = 10, d = 11, a = 12, c = 13, x = 14 })[kept] or 10
   elseif maxlen > 0 and length >= maxlen then
     code = -1
     if overflow == 'drop-lowest' and delay <= 0 then
