@@ -43,7 +43,7 @@ export function registerQueueMetrics(registry: MetricsRegistry, queue: string): 
   })
   const wait = registry.histogram({
     name: 'queue_job_wait_seconds',
-    help: 'From add to the start of an attempt.',
+    help: 'From add to the start of an attempt (for a delayed or retried job this includes its delay and earlier attempts).',
     labelNames: ['queue'],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
   })
