@@ -11,4 +11,5 @@ export const BENCHMARKS: Readonly<Record<string, () => Promise<Benchmark>>> = {
   coord: async () => (await import('./coord/index.js')).default,
   ratelimit: async () => (await import('./ratelimit/index.js')).default,
   session: async () => (await import('./session/index.js')).default,
+  queue: async () => (await import('./queue/index.js')).default,
 }

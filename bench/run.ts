@@ -6,6 +6,7 @@
 import { cpus, loadavg } from 'node:os'
 import { BENCHMARKS } from './registry.js'
 import { USAGE, parseCommandLine } from './lib/options.js'
+import { QUEUE_USAGE, takeQueueFlags } from './queue/flags.js'
 import { redactUrl, writeResults } from './lib/results.js'
 import { acquireServer } from './lib/server.js'
 import { renderReport } from './lib/table.js'
@@ -18,13 +19,13 @@ const log = (message: string): void => {
 async function main(): Promise<number> {
   let parsed
   try {
-    parsed = parseCommandLine(process.argv.slice(2))
+    parsed = parseCommandLine(takeQueueFlags(process.argv.slice(2)))
   } catch (err) {
-    log(`bench: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`)
+    log(`bench: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}${QUEUE_USAGE}`)
     return 2
   }
   if (parsed.help) {
-    process.stdout.write(USAGE)
+    process.stdout.write(USAGE + QUEUE_USAGE)
     return 0
   }
   if (parsed.list) {
