@@ -10,6 +10,7 @@ import type {
   StoredJob,
   StoredSchedule,
   TickJob,
+  WakeReason,
 } from './queue-store.js'
 import type { JobCounts, JobRecord, JobState, QueueEvent } from './queue-types.js'
 
@@ -112,7 +113,7 @@ export class MemoryQueueStore implements QueueStore {
   #eventSeq = 0
   #lastEventMs = 0
   readonly #eventWaiters = new Set<() => void>()
-  readonly #wakeListeners = new Set<() => void>()
+  readonly #wakeListeners = new Set<(what: WakeReason) => void>()
   readonly #schedules = new Map<string, string>()
   readonly #next = new Sorted()
 
@@ -144,18 +145,16 @@ export class MemoryQueueStore implements QueueStore {
     if (this.#eventWaiters.size > 0) for (const wake of [...this.#eventWaiters]) wake()
   }
 
-  #notifyWake(): void {
+  #notifyWake(what: WakeReason = 'jobs'): void {
     queueMicrotask(() => {
-      for (const l of this.#wakeListeners) l()
+      for (const l of this.#wakeListeners) l(what)
     })
   }
 
   #wake(): void {
     if (this.#m.paused === 1 || this.#w.size === 0 || this.#m.sleep !== 1) return
     delete this.#m.sleep
-    queueMicrotask(() => {
-      for (const l of this.#wakeListeners) l()
-    })
+    this.#notifyWake()
   }
 
   #enqueue(id: string, front = false): void {
@@ -453,9 +452,7 @@ export class MemoryQueueStore implements QueueStore {
       if (changed === 1) {
         this.#m.sleep = 1
         this.#wake()
-        queueMicrotask(() => {
-          for (const l of this.#wakeListeners) l()
-        })
+        this.#notifyWake()
       }
     }
     return Promise.resolve(changed)
@@ -525,7 +522,7 @@ export class MemoryQueueStore implements QueueStore {
     return Promise.resolve(n)
   }
 
-  onWake(listener: () => void): Promise<() => Promise<void>> {
+  onWake(listener: (what: WakeReason) => void): Promise<() => Promise<void>> {
     this.#wakeListeners.add(listener)
     return Promise.resolve(() => {
       this.#wakeListeners.delete(listener)
@@ -573,7 +570,7 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   upsertSchedule(id: string, definition: string, nextAt: number): Promise<void> {
-    this.#notifyWake()
+    this.#notifyWake('schedules')
     this.#schedules.set(id, definition)
     if (nextAt >= 0) this.#next.add(id, nextAt)
     else this.#next.delete(id)

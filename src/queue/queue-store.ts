@@ -70,6 +70,9 @@ export interface StepResult {
   readonly jobs: readonly LeasedJob[]
 }
 
+/** Why a sleeping worker is woken. @internal */
+export type WakeReason = 'jobs' | 'schedules' | 'both'
+
 /** An operator action. @internal */
 export type ManageAction = 'retry' | 'promote' | 'remove' | 'drain' | 'pause' | 'resume'
 
@@ -117,8 +120,12 @@ export interface QueueStore {
   counts(): Promise<JobCounts>
   /** Removes every key of the partition. */
   obliterate(): Promise<number>
-  /** Calls `listener` when jobs become ready for a sleeping worker. Returns an unsubscribe. */
-  onWake(listener: () => void): Promise<() => Promise<void>>
+  /**
+   * Calls `listener` when jobs become ready for a sleeping worker (`jobs`), when the schedules
+   * changed (`schedules`), or after a reconnect (`both`: a message may have been missed).
+   * Returns an unsubscribe.
+   */
+  onWake(listener: (what: WakeReason) => void): Promise<() => Promise<void>>
   /** The id of the newest event ('0-0' when there is none). */
   lastEventId(): Promise<string>
   /** Events after `from` (exclusive; '0' from the start, '$' only new ones), waiting up to `blockMs`. */

@@ -35,6 +35,12 @@ interface JournalRecord {
   readonly partition: number
 }
 
+/** Adds waiting for the next script call of their partition. */
+interface AddBatch {
+  readonly jobs: NewJob[]
+  readonly waiters: { resolve: (r: AddResult) => void; reject: (err: unknown) => void }[]
+}
+
 const CODE_STATE = { 1: 'waiting', 2: 'delayed' } as const
 const DUPLICATE_STATE = ['waiting', 'delayed', 'active', 'completed', 'dead'] as const
 
@@ -65,6 +71,7 @@ export class Queue<Data = unknown> {
   #next = 0
   #closed = false
   #replayTimer: NodeJS.Timeout | undefined
+  readonly #batches = new Map<number, AddBatch>()
   readonly #unhooks: (() => void)[] = []
 
   /** @internal */
@@ -108,57 +115,54 @@ export class Queue<Data = unknown> {
    * ```
    */
   async add(name: string, data?: Data, options?: JobOptions): Promise<AddResult> {
-    const [result] = await this.addBulk([{ name, data, options }])
-    return result!
+    this.#assertOpen()
+    const { job, partition } = this.#prepare({ name, data, options }, 'job', Date.now())
+    // Adds made in the same turn of the event loop (many producers at once) travel together in
+    // one script call per partition; each caller still gets its own result or error.
+    let batch = this.#batches.get(partition)
+    if (batch === undefined || batch.jobs.length >= 1000) {
+      batch = { jobs: [], waiters: [] }
+      this.#batches.set(partition, batch)
+      const flushing = batch
+      setImmediate(() => this.#flush(partition, flushing))
+    }
+    batch.jobs.push(job)
+    return new Promise<AddResult>((resolve, reject) => batch.waiters.push({ resolve, reject }))
+  }
+
+  #flush(partition: number, batch: AddBatch): void {
+    if (this.#batches.get(partition) === batch) this.#batches.delete(partition)
+    this.#store(partition, batch.jobs).then(
+      (results) =>
+        results.forEach((r, i) => {
+          if (r instanceof ValkitError) batch.waiters[i]!.reject(r)
+          else batch.waiters[i]!.resolve(r)
+        }),
+      (err: unknown) => {
+        for (const w of batch.waiters) w.reject(err)
+      },
+    )
   }
 
   /** Adds many jobs in one call per partition (one script each). Results are in the order given. */
   async addBulk(jobs: readonly BulkJob<Data>[]): Promise<AddResult[]> {
     this.#assertOpen()
     const given: unknown = jobs
-    if (!Array.isArray(given))
+    if (!Array.isArray(given)) {
       throw new ValkitError(
         'VALKIT_INVALID_ARGUMENT',
         'addBulk(jobs) takes an array of { name, data, options }.',
       )
+    }
     const now = Date.now()
     const byPartition = new Map<number, { job: NewJob; index: number }[]>()
     jobs.forEach((j, index) => {
-      const path = jobs.length === 1 ? 'job' : `jobs[${index}]`
-      if (typeof j?.name !== 'string' || j.name.length === 0 || j.name.length > 256) {
-        throw new ValkitError(
-          'VALKIT_INVALID_ARGUMENT',
-          `${path}.name must be a string of 1 to 256 characters.`,
-        )
-      }
-      const own = this.#withDefaults(j.options)
-      const placement = resolvePlacement(own, `${path}.options`, now)
-      if (j.options !== undefined) resolveJobOptions(own, this.#options.defaults, `${path}.options`)
-      let data: string
-      try {
-        data = JSON.stringify(j.data === undefined ? null : j.data)
-      } catch (err) {
-        throw new ValkitError(
-          'VALKIT_INVALID_ARGUMENT',
-          `${path}.data cannot be stored as JSON: ${(err as Error).message}`,
-          { cause: err },
-        )
-      }
-      const job: NewJob = {
-        id: placement.id,
-        name: j.name,
-        data,
-        priority: placement.priority,
-        delayMs: placement.delayMs,
-        options: encodeJobOptions(own),
-      }
-      const partition =
-        job.id === '' ? this.#next++ % this.stores.length : partitionOf(job.id, this.stores.length)
+      const { job, partition } = this.#prepare(j, jobs.length === 1 ? 'job' : `jobs[${index}]`, now)
       let list = byPartition.get(partition)
       if (list === undefined) byPartition.set(partition, (list = []))
       list.push({ job, index })
     })
-    const results: AddResult[] = new Array<AddResult>(jobs.length)
+    const results: (AddResult | ValkitError)[] = new Array<AddResult>(jobs.length)
     await Promise.all(
       [...byPartition].map(async ([partition, list]) => {
         const stored = await this.#store(
@@ -168,7 +172,45 @@ export class Queue<Data = unknown> {
         stored.forEach((r, i) => (results[list[i]!.index] = r))
       }),
     )
-    return results
+    const refused = results.find((r): r is ValkitError => r instanceof ValkitError)
+    if (refused !== undefined) throw refused
+    return results as AddResult[]
+  }
+
+  /** Validates one job and places it: its stored form and its partition. */
+  #prepare(j: BulkJob<Data>, path: string, now: number): { job: NewJob; partition: number } {
+    if (typeof j?.name !== 'string' || j.name.length === 0 || j.name.length > 256) {
+      throw new ValkitError(
+        'VALKIT_INVALID_ARGUMENT',
+        `${path}.name must be a string of 1 to 256 characters.`,
+      )
+    }
+    const own = this.#withDefaults(j.options)
+    const placement = resolvePlacement(own, `${path}.options`, now)
+    if (j.options !== undefined) resolveJobOptions(own, this.#options.defaults, `${path}.options`)
+    let data: string
+    try {
+      data = JSON.stringify(j.data === undefined ? null : j.data)
+    } catch (err) {
+      throw new ValkitError(
+        'VALKIT_INVALID_ARGUMENT',
+        `${path}.data cannot be stored as JSON: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      )
+    }
+    const job: NewJob = {
+      id: placement.id,
+      name: j.name,
+      data,
+      priority: placement.priority,
+      delayMs: placement.delayMs,
+      options: encodeJobOptions(own),
+    }
+    const partition =
+      job.id === '' ? this.#next++ % this.stores.length : partitionOf(job.id, this.stores.length)
+    return { job, partition }
   }
 
   /** A job's options over the queue's defaults; a backoff function stays with the worker. */
@@ -179,7 +221,8 @@ export class Queue<Data = unknown> {
     return { ...storable, ...(typeof backoff === 'function' ? {} : { backoff }), ...options }
   }
 
-  async #store(partition: number, jobs: NewJob[]): Promise<AddResult[]> {
+  /** Stores jobs of one partition; each slot holds its result, or the error that refused it (a full queue). */
+  async #store(partition: number, jobs: NewJob[]): Promise<(AddResult | ValkitError)[]> {
     const store = this.stores[partition]!
     const overflow =
       this.#options.overflow === 'drop-lowest'
@@ -189,7 +232,7 @@ export class Queue<Data = unknown> {
           : 'reject'
     const deadline = Date.now() + this.#options.backpressureTimeoutMs
     let pending = jobs
-    const done = new Map<NewJob, AddResult>()
+    const done = new Map<NewJob, AddResult | ValkitError>()
     for (let wait = 10; ; wait = Math.min(wait * 2, 250)) {
       let reply
       try {
@@ -211,7 +254,7 @@ export class Queue<Data = unknown> {
       if (full.length === 0) break
       if (this.#options.overflow !== 'backpressure' || Date.now() + wait > deadline) {
         if (overflow === 'wait') await store.countRefused(full.length).catch(() => undefined)
-        throw new ValkitError(
+        const error = new ValkitError(
           'VALKIT_QUEUE_FULL',
           `Queue "${this.name}" is full (maxLength ${this.#options.maxLength}): ${full.length} job(s) not added. Add workers, raise maxLength, or choose overflow 'drop-lowest' or 'backpressure'.`,
           {
@@ -223,6 +266,8 @@ export class Queue<Data = unknown> {
             },
           },
         )
+        for (const job of full) done.set(job, error)
+        break
       }
       pending = full
       await new Promise((resolve) => setTimeout(resolve, wait))

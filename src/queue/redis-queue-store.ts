@@ -19,6 +19,7 @@ import type {
   StoredJob,
   StoredSchedule,
   TickJob,
+  WakeReason,
 } from './queue-store.js'
 import type { JobCounts, JobRecord, JobState, QueueEvent } from './queue-types.js'
 
@@ -295,12 +296,13 @@ export class RedisQueueStore implements QueueStore {
     return removed
   }
 
-  async onWake(listener: () => void): Promise<() => Promise<void>> {
-    const raw = (): void => listener()
+  async onWake(listener: (what: WakeReason) => void): Promise<() => Promise<void>> {
+    const raw = (message: Buffer): void =>
+      listener(message.length === 1 && message[0] === 0x73 ? 'schedules' : 'jobs')
     await this.#valkit.driver.ssubscribe(this.#wake, raw)
     const off = this.#valkit.driver.onEvent((event) => {
       // After a reconnect a wake-up may have been missed: look again.
-      if (event.type === 'ready' || event.type === 'resubscribed') listener()
+      if (event.type === 'ready' || event.type === 'resubscribed') listener('both')
     })
     return async () => {
       off()

@@ -7,7 +7,11 @@ import type { BackoffFunction } from './queue-types.js'
 export interface WorkerOptions {
   /** Jobs run at once by this worker. @defaultValue 1 */
   readonly concurrency?: number
-  /** Most jobs fetched in one call. @defaultValue the concurrency (at most 1000) */
+  /**
+   * Most jobs fetched in one call. Up to two calls are out at once (the second only for at least
+   * half a batch), so Redis can run one while the worker runs the jobs of the other.
+   * @defaultValue the concurrency, at most 1000
+   */
   readonly batch?: number
   /**
    * How long a job stays leased without an extension; the worker extends it every third of

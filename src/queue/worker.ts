@@ -47,7 +47,8 @@ class Lane {
   /** What to report once the store has accepted a settlement (it may refuse it as stale). */
   readonly accepted = new Map<Settlement, () => void>()
   readonly running = new Map<string, Running>()
-  inFlight = false
+  /** Calls out now (at most two: one is executing while the next is on its way). */
+  inFlight = 0
   sleeping = false
   /** Wake-ups seen; a step's reply that says "empty" does not put the lane to sleep if one came meanwhile. */
   wakes = 0
@@ -175,9 +176,9 @@ export class Worker<Data = unknown, Result = unknown> {
     this.#started = true
     for (const lane of this.#lanes) {
       this.#unsubs.push(
-        await lane.store.onWake(() => {
-          lane.wake()
-          this.#scheduleNow?.()
+        await lane.store.onWake((what) => {
+          if (what !== 'schedules') lane.wake()
+          if (what !== 'jobs') this.#scheduleNow?.()
         }),
       )
       this.pump(lane)
@@ -215,7 +216,7 @@ export class Worker<Data = unknown, Result = unknown> {
   }
 
   #step(lane: Lane): void {
-    if (lane.inFlight || !this.#started) return
+    if (lane.inFlight >= 2 || !this.#started) return
     const free = this.#closing ? 0 : this.#options.concurrency - this.#running - this.#reserved
     // Free slots are shared between the partitions that have work: one lane must not take them all.
     let awake = 0
@@ -223,13 +224,15 @@ export class Worker<Data = unknown, Result = unknown> {
     const share = this.#lanes.length === 1 ? free : Math.ceil(free / Math.max(awake, 1))
     const count = lane.sleeping ? 0 : Math.min(Math.max(share, 0), this.#options.batch)
     if (lane.pending.length === 0 && count === 0) return
+    // A second call while one is out only for a worthwhile batch; else wait for the reply (it pumps).
+    if (lane.inFlight === 1 && lane.pending.length + count < Math.ceil(this.#options.batch / 2)) return
     const settlements = lane.pending.splice(0, 1000)
-    lane.inFlight = true
+    lane.inFlight++
     this.#reserved += count
     const wakes = lane.wakes
     lane.store.step(settlements, { ...this.#fetch, count }).then(
       (r) => {
-        lane.inFlight = false
+        lane.inFlight--
         this.#reserved -= count
         lane.succeeded()
         if (r.stale.length > 0) this.#metrics.jobs('stale', r.stale.length)
@@ -260,7 +263,7 @@ export class Worker<Data = unknown, Result = unknown> {
         this.#checkIdle()
       },
       (err: unknown) => {
-        lane.inFlight = false
+        lane.inFlight--
         this.#reserved -= count
         if (isValkitError(err, 'VALKIT_CLOSED')) {
           // valkit itself was closed: nothing can be sent any more; the leases settle it.
@@ -490,7 +493,7 @@ export class Worker<Data = unknown, Result = unknown> {
   }
 
   #checkIdle(): void {
-    if (this.#running > 0 || this.#lanes.some((l) => l.inFlight || l.pending.length > 0)) return
+    if (this.#running > 0 || this.#lanes.some((l) => l.inFlight > 0 || l.pending.length > 0)) return
     const waiters = this.#idle
     this.#idle = []
     for (const w of waiters) w()
