@@ -69,7 +69,7 @@ export function createWorker<Data = unknown, Result = unknown>(
   }
   const queueOptions = resolveQueueOptions(name, options.queue ?? {})
   const resolved = resolveWorkerOptions(options, queueOptions.defaults)
-  const queue = new Queue<Data>(valkit, name, { ...queueOptions, journal: false })
+  const queue = new Queue<Data>(valkit, name, { ...queueOptions, journal: false }, false)
   const worker = new Worker<Data, Result>(
     valkit,
     queue,

@@ -123,6 +123,13 @@ export class MemoryQueueStore implements QueueStore {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  #defaults = ''
+
+  setDefaults(options: string): Promise<void> {
+    this.#defaults = options
+    return Promise.resolve()
+  }
+
   countRefused(n: number): Promise<void> {
     this.#inc('refused', n)
     return Promise.resolve()
@@ -379,7 +386,16 @@ export class MemoryQueueStore implements QueueStore {
       if (jobs.length < want || capped) this.#m.sleep = 1
     }
     const nextLeaseAt = this.#a.first()?.[1] ?? -1
-    return Promise.resolve({ nowMs: now, stale, nextDelayedAt, nextLeaseAt, rateWaitMs, paused, jobs })
+    return Promise.resolve({
+      nowMs: now,
+      stale,
+      nextDelayedAt,
+      nextLeaseAt,
+      rateWaitMs,
+      paused,
+      defaults: jobs.length > 0 ? this.#defaults : '',
+      jobs,
+    })
   }
 
   extend(leases: readonly { id: string; token: string }[], leaseMs: number): Promise<string[]> {

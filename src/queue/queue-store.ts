@@ -67,6 +67,8 @@ export interface StepResult {
   /** Ms until the rate limit lets jobs through again (0: not limited). */
   readonly rateWaitMs: number
   readonly paused: boolean
+  /** The queue's default job options as stored by `createQueue` (JSON; '' for none, or when no job came). */
+  readonly defaults: string
   readonly jobs: readonly LeasedJob[]
 }
 
@@ -107,6 +109,8 @@ export interface QueueStore {
     maxLength: number,
     overflow: 'reject' | 'drop-lowest' | 'wait',
   ): Promise<{ nowMs: number; jobs: StoredJob[]; dropped: string[] }>
+  /** Stores the queue's default job options (JSON, '' for none); workers get them with their jobs. */
+  setDefaults(options: string): Promise<void>
   /** Counts adds refused by a full queue (a backpressured producer gave up). */
   countRefused(n: number): Promise<void>
   step(settlements: readonly Settlement[], fetch: FetchRequest): Promise<StepResult>

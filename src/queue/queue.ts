@@ -71,16 +71,19 @@ export class Queue<Data = unknown> {
   #next = 0
   #closed = false
   #replayTimer: NodeJS.Timeout | undefined
+  #defaultsReady: Promise<void> | undefined
+  #defaultsPending = false
   readonly #batches = new Map<number, AddBatch>()
   readonly #unhooks: (() => void)[] = []
 
   /** @internal */
-  constructor(valkit: Valkit, name: string, options: ResolvedQueueOptions) {
+  constructor(valkit: Valkit, name: string, options: ResolvedQueueOptions, writeDefaults = true) {
     this.#valkit = valkit
     this.name = name
     this.#options = options
     this.stores = queueStores(valkit, name, options.partitions, options.eventsMaxLength, options.durable)
     this.#schedules = new Schedules(this.stores[0]!, name)
+    if (writeDefaults) this.#writeDefaults()
     if (options.journal !== false) {
       const { path, maxBytes } = options.journal
       this.#journal = openJournal({ path, maxBytes })
@@ -117,6 +120,7 @@ export class Queue<Data = unknown> {
   async add(name: string, data?: Data, options?: JobOptions): Promise<AddResult> {
     this.#assertOpen()
     const { job, partition } = this.#prepare({ name, data, options }, 'job', Date.now())
+    if (this.#defaultsReady !== undefined || this.#defaultsPending) await this.#defaultsStored()
     // Adds made in the same turn of the event loop (many producers at once) travel together in
     // one script call per partition; each caller still gets its own result or error.
     let batch = this.#batches.get(partition)
@@ -162,6 +166,7 @@ export class Queue<Data = unknown> {
       if (list === undefined) byPartition.set(partition, (list = []))
       list.push({ job, index })
     })
+    if (this.#defaultsReady !== undefined || this.#defaultsPending) await this.#defaultsStored()
     const results: (AddResult | ValkitError)[] = new Array<AddResult>(jobs.length)
     await Promise.all(
       [...byPartition].map(async ([partition, list]) => {
@@ -213,12 +218,45 @@ export class Queue<Data = unknown> {
     return { job, partition }
   }
 
-  /** A job's options over the queue's defaults; a backoff function stays with the worker. */
+  /**
+   * Stores the queue's default job options with the queue (once per partition): workers get them
+   * with every batch of jobs, so a job keeps only its own options (and a kept job stays small).
+   * A backoff function cannot be stored: it stays with workers that are given it.
+   */
+  #writeDefaults(): void {
+    const { backoff, priority: _priority, ...storable } = this.#options.defaultJobOptions
+    const json = encodeJobOptions(typeof backoff === 'function' ? storable : { ...storable, backoff })
+    if (json === '') return
+    const write = async (): Promise<void> => {
+      await Promise.all(this.stores.map((s) => s.setDefaults(json)))
+    }
+    this.#defaultsReady = write().then(
+      () => {
+        this.#defaultsReady = undefined
+      },
+      (err: unknown) => {
+        // Tried again by the next add.
+        this.#valkit.logger.warn('queue: storing the default job options failed', { queue: this.name, err })
+        this.#defaultsReady = undefined
+        this.#defaultsPending = true
+      },
+    )
+  }
+
+  /** Waits until the defaults are stored (adds must not run under older ones). */
+  async #defaultsStored(): Promise<void> {
+    if (this.#defaultsPending) {
+      this.#defaultsPending = false
+      this.#writeDefaults()
+    }
+    await this.#defaultsReady
+  }
+
+  /** A job's options over the queue's defaults, for validation and placement (priority). */
   #withDefaults(options: JobOptions | undefined): JobOptions | undefined {
     const defaults = this.#options.defaultJobOptions
     if (Object.keys(defaults).length === 0) return options
-    const { backoff, ...storable } = defaults
-    return { ...storable, ...(typeof backoff === 'function' ? {} : { backoff }), ...options }
+    return { ...defaults, ...options }
   }
 
   /** Stores jobs of one partition; each slot holds its result, or the error that refused it (a full queue). */

@@ -135,6 +135,14 @@ export class RedisQueueStore implements QueueStore {
     return { nowMs: num(reply[0]), jobs: out, dropped }
   }
 
+  async setDefaults(options: string): Promise<void> {
+    const { m } = this.#k
+    await this.#valkit.connection.command(options === '' ? ['HDEL', m, 'opt'] : ['HSET', m, 'opt', options], {
+      key: m,
+      idempotent: true,
+    })
+  }
+
   async countRefused(n: number): Promise<void> {
     await this.#valkit.connection.command(['HINCRBY', this.#k.m, 'refused', String(n)], { key: this.#k.m })
   }
@@ -166,8 +174,9 @@ export class RedisQueueStore implements QueueStore {
     const nextLeaseAt = num(reply[i + 1])
     const rateWaitMs = num(reply[i + 2])
     const paused = num(reply[i + 3]) === 1
+    const defaults = text(reply[i + 4])
     const jobs: LeasedJob[] = []
-    for (i += 4; i + 6 < reply.length; i += 7) {
+    for (i += 5; i + 6 < reply.length; i += 7) {
       jobs.push({
         id: text(reply[i]),
         name: text(reply[i + 1]),
@@ -178,7 +187,7 @@ export class RedisQueueStore implements QueueStore {
         createdAt: num(reply[i + 6]),
       })
     }
-    return { nowMs: num(reply[0]), stale, nextDelayedAt, nextLeaseAt, rateWaitMs, paused, jobs }
+    return { nowMs: num(reply[0]), stale, nextDelayedAt, nextLeaseAt, rateWaitMs, paused, defaults, jobs }
   }
 
   async extend(leases: readonly { id: string; token: string }[], leaseMs: number): Promise<string[]> {

@@ -35,7 +35,8 @@ export interface WorkerEvents {
 interface Running {
   readonly job: Job
   readonly token: string
-  readonly controller: AbortController
+  /** Aborts the job's signal (made only when the processor asks for it). */
+  abort(reason: Error): void
   lost: boolean
   /** Left to its lease by a close that timed out: whatever the processor does next is not settled. */
   abandoned: boolean
@@ -242,7 +243,7 @@ export class Worker<Data = unknown, Result = unknown> {
           lane.accepted.delete(settlement)
           if (report !== undefined && stale?.has(settlement.id) !== true) report()
         }
-        for (const job of r.jobs) this.#run(lane, job, r.nowMs)
+        for (const job of r.jobs) this.#run(lane, job, r.nowMs, r.defaults)
         if (count > 0 && r.jobs.length < count && lane.wakes === wakes) {
           lane.sleeping = true
           lane.wakeAt(Date.now() + this.#options.idlePollMs, true)
@@ -282,29 +283,40 @@ export class Worker<Data = unknown, Result = unknown> {
     )
   }
 
-  #optionsOf(stored: string): ResolvedJobOptions {
-    let resolved = this.#jobOptions.get(stored)
+  /** A job's options: its own, over the queue's stored defaults, over this worker's. */
+  #optionsOf(stored: string, defaults: string): ResolvedJobOptions {
+    const key = `${defaults}\u0000${stored}`
+    let resolved = this.#jobOptions.get(key)
     if (resolved === undefined) {
-      let own: JobOptions | undefined
-      try {
-        own = stored === '' ? undefined : (JSON.parse(stored) as JobOptions)
-      } catch {
-        own = undefined
+      const parse = (json: string): JobOptions | undefined => {
+        try {
+          return json === '' ? undefined : (JSON.parse(json) as JobOptions)
+        } catch {
+          return undefined
+        }
       }
       try {
-        resolved = resolveJobOptions(own, this.#options.jobDefaults, 'job.options')
+        const base = resolveJobOptions(parse(defaults), this.#options.jobDefaults, 'queue.defaultJobOptions')
+        resolved = resolveJobOptions(parse(stored), base, 'job.options')
       } catch {
         resolved = this.#options.jobDefaults
       }
-      if (this.#jobOptions.size < 1000) this.#jobOptions.set(stored, resolved)
+      if (this.#jobOptions.size < 1000) this.#jobOptions.set(key, resolved)
     }
     return resolved
   }
 
-  #run(lane: Lane, leased: LeasedJob, nowMs: number): void {
+  #run(lane: Lane, leased: LeasedJob, nowMs: number, defaults: string): void {
     this.#running++
-    const options = this.#optionsOf(leased.options)
-    const controller = new AbortController()
+    const options = this.#optionsOf(leased.options, defaults)
+    // Most processors never look at job.signal: its AbortController is made on first use.
+    let controller: AbortController | undefined
+    let abortedWith: Error | undefined
+    const abort = (reason: Error): void => {
+      if (abortedWith !== undefined) return
+      abortedWith = reason
+      controller?.abort(reason)
+    }
     let data: unknown
     try {
       data = JSON.parse(leased.data)
@@ -319,7 +331,13 @@ export class Worker<Data = unknown, Result = unknown> {
       attempt: leased.attempt,
       attempts: options.attempts,
       queue: this.name,
-      signal: controller.signal,
+      get signal(): AbortSignal {
+        if (controller === undefined) {
+          controller = new AbortController()
+          if (abortedWith !== undefined) controller.abort(abortedWith)
+        }
+        return controller.signal
+      },
       token: Number(leased.token),
       progress: async (value: unknown) => {
         const ok = await store.progress(leased.id, leased.token, JSON.stringify(value ?? null))
@@ -330,7 +348,7 @@ export class Worker<Data = unknown, Result = unknown> {
           )
       },
     }
-    const entry: Running = { job: job, token: leased.token, controller, lost: false, abandoned: false }
+    const entry: Running = { job: job, token: leased.token, abort, lost: false, abandoned: false }
     lane.running.set(leased.id, entry)
     lane.startExtending(this.#options.leaseMs)
     this.#metrics.waited(Math.max(0, nowMs - leased.createdAt) / 1000)
@@ -412,7 +430,7 @@ export class Worker<Data = unknown, Result = unknown> {
           'VALKIT_JOB_TIMEOUT',
           `Job ${leased.id} of queue "${this.name}" ran past its timeout of ${options.timeoutMs} ms.`,
         )
-        controller.abort(err)
+        abort(err)
         finish('err', err)
       }, options.timeoutMs)
     }
@@ -453,7 +471,7 @@ export class Worker<Data = unknown, Result = unknown> {
       if (r === undefined || r.lost) continue
       r.lost = true
       this.#metrics.jobs('lost')
-      r.controller.abort(
+      r.abort(
         new ValkitError(
           'VALKIT_LOCK_LOST',
           `Job ${id} of queue "${this.name}": its lease is lost; another worker may run it.`,
@@ -523,7 +541,7 @@ export class Worker<Data = unknown, Result = unknown> {
         for (const lane of this.#lanes) {
           for (const r of lane.running.values()) {
             r.abandoned = true
-            r.controller.abort(new ValkitError('VALKIT_CLOSED', `Worker of queue "${this.name}" closed.`))
+            r.abort(new ValkitError('VALKIT_CLOSED', `Worker of queue "${this.name}" closed.`))
           }
         }
       }

@@ -15,7 +15,8 @@
            payload (result or error, JSON), delay ms (r) , keep ('count age' for c and x; count -1 = all)
   Returns { now, stale settlements (their ids follow), next delayed run-at (-1: none),
             next lease deadline (-1: none), ms until the rate window lets more through (0: the rate did not cap this fetch),
-            paused (0/1), then 7 per fetched job: id, name, data, options, attempt, token, created ms }
+            paused (0/1), the queue's default job options (JSON; '' for none or when no job was
+            fetched), then 7 per fetched job: id, name, data, options, attempt, token, created ms }
   A settlement is stale when the job is not active under that token any more (its lease was
   reaped and it went back to waiting, or another worker has it): it changes nothing. ]]
 local clock = redis.call('TIME')
@@ -195,6 +196,8 @@ for i = 1, #stale do out[#out + 1] = stale[i] end
 local slotDelayed, slotLease, slotRate = #out + 1, #out + 2, #out + 3
 out[slotDelayed], out[slotLease], out[slotRate] = -1, -1, rateWait
 out[#out + 1] = paused and 1 or 0
+local slotDefaults = #out + 1
+out[slotDefaults] = ''
 
 local taken = 0
 if want > 0 then
@@ -223,6 +226,8 @@ if want > 0 then
       ev('e', 'active', 'i', id, 'a', attempt)
     end
     redis.call('ZADD', A, unpack(za))
+    -- The queue's default job options travel with the jobs, so every worker applies them.
+    out[slotDefaults] = redis.call('HGET', M, 'opt') or ''
     if rateMax > 0 then redis.call('HINCRBY', M, 'rn', taken) end
   end
 end
