@@ -211,7 +211,7 @@ export class Queue<Data = unknown> {
       data,
       priority: placement.priority,
       delayMs: placement.delayMs,
-      options: encodeJobOptions(own),
+      options: encodeJobOptions(j.options),
     }
     const partition =
       job.id === '' ? this.#next++ % this.stores.length : partitionOf(job.id, this.stores.length)
