@@ -311,7 +311,7 @@ export function queueConformance(backend: () => QueueBackend): void {
     const before = Date.now()
     const delayed = await queue.add('in-300ms', null, { delay: 300 })
     assert.equal(delayed.state, 'delayed')
-    const runAt = Date.now() + 250
+    const runAt = Date.now() + 150
     await queue.add('at', null, { runAt: new Date(runAt) })
     const later = await queue.add('in-1h', null, { delay: '1h' })
     const record = await jobOf(queue, delayed.id)
