@@ -273,10 +273,7 @@ export class MemoryQueueStore implements QueueStore {
         this.#inc('completed')
         if (s.keep.count === 0) this.#jobs.delete(s.id)
         else {
-          Object.assign(
-            f,
-            s.payload === 'null' ? { s: 'c', f: String(now) } : { s: 'c', r: s.payload, f: String(now) },
-          )
+          Object.assign(f, { s: 'c', r: s.payload, f: String(now) })
           this.#c.unshift(s.id)
           this.#keep('c', s.id, s.keep.count, s.keep.ageMs, now)
         }

@@ -93,7 +93,6 @@ export interface JobRecord<Data = unknown> {
   readonly runAt?: number
   readonly finishedAt?: number
   readonly progress?: unknown
-  /** What the processor returned; absent when it returned nothing (`undefined` or `null`). */
   readonly result?: unknown
   /** The last errors, oldest first (at most 10). */
   readonly errors: readonly JobError[]

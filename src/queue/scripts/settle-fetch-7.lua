@@ -84,12 +84,7 @@ for _ = 1, n do
       if string.sub(spec, 1, 2) == '0 ' then
         redis.call('DEL', J)
       else
-        -- A null result (the processor returned nothing) is not stored: a kept job stays smaller.
-        if payload == 'null' then
-          redis.call('HSET', J, 's', 'c', 'f', now)
-        else
-          redis.call('HSET', J, 's', 'c', 'r', payload, 'f', now)
-        end
+        redis.call('HSET', J, 's', 'c', 'r', payload, 'f', now)
         keep(C, J, spec, redis.call('LPUSH', C, id))
       end
       ev('e', 'completed', 'i', id)
