@@ -46,6 +46,8 @@ export class Waiter {
   state: 'waiting' | 'settling' | 'done' = 'waiting'
   /** A call for this waiter is on its way. */
   inflight = false
+  /** A release came while a call was on its way: the call's answer may predate it, so ask again. */
+  again = false
   /** The wait ended with a lease. */
   leased = false
   /** Clock reference: local monotonic time a call was sent, and the server time of its reply. */
@@ -236,8 +238,13 @@ export class LocalQueue {
   }
 
   async recheck(waiter: Waiter): Promise<void> {
-    if (waiter.state !== 'waiting' || waiter.inflight) return
+    if (waiter.state !== 'waiting') return
+    if (waiter.inflight) {
+      waiter.again = true
+      return
+    }
     waiter.inflight = true
+    waiter.again = false
     const sentAt = performance.now()
     const { spec } = waiter
     try {
@@ -262,6 +269,9 @@ export class LocalQueue {
           const next = this.#head()
           if (next !== undefined) void this.recheck(next)
         }
+      } else if (waiter.again) {
+        // A release came while this call was out: its "busy" may be older than that release.
+        void this.recheck(waiter)
       } else this.scheduleRecheck(answer.retryInMs)
     } catch {
       waiter.inflight = false
@@ -317,5 +327,7 @@ export class LocalQueue {
     }
     const head = this.#head()
     if (head !== undefined) void this.recheck(head)
+    // Every waiter has a call out: the release may be newer than their answers; they ask again.
+    else for (const w of this.waiters) if (w.state === 'waiting' && w.inflight) w.again = true
   }
 }
