@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Valkit } from '../core/index.js'
+import { CLUSTER_SLOTS, slotOf, type Valkit } from '../core/index.js'
 import { MemoryQueueStore } from './memory-queue-store.js'
 import type { QueueStore } from './queue-store.js'
 import { RedisQueueStore } from './redis-queue-store.js'
@@ -7,7 +7,6 @@ import { RedisQueueStore } from './redis-queue-store.js'
 /** Memory stores are per valkit instance and tag, so queues and workers of one process share them. */
 const memoryStores = new WeakMap<Valkit, Map<string, MemoryQueueStore>>()
 
-/** The hash tag of partition `i` of queue `name` (`name` itself for an unpartitioned queue). @internal */
 /** The prefix of numbered job ids in partition `i` (none for an unpartitioned queue). @internal */
 export function idPrefix(partitions: number, i: number): string {
   return partitions === 1 ? '' : `p${i}-`
@@ -19,8 +18,31 @@ export function partitionOfNumbered(id: string, partitions: number): number {
   return m === null || Number(m[1]) >= partitions ? -1 : Number(m[1])
 }
 
+const tags = new Map<string, string>()
+
+/**
+ * The hash tag of partition `i` of queue `name` (`name` itself for an unpartitioned queue):
+ * `<name>:p<i>`, or `<name>:p<i>.<k>` with the smallest `k` that puts its slot in the i-th of N
+ * equal shares of the 16,384 slots. A Cluster's masters own even ranges of slots by default, so
+ * the partitions land on different masters instead of wherever their names hash.
+ *
+ * @internal
+ */
 export function partitionTag(name: string, partitions: number, i: number): string {
-  return partitions === 1 ? name : `${name}:p${i}`
+  if (partitions === 1) return name
+  const cacheKey = `${name}\u0000${partitions}\u0000${i}`
+  const known = tags.get(cacheKey)
+  if (known !== undefined) return known
+  const lo = Math.floor((i * CLUSTER_SLOTS) / partitions)
+  const hi = Math.floor(((i + 1) * CLUSTER_SLOTS) / partitions)
+  let tag = `${name}:p${i}`
+  for (let k = 1; k < 1_000_000; k++) {
+    const slot = slotOf(`{${tag}}`)
+    if (slot >= lo && slot < hi) break
+    tag = `${name}:p${i}.${k}`
+  }
+  tags.set(cacheKey, tag)
+  return tag
 }
 
 /** The partition a job id goes to: stable, spread by hash. @internal */

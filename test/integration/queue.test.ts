@@ -6,6 +6,7 @@
  * hash tag and partitions spread over the masters.
  */
 import assert from 'node:assert/strict'
+import { partitionTag } from '../../src/queue/queue-stores.js'
 import { randomBytes } from 'node:crypto'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { createValkit, slotOf, type Valkit } from '../../src/core/index.js'
@@ -370,13 +371,20 @@ for (const engine of testEngines()) {
     })
 
     it('partitions: each has its own hash tag, and the partitions of a queue spread over the masters', async () => {
-      // A fixed name: its 8 tags land on all three masters (slots are a function of the tag).
+      // Partition tags are chosen so their slots fall in N equal shares of the slot range.
       const name = 'crawl'
       const partitions = 8
       const masters = await cluster.masters()
       const owner = (slot: number) =>
         masters.find((m) => m.slots.some(([a, b]) => slot >= a && slot <= b))!.port
-      const tags = Array.from({ length: partitions }, (_, i) => `${name}:p${i}`)
+      const tags = Array.from({ length: partitions }, (_, i) => partitionTag(name, partitions, i))
+      tags.forEach((tag, i) => {
+        const slot = slotOf(`{${tag}}`)
+        assert.ok(
+          slot >= (i * 16384) / partitions && slot < ((i + 1) * 16384) / partitions,
+          `${tag}: slot ${slot} in share ${i}`,
+        )
+      })
       assert.equal(
         new Set(tags.map((tag) => owner(slotOf(`{${tag}}`)))).size,
         3,
