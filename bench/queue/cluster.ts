@@ -5,6 +5,7 @@
  * the masters.
  */
 import { slotOf } from '../../src/core/index.js'
+import { partitionTag } from '../../src/queue/queue-stores.js'
 import { startCluster, type ClusterHandle } from '../../src/testing/index.js'
 import type { BenchContext } from '../lib/types.js'
 import type { QueueLibrary } from './libraries.js'
@@ -27,12 +28,12 @@ export const PARTITIONS = [1, 3] as const
 export const partitionsName = (p: number): string =>
   `valkit, partitions ${p}, batch ${Math.ceil(CONCURRENCY / p)} (Cluster)`
 
-/** How many masters serve the slots of a queue's partitions (the hash tags `name` or `name:p<i>`). */
+/** How many masters serve the slots of a queue's partitions (their hash tags, as the queue picks them). */
 async function mastersOf(cluster: ClusterHandle, queue: string, partitions: number): Promise<number> {
   const masters = await cluster.masters()
   const used = new Set<number>()
   for (let i = 0; i < partitions; i++) {
-    const slot = slotOf(`{${partitions === 1 ? queue : `${queue}:p${i}`}}`)
+    const slot = slotOf(`{${partitionTag(queue, partitions, i)}}`)
     used.add(masters.findIndex((m) => m.slots.some(([from, to]) => slot >= from && slot <= to)))
   }
   return used.size
