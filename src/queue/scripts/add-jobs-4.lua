@@ -24,11 +24,26 @@ local dropped = {}
 local length = -1
 if maxlen > 0 then length = redis.call('ZCARD', W) + redis.call('ZCARD', D) end
 local ready, added = 0, 0
+-- Numbers for the whole call at once: the ids of numbered jobs and the sequence that orders
+-- jobs of one priority (a refused job leaves a gap, which changes nothing).
+local numbered = 0
+for k = 8, 7 + 6 * n, 6 do
+  if ARGV[k] == '' then numbered = numbered + 1 end
+end
+local nextId = 0
+if numbered > 0 then nextId = redis.call('HINCRBY', M, 'id', numbered) - numbered end
+local nextSeq = redis.call('HINCRBY', M, 'seq', n) - n
+-- Without a length bound nothing reads the sets while the call runs: one ZADD each at the end.
+local batched = maxlen == 0
+local zw, zd = {}, {}
 local a = 8
 for _ = 1, n do
   local id, name, data, prio, delay, opts = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5]
   a = a + 6
-  if id == '' then id = idPrefix .. redis.call('HINCRBY', M, 'id', 1) end
+  if id == '' then
+    nextId = nextId + 1
+    id = idPrefix .. nextId
+  end
   local J = jp .. id
   local code = 1
   local kept = redis.call('HGET', J, 's')
@@ -51,18 +66,28 @@ for _ = 1, n do
     if code == -2 then redis.call('HINCRBY', M, 'dropped', 1) end
   end
   if code == 1 then
-    local seq = redis.call('HINCRBY', M, 'seq', 1) % 4294967296
+    nextSeq = nextSeq + 1
+    local seq = nextSeq % 4294967296
+    local f = { 'n', name, 'd', data, 't', now, 'a', 0 }
+    if prio ~= 0 then f[#f + 1] = 'P'; f[#f + 1] = prio end
+    if opts ~= '' then f[#f + 1] = 'o'; f[#f + 1] = opts end
+    local score, Z, batch
     if delay > 0 then
       code = 2
-      redis.call('HSET', J, 'n', name, 'd', data, 't', now, 'a', 0, 's', 'd', 'rt', now + delay)
-      redis.call('ZADD', D, now + delay, id)
+      f[#f + 1] = 's'; f[#f + 1] = 'd'; f[#f + 1] = 'rt'; f[#f + 1] = now + delay
+      score, Z, batch = string.format('%.0f', now + delay), D, zd
     else
-      redis.call('HSET', J, 'n', name, 'd', data, 't', now, 'a', 0, 's', 'w')
-      redis.call('ZADD', W, string.format('%.0f', prio * 4294967296 + seq), id)
+      f[#f + 1] = 's'; f[#f + 1] = 'w'
+      score, Z, batch = string.format('%.0f', prio * 4294967296 + seq), W, zw
       ready = ready + 1
     end
-    if prio ~= 0 then redis.call('HSET', J, 'P', prio) end
-    if opts ~= '' then redis.call('HSET', J, 'o', opts) end
+    redis.call('HSET', J, unpack(f))
+    if batched then
+      batch[#batch + 1] = score
+      batch[#batch + 1] = id
+    else
+      redis.call('ZADD', Z, score, id)
+    end
     if maxlen > 0 then length = length + 1 end
     added = added + 1
     if evmax > 0 then
@@ -72,6 +97,8 @@ for _ = 1, n do
   out[#out + 1] = id
   out[#out + 1] = code
 end
+if #zw > 0 then redis.call('ZADD', W, unpack(zw)) end
+if #zd > 0 then redis.call('ZADD', D, unpack(zd)) end
 if added > 0 then redis.call('HINCRBY', M, 'added', added) end
 if ready > 0 and redis.call('HDEL', M, 'sleep') == 1 then
   redis.call('SPUBLISH', chan, 'w')
