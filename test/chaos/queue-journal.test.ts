@@ -9,14 +9,12 @@
  * Redis is still away: queue-journal-restart.test.ts.)
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
+import { producer, type Producer } from './fixtures/queue-producer-handle.js'
 import { createValkit, type Valkit } from '../../src/core/index.js'
 import { createQueue, createWorker, type AddResult, type Queue, type Worker } from '../../src/queue/index.js'
 import {
@@ -29,39 +27,7 @@ import {
   type TcpProxy,
 } from '../../src/testing/index.js'
 
-const PRODUCER = fileURLToPath(new URL('./fixtures/queue-producer-child.ts', import.meta.url))
 const HEALTH = { interval: 100, pingTimeout: 150, failuresToDegrade: 2 }
-
-type Message = Record<string, unknown>
-
-interface Producer {
-  readonly seen: Message[]
-  next(event: string, where?: (m: Message) => boolean): Promise<Message>
-  stop(): Promise<void>
-  readonly process: ChildProcess
-}
-
-function producer(args: readonly string[]): Producer {
-  const child = spawn(process.execPath, ['--import', 'tsx', PRODUCER, ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const exited = new Promise((resolve) => child.once('exit', resolve).once('error', resolve))
-  const seen: Message[] = []
-  createInterface({ input: child.stdout }).on('line', (line) => seen.push(JSON.parse(line) as Message))
-  return {
-    process: child,
-    seen,
-    next: (event, where = () => true) =>
-      waitFor(() => seen.find((m) => m.event === event && where(m)), {
-        timeoutMs: 20_000,
-        what: `the producer to report ${event}`,
-      }),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    },
-  }
-}
 
 for (const engine of testEngines()) {
   void describe(
