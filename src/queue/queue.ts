@@ -410,12 +410,9 @@ export class Queue<Data = unknown> {
       for (const id of await store.list(state, 0, start + count - 1)) ids.push([store, id])
       if (ids.length >= start + count) break
     }
-    const out: JobRecord<Data>[] = []
-    for (const [store, id] of ids.slice(start, start + count)) {
-      const job = await store.getJob(id)
-      if (job !== undefined) out.push(job as JobRecord<Data>)
-    }
-    return out
+    // One read per job, all sent at once (the driver pipelines them).
+    const jobs = await Promise.all(ids.slice(start, start + count).map(([store, id]) => store.getJob(id)))
+    return jobs.filter((j): j is JobRecord => j !== undefined) as JobRecord<Data>[]
   }
 
   /** Jobs per state and the running totals (summed over partitions). */
@@ -438,11 +435,8 @@ export class Queue<Data = unknown> {
 
   async #manage(action: ManageAction, ids: readonly string[], limit = 10_000): Promise<number> {
     this.#assertOpen()
+    // An id lives in one partition; asking the others changes nothing there.
     let changed = 0
-    if (ids.length === 0) {
-      for (const s of this.stores) changed += await s.manage(action, [], limit)
-      return changed
-    }
     for (const s of this.stores) changed += await s.manage(action, ids, limit)
     return changed
   }

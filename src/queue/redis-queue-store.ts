@@ -295,7 +295,9 @@ export class RedisQueueStore implements QueueStore {
         ])) as RedisReply[]
         cursor = text(reply[0])
         const keys = ((reply[1] as RedisReply[]) ?? []).map(text)
-        for (const k of keys) removed += num(await this.#valkit.connection.command(['UNLINK', k], { key: k }))
+        // Every key shares the partition's hash tag (one slot): one UNLINK per page.
+        if (keys.length > 0)
+          removed += num(await this.#valkit.connection.command(['UNLINK', ...keys], { key: keys[0]! }))
       } while (cursor !== '0')
     }
     // The sleep flags went with the meta hash: wake the workers, so they sleep again properly.
