@@ -1,4 +1,4 @@
-import { loadScript, type Script } from '../core/index.js'
+import { loadScript, withKeyCount, type Script } from '../core/index.js'
 
 const load = (file: string, numberOfKeys: number): Script =>
   loadScript(new URL(`./scripts/${file}`, import.meta.url), { numberOfKeys })
@@ -25,17 +25,5 @@ export const SETTLE_BUDGET = load('settle-budget-n.lua', 1)
 /** @internal */
 export const ANNOUNCE_INSTANCE = load('announce-instance-1.lua', 1)
 
-const variants = new Map<Script, Script[]>()
-
-/**
- * The script with `numberOfKeys` set to `n`: same source and SHA, so EVALSHA hits the cached
- * script whatever the number of keys.
- *
- * @internal
- */
-export function withKeys(script: Script, n: number): Script {
-  if (script.numberOfKeys === n) return script
-  let list = variants.get(script)
-  if (list === undefined) variants.set(script, (list = []))
-  return (list[n] ??= Object.freeze({ ...script, numberOfKeys: n }))
-}
+/** The script with `numberOfKeys` set to `n` (same source and SHA): core's `withKeyCount`. @internal */
+export const withKeys = withKeyCount

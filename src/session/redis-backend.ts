@@ -1,9 +1,12 @@
 import {
   ValkitError,
+  createScriptBatcher,
   loadScript,
+  withKeyCount,
   type RedisArg,
   type RedisReply,
   type Script,
+  type ScriptBatcher,
   type Valkit,
 } from '../core/index.js'
 import {
@@ -34,17 +37,8 @@ const RETIRE = load('retire-session-2.lua', 2)
 const QUARANTINE = load('quarantine-session-4.lua', 4)
 const LIST = load('list-sessions-2.lua', 2)
 const REMOVE_USER = load('remove-user-n.lua', 3)
-const removeUserVariants = new Map<number, Script>()
-
 /** `remove-user-n` for one call's key count (same source and SHA). */
-function removeUser(numberOfKeys: number): Script {
-  let script = removeUserVariants.get(numberOfKeys)
-  if (script === undefined) {
-    script = Object.freeze({ ...REMOVE_USER, numberOfKeys })
-    removeUserVariants.set(numberOfKeys, script)
-  }
-  return script
-}
+const removeUser = (numberOfKeys: number): Script => withKeyCount(REMOVE_USER, numberOfKeys)
 
 const BUFFERS = Object.freeze({ buffers: true as const })
 const TOUCH_ON = '1'
@@ -100,11 +94,17 @@ export class RedisSessionBackend implements SessionBackend {
     count: number
   } | null = null
   private counting = false
+  /** Reads of one turn of the event loop travel in one script run (per Cluster slot). */
+  private readonly touches: ScriptBatcher
 
   constructor(
     private readonly valkit: Valkit,
     private readonly keys: SessionKeys,
   ) {
+    this.touches = createScriptBatcher(valkit.connection, TOUCH, {
+      bySlot: valkit.config.topology.kind === 'cluster',
+      buffers: true,
+    })
     this.timer = setInterval(() => void this.countStep(), COUNT_INTERVAL_MS)
     this.timer.unref()
   }
@@ -127,8 +127,8 @@ export class RedisSessionBackend implements SessionBackend {
   }
 
   async touch(ref: RecordRef, options: TouchOptions, knownVersion: string): Promise<TouchReply> {
-    const reply = await this.run(
-      TOUCH,
+    if (this.valkit.supervisor.backend !== 'redis') throw this.down()
+    const reply = await this.touches.run(
       [ref.record, ref.index],
       [
         ref.handle,

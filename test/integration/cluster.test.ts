@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createValkit, defineScript, slotOf, type Valkit } from '../../src/index.js'
+import { createScriptBatcher, createValkit, defineScript, slotOf, type Valkit } from '../../src/index.js'
 import {
   cleanPrefix,
   randomPrefix,
@@ -80,6 +80,28 @@ for (const engine of testEngines()) {
           .command('SCRIPT', 'EXISTS', echoKey.sha)) as number[]
         assert.equal(loaded, 1, `script loaded on ${master.host}:${master.port}`)
       }
+    })
+
+    void it('batches script calls per slot: calls of one turn on every master all complete', async () => {
+      const keys = await keysOnEveryMaster()
+      const batcher = createScriptBatcher(valkit.connection, echoKey, { bySlot: true })
+      // Two calls per key in one turn: three runs (one per slot), each call with its own reply.
+      const calls = keys.flatMap((key) => [
+        batcher.run([key], [`${key}-1`]),
+        batcher.run([key], [`${key}-2`]),
+      ])
+      assert.deepEqual(
+        await Promise.all(calls),
+        keys.flatMap((key) => [`${key}-1`, `${key}-2`]),
+      )
+      for (const key of keys) assert.equal(await valkit.connection.command(['GET', key]), `${key}-2`)
+      // Without bySlot the same calls go in one run across slots, which a Cluster refuses.
+      const unslotted = createScriptBatcher(valkit.connection, echoKey)
+      const results = await Promise.allSettled(keys.map((key) => unslotted.run([key], ['x'])))
+      assert.ok(
+        results.every((r) => r.status === 'rejected'),
+        JSON.stringify(results.map((r) => r.status)),
+      )
     })
 
     void it('pipelines commands of one hash tag in one write', async () => {

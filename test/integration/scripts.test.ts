@@ -3,7 +3,14 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { createClient } from '@redis/client'
 import { startServer, testEngines, type ServerHandle } from '../../src/testing/index.js'
-import { loadScript, preloadScripts, runScript, type ScriptTarget } from '../../src/core/scripts/index.js'
+import {
+  batchedScript,
+  createScriptBatcher,
+  loadScript,
+  preloadScripts,
+  runScript,
+  type ScriptTarget,
+} from '../../src/core/scripts/index.js'
 import { createKeySpace } from '../../src/core/keys/index.js'
 import type { RedisReply } from '../../src/core/driver/port.js'
 import { isValkitError } from '../../src/core/errors.js'
@@ -101,6 +108,62 @@ for (const engine of testEngines()) {
       } finally {
         await valkit.close()
       }
+    })
+
+    void it('a batcher runs the calls of one turn in one script run, in order, each with its own reply', async () => {
+      const batcher = createScriptBatcher(conn.target, incrCapped)
+      const key = counter('batched')
+      conn.sent.length = 0
+      // Five increments capped at 3 on one key, plus one on another key with a bad cap.
+      const runs = [1, 2, 3, 4, 5].map(() => batcher.run([key], [3, 60_000]))
+      const bad = batcher.run([counter('batched-bad')], ['many', 60_000])
+      assert.deepEqual(await Promise.all(runs), [1, 2, 3, -1, -1])
+      await assert.rejects(bad, (err) => {
+        assert.ok(isValkitError(err, 'VALKIT_SCRIPT'), String(err))
+        assert.match(err.message, /incr-capped/)
+        assert.match(err.message, /cap must be an integer/)
+        return true
+      })
+      // One script run for the six calls: EVALSHA, and EVAL once because the server lacked it.
+      assert.deepEqual(conn.sent, ['EVALSHA', 'EVAL'])
+      assert.deepEqual(await server.command('SCRIPT', 'EXISTS', batchedScript(incrCapped).sha), [1])
+      assert.equal(await server.command('GET', key), '3')
+    })
+
+    void it('a batcher sends a lone call as the script itself and splits turns at maxCalls', async () => {
+      await server.command('SCRIPT', 'FLUSH')
+      await preloadScripts([conn.target], [incrCapped, batchedScript(incrCapped)])
+      const batcher = createScriptBatcher(conn.target, incrCapped, { maxCalls: 2 })
+      const key = counter('split')
+      conn.sent.length = 0
+      assert.equal(await batcher.run([key], [100, 60_000]), 1)
+      assert.deepEqual(conn.sent, ['EVALSHA'])
+      conn.sent.length = 0
+      const replies = await Promise.all([1, 2, 3, 4, 5].map(() => batcher.run([key], [100, 60_000])))
+      assert.deepEqual(replies, [2, 3, 4, 5, 6])
+      // 2 + 2 + 1 calls: three runs.
+      assert.deepEqual(conn.sent, ['EVALSHA', 'EVALSHA', 'EVALSHA'])
+    })
+
+    void it('a batch whose script errors at runtime fails only the call that raised it', async () => {
+      const batcher = createScriptBatcher(conn.target, incrCapped)
+      const ok = counter('runtime-ok')
+      const results = await Promise.allSettled([
+        batcher.run([ok], [5, 60_000]),
+        // PEXPIRE with a TTL that is not a number: an error raised by redis.call inside Lua.
+        batcher.run([counter('runtime-bad')], [5, 'soon']),
+        batcher.run([ok], [5, 60_000]),
+      ])
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      )
+      assert.deepEqual(
+        results.map((r) => (r.status === 'fulfilled' ? r.value : null)),
+        [1, null, 2],
+      )
+      const reason = (results[1] as PromiseRejectedResult).reason as unknown
+      assert.ok(isValkitError(reason, 'VALKIT_SCRIPT'), String(reason))
     })
 
     void it('preloads scripts with SCRIPT LOAD so the first call is a single EVALSHA', async () => {

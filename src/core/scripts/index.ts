@@ -3,3 +3,10 @@ export { preloadScripts } from './preload-scripts.js'
 export { runScript, type RunScriptOptions, type ScriptTarget } from './run-script.js'
 export { parseScriptHeader, type ScriptHeader } from './script-header.js'
 export { defineScript, type DefineScriptOptions, type Script } from './script.js'
+export {
+  batchedScript,
+  createScriptBatcher,
+  withKeyCount,
+  type ScriptBatcher,
+  type ScriptBatcherOptions,
+} from './script-batcher.js'

@@ -1,0 +1,200 @@
+import type { RedisArg, RedisReply } from '../driver/port.js'
+import { ValkitError } from '../errors.js'
+import { slotOf } from '../keys/slot.js'
+import { runScript, scriptError, type RunScriptOptions, type ScriptTarget } from './run-script.js'
+import { defineScript, type Script } from './script.js'
+
+/** Options of {@link createScriptBatcher}. */
+export interface ScriptBatcherOptions {
+  /**
+   * Calls whose first keys fall in different Cluster slots go in different script runs (a
+   * script's keys must share one slot on a Cluster). Set it for a Cluster; on one server every
+   * call of a turn can share one run. @defaultValue `false`
+   */
+  readonly bySlot?: boolean
+  /** Return bulk strings as `Buffer` (see `runScript`). @defaultValue `false` */
+  readonly buffers?: boolean
+  /** Most calls in one script run; more calls in the same turn start another run. @defaultValue `128` */
+  readonly maxCalls?: number
+}
+
+/**
+ * Runs one script for many callers: the calls made in the same turn of the event loop travel
+ * together in one `EVALSHA` (per Cluster slot), and each caller gets its own reply, or its own
+ * `VALKIT_SCRIPT` error when its part raised one. A turn with a single call sends the script
+ * itself, so a quiet process pays nothing for the batching.
+ */
+export interface ScriptBatcher {
+  /** Runs the script with these keys and arguments, in a batch with the other calls of this turn. */
+  run(keys: readonly RedisArg[], args: readonly RedisArg[]): Promise<RedisReply>
+  /** The script that runs a batch (for preloading). */
+  readonly batchScript: Script
+}
+
+interface Call {
+  readonly keys: readonly RedisArg[]
+  readonly args: readonly RedisArg[]
+  readonly resolve: (reply: RedisReply) => void
+  readonly reject: (err: unknown) => void
+}
+
+const batchScripts = new WeakMap<Script, Script>()
+
+/** `redis.call('TIME')` as scripts write it: a batch reads the clock once (see batchedScript). */
+const TIME_CALL = /redis\.call\(\s*'TIME'\s*\)/g
+
+/**
+ * The script that runs `script` once per call of a batch, in one atomic run. Its arguments: the
+ * number of calls m, then each call's key count and argument count, then every call's arguments
+ * in order; its keys are every call's keys in order. It returns one reply per call: the script's
+ * reply (`nil` as `false`), or an error reply when that call raised one (the others still run).
+ */
+export function batchedScript(script: Script): Script {
+  let batched = batchScripts.get(script)
+  if (batched !== undefined) return batched
+  const body = script.source.startsWith('#!')
+    ? script.source.slice(script.source.indexOf('\n') + 1)
+    : script.source
+  // The header documents as many keys as the script reads (a batch passes more: every call's).
+  const keyCount = Math.max(1, script.numberOfKeys)
+  const keyLines = Array.from(
+    { length: keyCount },
+    (_, i) => `  KEYS[${i + 1}] every call's keys, in order`,
+  ).join('\n')
+  const source = `--[[ Runs the script "${script.name}" once per call of a batch (see script-batcher.ts).
+${keyLines}
+  ARGV[1] the number of calls m, then per call its key count and argument count, then every call's arguments
+  Returns one reply per call: the script's reply, false for nil, or an error reply ]]
+local time
+local function batchTime()
+  time = time or redis.call('TIME')
+  return time
+end
+local function run(KEYS, ARGV)
+${body.replaceAll(TIME_CALL, 'batchTime()')}
+end
+local m = tonumber(ARGV[1])
+local out = {}
+local ki, ai = 1, 2 * m + 2
+local k, a, lk, la = {}, {}, 0, 0
+for i = 1, m do
+  local nk, na = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  for j = 1, nk do k[j] = KEYS[ki + j - 1] end
+  for j = nk + 1, lk do k[j] = nil end
+  for j = 1, na do a[j] = ARGV[ai + j - 1] end
+  for j = na + 1, la do a[j] = nil end
+  lk, la = nk, na
+  local ok, r = pcall(run, k, a)
+  ki, ai = ki + nk, ai + na
+  if ok then
+    if r == nil then r = false end
+    out[i] = r
+  elseif type(r) == 'table' and r.err then
+    out[i] = r
+  else
+    out[i] = { err = tostring(r) }
+  end
+end
+return out
+`
+  batched = defineScript({ name: `${script.name}-batch`, source, numberOfKeys: keyCount })
+  batchScripts.set(script, batched)
+  return batched
+}
+
+const BUFFERS: RunScriptOptions = Object.freeze({ buffers: true })
+
+const keyCountVariants = new WeakMap<Script, Script[]>()
+
+/**
+ * The script with `numberOfKeys` set to `n`: same source and SHA, for scripts that take a
+ * variable number of keys (all sharing one hash tag).
+ */
+export function withKeyCount(script: Script, n: number): Script {
+  if (script.numberOfKeys === n) return script
+  let list = keyCountVariants.get(script)
+  if (list === undefined) keyCountVariants.set(script, (list = []))
+  return (list[n] ??= Object.freeze({ ...script, numberOfKeys: n }))
+}
+
+/**
+ * Coalesces concurrent runs of `script` (which may take a variable number of keys; every call's
+ * keys share one hash tag) into one script run per turn of the event loop.
+ *
+ * Use it for short scripts called by many concurrent requests (a rate-limit check, a session
+ * read): one `EVALSHA` for a hundred calls costs the server and the client far less than a
+ * hundred. The calls of one batch run atomically one after the other, in the order they were made.
+ *
+ * @example
+ * ```ts
+ * const checks = createScriptBatcher(valkit.connection, CHECK, { bySlot: valkit.config.topology.kind === 'cluster' })
+ * const reply = await checks.run([key], [limit, windowMs])
+ * ```
+ */
+export function createScriptBatcher(
+  target: ScriptTarget,
+  script: Script,
+  options: ScriptBatcherOptions = {},
+): ScriptBatcher {
+  const bySlot = options.bySlot === true
+  const maxCalls = options.maxCalls ?? 128
+  const run = options.buffers === true ? BUFFERS : undefined
+  if (!Number.isSafeInteger(maxCalls) || maxCalls < 1) {
+    throw new ValkitError(
+      'VALKIT_INVALID_ARGUMENT',
+      `maxCalls must be a positive integer, got ${String(maxCalls)}.`,
+    )
+  }
+  const batch = batchedScript(script)
+  const open = new Map<number, Call[]>()
+
+  const send = (calls: Call[]): void => {
+    if (calls.length === 1) {
+      const c = calls[0]!
+      runScript(target, withKeyCount(script, c.keys.length), c.keys, c.args, run).then(c.resolve, c.reject)
+      return
+    }
+    const keys: RedisArg[] = []
+    const head: RedisArg[] = [calls.length]
+    const rest: RedisArg[] = []
+    for (const c of calls) {
+      head.push(c.keys.length, c.args.length)
+      for (const k of c.keys) keys.push(k)
+      for (const a of c.args) rest.push(a)
+    }
+    for (const a of rest) head.push(a)
+    runScript(target, withKeyCount(batch, keys.length), keys, head, run).then(
+      (reply) => {
+        const replies = reply as RedisReply[]
+        for (let i = 0; i < calls.length; i++) {
+          const r = replies[i]
+          if (r instanceof Error) calls[i]!.reject(scriptError(script, r))
+          else calls[i]!.resolve(r ?? null)
+        }
+      },
+      (err: unknown) => {
+        for (const c of calls) c.reject(err)
+      },
+    )
+  }
+
+  return {
+    batchScript: batch,
+    run(keys, args) {
+      const group = bySlot && keys.length > 0 ? slotOf(keys[0] as string | Uint8Array) : 0
+      return new Promise<RedisReply>((resolve, reject) => {
+        let calls = open.get(group)
+        if (calls === undefined || calls.length >= maxCalls) {
+          const fresh: Call[] = []
+          calls = fresh
+          open.set(group, fresh)
+          setImmediate(() => {
+            if (open.get(group) === fresh) open.delete(group)
+            send(fresh)
+          })
+        }
+        calls.push({ keys, args, resolve, reject })
+      })
+    },
+  }
+}
