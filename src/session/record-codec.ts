@@ -1,6 +1,5 @@
 import { createCodec, isValkitError, ValkitError, type Codec } from '../core/index.js'
 import { BoundedCache } from './bounded-cache.js'
-import { fieldKey } from './session-id.js'
 import type { ResolvedSessionStoreOptions } from './session-options.js'
 
 /**
@@ -17,17 +16,16 @@ import type { ResolvedSessionStoreOptions } from './session-options.js'
  * | `r`   | 0, or the end of the overlap window once the ID was rotated              |
  * | `o`   | 1 when the session belongs to a user (listed in the user's index)         |
  * | `p`   | handle of the ID this one replaced (same user), if any                   |
- * | `d`   | encrypted: `[binding, { u: userId, d: device }, data]`                    |
+ * | `d`   | encrypted: `[{ u: userId, d: device }, data]`                             |
  *
- * `d` is the codec's envelope (AES-256-GCM, a random IV, the keyring's key id in clear). Its
- * `binding` is a hash of the record's *handle* (the SHA-256 of the session ID its key is named
- * after). The codec has no associated-data parameter, so the binding travels inside the
- * ciphertext, which GCM authenticates: data copied under another session's key decrypts but
- * fails the binding check, and the record is treated as foreign. Only numbers are in clear.
+ * `d` is the codec's envelope (AES-256-GCM, a random IV, the keyring's key id in clear), sealed
+ * with the record's *handle* (the SHA-256 of the session ID its key is named after) as
+ * associated data: data copied under another session's key fails authentication, and the record
+ * is quarantined. Only numbers are in clear.
  *
  * @internal
  */
-const BINDING_NAME = '\u0000record'
+const contextOf = (handle: string): string => `valkit-session-record\u0000${handle}`
 
 /** Why a record cannot be used. @internal */
 export type CorruptRecordReason =
@@ -70,7 +68,7 @@ function deepFreeze(value: unknown): unknown {
 }
 
 /**
- * Encrypts and decrypts session data, binding it to its record. Keeps the data of the last
+ * Encrypts and decrypts session data, bound to its record by the associated data. Keeps the data of the last
  * records it authenticated, by handle, with their exact bytes: a read that brings the same bytes
  * again (the data did not change, only last-seen did) skips the decryption. Sound because
  * identical bytes under the same keyring decrypt to the same value.
@@ -94,11 +92,9 @@ export class RecordCodec {
 
   /** Encrypts a record's data. Throws `VALKIT_VALUE_TOO_LARGE` past `maxBytes`. */
   encode(handle: string, meta: RecordMeta, data: Readonly<Record<string, unknown>>): Buffer {
-    const bytes = this.codec.encode([
-      fieldKey(handle, BINDING_NAME),
-      { u: meta.userId, d: meta.device },
-      data,
-    ])
+    const bytes = this.codec.encode([{ u: meta.userId, d: meta.device }, data], {
+      context: contextOf(handle),
+    })
     if (bytes.length > this.options.maxBytes) {
       throw new ValkitError(
         'VALKIT_VALUE_TOO_LARGE',
@@ -134,7 +130,7 @@ export class RecordCodec {
     }
     let value: unknown
     try {
-      value = this.codec.decode(bytes)
+      value = this.codec.decode(bytes, { context: contextOf(handle) })
     } catch (err) {
       this.cache.delete(handle)
       const reason = isValkitError(err, 'VALKIT_CORRUPT_VALUE')
@@ -142,11 +138,9 @@ export class RecordCodec {
         : 'format'
       throw new CorruptRecord(reason)
     }
-    if (!Array.isArray(value) || value.length !== 3 || value[0] !== fieldKey(handle, BINDING_NAME)) {
-      throw new CorruptRecord('foreign')
-    }
-    const m = value[1] as { u?: unknown; d?: unknown } | null
-    const data = value[2] as unknown
+    if (!Array.isArray(value) || value.length !== 2) throw new CorruptRecord('foreign')
+    const m = value[0] as { u?: unknown; d?: unknown } | null
+    const data = value[1] as unknown
     if (
       typeof m !== 'object' ||
       m === null ||

@@ -62,16 +62,6 @@ export function handleOf(id: string): string {
 }
 
 /**
- * The Redis field name of a data field (`f:` + 16 characters), also written inside the encrypted
- * value, which binds the value to this ID and this name.
- *
- * @internal
- */
-export function fieldKey(id: string, name: string): string {
-  return hash('sha256', `${id}\u0000${name}`, 'base64url').slice(0, 16)
-}
-
-/**
  * Checks a user id given by the caller (any non-empty string up to 256 characters; numbers are
  * written in decimal).
  *

@@ -146,7 +146,7 @@ for (const engine of testEngines()) {
       const text = valkits.at(-1)!.metrics.toPrometheus()
       assert.match(
         text,
-        new RegExp(`valkit_session_quarantined_total\\{store="${store.name}",reason="foreign"\\} 2`),
+        new RegExp(`valkit_session_quarantined_total\\{store="${store.name}",reason="authentication"\\} 2`),
       )
     })
 

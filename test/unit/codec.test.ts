@@ -161,6 +161,48 @@ void describe('codec key rotation', () => {
   })
 })
 
+void describe('codec associated data (context)', () => {
+  const codec = createCodec({ encryption: { keys: [{ id: 'k1', key: KEY_A }], primary: 'k1' } })
+  const authenticationFailure = (err: unknown) =>
+    isValkitError(err, 'VALKIT_CORRUPT_VALUE') && err.details?.reason === 'authentication'
+
+  void it('decodes only with the context it was sealed with', () => {
+    const bytes = codec.encode({ role: 'admin' }, { context: 'record:alice' })
+    assert.deepEqual(codec.decode(bytes, { context: 'record:alice' }), { role: 'admin' })
+    assert.deepEqual(codec.decode(bytes, { context: Buffer.from('record:alice') }), { role: 'admin' })
+    // The same bytes presented as another record's, or with no context at all, are refused.
+    assert.throws(() => codec.decode(bytes, { context: 'record:mallory' }), authenticationFailure)
+    assert.throws(() => codec.decode(bytes), authenticationFailure)
+    // And a value sealed without a context does not decode under one.
+    assert.throws(() => codec.decode(codec.encode(1), { context: 'record:alice' }), authenticationFailure)
+    // The context is not stored: the bytes do not contain it.
+    assert.equal(bytes.includes(Buffer.from('record:alice')), false)
+  })
+
+  void it('keeps the context through key rotation', () => {
+    const rotated = createCodec({
+      encryption: {
+        keys: [
+          { id: 'k1', key: KEY_A },
+          { id: 'k2', key: KEY_B },
+        ],
+        primary: 'k2',
+      },
+    })
+    const old = codec.encode('v', { context: 'doc:1' })
+    assert.throws(() => rotated.reencrypt(old, { context: 'doc:2' }), authenticationFailure)
+    const again = rotated.reencrypt(old, { context: 'doc:1' })
+    assert.equal(readEnvelopeHeader(again).keyId, 'k2')
+    assert.equal(rotated.decode(again, { context: 'doc:1' }), 'v')
+    assert.throws(() => rotated.decode(again, { context: 'doc:2' }), authenticationFailure)
+  })
+
+  void it('is ignored without encryption (nothing authenticates a plain value)', () => {
+    const plain = createCodec()
+    assert.equal(plain.decode(plain.encode('x', { context: 'a' }), { context: 'b' }), 'x')
+  })
+})
+
 void describe('codec tamper and corruption detection', () => {
   const encrypted = createCodec({
     serializer: 'msgpack',

@@ -37,6 +37,25 @@ export interface CodecStats {
   readonly compressed: number
 }
 
+/**
+ * Options of one encode or decode.
+ *
+ * @example
+ * ```ts
+ * const bytes = codec.encode(profile, { context: `user:${id}` })
+ * codec.decode(bytes, { context: `user:${otherId}` }) // throws VALKIT_CORRUPT_VALUE (authentication)
+ * ```
+ */
+export interface SealOptions {
+  /**
+   * Associated data authenticated with the value but not stored in it (AES-GCM's AAD): the same
+   * context must be given to decode it, so a value copied under another record (another id,
+   * another key name) fails authentication. Only encrypted values carry it; without a keyring it
+   * is ignored.
+   */
+  readonly context?: string | Uint8Array
+}
+
 /** Turns values into bytes and back: serialization, compression, encryption. */
 export interface Codec {
   /** The options in force. */
@@ -46,13 +65,14 @@ export interface Codec {
    * Throws `VALKIT_INVALID_ARGUMENT` for a value the serializer cannot represent (a JSON
    * `undefined`, a `BigInt`, a cycle).
    */
-  encode(value: unknown): Buffer
+  encode(value: unknown, options?: SealOptions): Buffer
   /**
    * Decodes bytes made by {@link Codec.encode} (with any serializer, compression or key of the
    * keyring). Throws `VALKIT_CORRUPT_VALUE` (with `details.reason`) for anything corrupted,
-   * tampered with, truncated, or encrypted with a key the keyring does not hold.
+   * tampered with, truncated, encrypted with a key the keyring does not hold, or encrypted with
+   * another `context` than the one given (`reason: 'authentication'`).
    */
-  decode<T = unknown>(bytes: Uint8Array): T
+  decode<T = unknown>(bytes: Uint8Array, options?: SealOptions): T
   /** `true` when the value is not encrypted with the keyring's primary key. */
   needsReencrypt(bytes: Uint8Array): boolean
   /**
@@ -60,7 +80,7 @@ export interface Codec {
    * input when it already uses the primary. Also encrypts a value written without encryption.
    * Throws `VALKIT_CORRUPT_VALUE` like `decode`.
    */
-  reencrypt(bytes: Uint8Array): Buffer
+  reencrypt(bytes: Uint8Array, options?: SealOptions): Buffer
   /** Counters since creation. */
   stats(): CodecStats
 }
@@ -134,7 +154,14 @@ export function createCodec(options: CodecOptions = {}): Codec {
     return [packed, flags | FLAG_COMPRESSED | (compression === 'brotli' ? FLAG_BROTLI : 0)]
   }
 
-  function seal(body: Uint8Array, flags: number, ring: Keyring): Buffer {
+  /** What GCM authenticates besides the ciphertext: the envelope header, then the context. */
+  function associated(header: Buffer, context: string | Uint8Array | undefined): Buffer {
+    if (context === undefined) return header
+    const extra = typeof context === 'string' ? Buffer.from(context, 'utf8') : context
+    return extra.length === 0 ? header : Buffer.concat([header, extra])
+  }
+
+  function seal(body: Uint8Array, flags: number, ring: Keyring, context?: string | Uint8Array): Buffer {
     const { idBytes, key } = ring.primary
     const headerLength = 3 + idBytes.length
     const out = Buffer.allocUnsafe(headerLength + IV_BYTES + body.length + TAG_BYTES)
@@ -145,7 +172,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
     const iv = out.subarray(headerLength, headerLength + IV_BYTES)
     randomFillSync(iv)
     const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES })
-    cipher.setAAD(out.subarray(0, headerLength))
+    cipher.setAAD(associated(out.subarray(0, headerLength), context))
     const ciphertext = cipher.update(body)
     cipher.final()
     ciphertext.copy(out, headerLength + IV_BYTES)
@@ -153,8 +180,8 @@ export function createCodec(options: CodecOptions = {}): Codec {
     return out
   }
 
-  function frame(body: Uint8Array, flags: number): Buffer {
-    if (keyring !== undefined) return seal(body, flags, keyring)
+  function frame(body: Uint8Array, flags: number, context: string | Uint8Array | undefined): Buffer {
+    if (keyring !== undefined) return seal(body, flags, keyring, context)
     const out = Buffer.allocUnsafe(2 + body.length)
     out[0] = ENVELOPE_MAGIC
     out[1] = flags
@@ -162,7 +189,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
     return out
   }
 
-  function encode(value: unknown): Buffer {
+  function encode(value: unknown, options?: SealOptions): Buffer {
     let body: Buffer
     let flags: number
     if (value instanceof Uint8Array) {
@@ -196,13 +223,13 @@ export function createCodec(options: CodecOptions = {}): Codec {
       body = Buffer.from(json, 'utf8')
     }
     ;[body, flags] = compress(body, flags)
-    const out = frame(body, flags)
+    const out = frame(body, flags, options?.context)
     encoded++
     return out
   }
 
   /** Returns the plaintext payload (still compressed if it was) of a value. */
-  function open(bytes: Uint8Array, header: EnvelopeHeader): Buffer {
+  function open(bytes: Uint8Array, header: EnvelopeHeader, context?: string | Uint8Array): Buffer {
     const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     if (header.keyId === undefined) {
       if (keyring !== undefined)
@@ -230,7 +257,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
           authTagLength: TAG_BYTES,
         },
       )
-      decipher.setAAD(view.subarray(0, header.payloadOffset))
+      decipher.setAAD(associated(view.subarray(0, header.payloadOffset), context))
       decipher.setAuthTag(view.subarray(tagStart))
       const plain = decipher.update(view.subarray(ivEnd, tagStart))
       decipher.final()
@@ -280,7 +307,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
   return {
     options: resolved,
     encode,
-    decode<T>(bytes: Uint8Array): T {
+    decode<T>(bytes: Uint8Array, options?: SealOptions): T {
       checkBytes(bytes)
       let value: unknown
       // The common case, plain JSON (flags 0) with no keyring, without the general path's views.
@@ -295,7 +322,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
       }
       try {
         const header = readEnvelopeHeader(bytes)
-        value = deserialize(inflate(open(bytes, header), header), header)
+        value = deserialize(inflate(open(bytes, header, options?.context), header), header)
       } catch (err) {
         throw failed(err)
       }
@@ -310,7 +337,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
         throw failed(err)
       }
     },
-    reencrypt(bytes: Uint8Array): Buffer {
+    reencrypt(bytes: Uint8Array, options?: SealOptions): Buffer {
       checkBytes(bytes)
       if (keyring === undefined) {
         throw new ValkitError(
@@ -321,7 +348,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
       try {
         const header = readEnvelopeHeader(bytes)
         if (header.keyId === keyring.primary.id) {
-          open(bytes, header) // authenticate before vouching for it
+          open(bytes, header, options?.context) // authenticate before vouching for it
           return Buffer.isBuffer(bytes)
             ? bytes
             : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -333,8 +360,8 @@ export function createCodec(options: CodecOptions = {}): Codec {
                 bytes.byteOffset + header.payloadOffset,
                 bytes.byteLength - header.payloadOffset,
               )
-            : open(bytes, header)
-        return seal(plain, bytes[1]! & ~FLAG_ENCRYPTED, keyring)
+            : open(bytes, header, options?.context)
+        return seal(plain, bytes[1]! & ~FLAG_ENCRYPTED, keyring, options?.context)
       } catch (err) {
         throw failed(err)
       }

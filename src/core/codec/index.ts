@@ -1,4 +1,4 @@
-export { createCodec, type Codec, type CodecStats } from './codec.js'
+export { createCodec, type Codec, type CodecStats, type SealOptions } from './codec.js'
 export {
   CODEC_DEFAULTS,
   resolveCodecOptions,
