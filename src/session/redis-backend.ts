@@ -135,7 +135,6 @@ export class RedisSessionBackend implements SessionBackend {
         options.touch ? TOUCH_ON : TOUCH_OFF,
         options.renewAfterMs,
         options.touchIntervalMs,
-        TRIM,
         knownVersion,
       ],
     )

@@ -2,16 +2,16 @@
   the absolute timeout and the user's index (a session of a user is live only while its handle
   is in the index: revoke and revoke-all remove it there) are all checked here. An ID rotated by
   regenerate stays readable, read-only and untouched, until its overlap window ends.
-  The index is trimmed of expired handles (a bounded number per call). A record's key lives
-  60 s past its deadline, so a late read can still tell "expired" from "no such session".
+  A read does not trim the index: entries are only added by create, which trims it (as do list
+  and quarantine), and create keeps at most maxPerUser of them. A record's key lives 60 s past
+  its deadline, so a late read can still tell "expired" from "no such session".
   KEYS[1] session record (hash)
   KEYS[2] the user's index (sorted set: handle -> expiry in server ms)
   ARGV[1] the record's handle (its member in the index)
   ARGV[2] 1 to touch (record last seen, slide the expiry), 0 to only read
   ARGV[3] renewal interval in ms (0: never due)
   ARGV[4] touch interval in ms: last seen is not written again within it
-  ARGV[5] most expired index entries trimmed
-  ARGV[6] the version whose data the caller holds already (its data is then not sent), or an empty string
+  ARGV[5] the version whose data the caller holds already (its data is then not sent), or an empty string
   Returns { 1, now, expires at, renewal due 0|1, version, created, absolute deadline, last seen, rotated until, owned, data } live
           (without the data when the version is the one the caller holds)
         | { 2, ... the same } a rotated ID within its overlap window (read-only, not touched)
@@ -48,37 +48,41 @@ end
 if now >= a or now >= s + i then
   return drop(-3)
 end
-if o == 1 then
-  local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
-  if #dead > 0 then
-    redis.call('ZREM', KEYS[2], unpack(dead))
-  end
-  if not redis.call('ZSCORE', KEYS[2], handle) then
-    return drop(-2)
-  end
-end
 local status = 1
 local expires = math.min(s + i, a)
 local due = 0
+local touching = r == 0 and ARGV[2] == '1' and now - s >= tonumber(ARGV[4])
+if touching then
+  expires = math.min(now + i, a)
+end
+if o == 1 then
+  -- the session is live only while its handle is in the index; when touching, ZADD XX both
+  -- checks that and slides the entry (0 also means the score did not change: ask ZSCORE then)
+  local listed
+  if touching then
+    listed = redis.call('ZADD', KEYS[2], 'XX', 'CH', expires, handle) == 1 or redis.call('ZSCORE', KEYS[2], handle)
+  else
+    listed = redis.call('ZSCORE', KEYS[2], handle)
+  end
+  if not listed then
+    return drop(-2)
+  end
+end
 if r > 0 then
   status = 2
   expires = r
 elseif ARGV[2] == '1' then
-  if now - s >= tonumber(ARGV[4]) then
+  if touching then
     s = now
-    expires = math.min(now + i, a)
     redis.call('HSET', KEYS[1], 's', now)
     redis.call('PEXPIREAT', KEYS[1], expires + 60000)
-    if o == 1 then
-      redis.call('ZADD', KEYS[2], expires, handle)
-    end
   end
   local renew = tonumber(ARGV[3])
   if renew > 0 and now - n >= renew then
     due = 1
   end
 end
-if ARGV[6] == meta[1] then
+if ARGV[5] == meta[1] then
   return { status, now, expires, due, v, c, a, s, r, o }
 end
 local data = redis.call('HGET', KEYS[1], 'd')
