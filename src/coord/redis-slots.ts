@@ -1,4 +1,11 @@
-import { ValkitError, type RedisReply, type Script, type Valkit } from '../core/index.js'
+import {
+  ValkitError,
+  createScriptBatcher,
+  type RedisReply,
+  type Script,
+  type ScriptBatcher,
+  type Valkit,
+} from '../core/index.js'
 import { ACQUIRE_SLOT, CANCEL_WAIT, EXTEND_SLOT, RELEASE_SLOT } from './coord-scripts.js'
 import type { ResolvedCoordOptions } from './coord-options.js'
 import {
@@ -70,6 +77,8 @@ export class RedisSlots implements SlotBackend {
   readonly #options: ResolvedCoordOptions
   readonly #mine: string
   readonly #fenceMs: string
+  readonly #acquires: ScriptBatcher
+  readonly #releases: ScriptBatcher
   readonly #listeners = new Map<
     string,
     { readonly set: Set<(e: SlotEvent) => void>; readonly raw: (m: Buffer) => void }
@@ -80,6 +89,10 @@ export class RedisSlots implements SlotBackend {
     this.#options = options
     this.#mine = ownerPrefix
     this.#fenceMs = String(options.fenceRetentionMs)
+    // Grants and releases of one turn of the event loop share a script run (per Cluster slot).
+    const bySlot = valkit.config.topology.kind === 'cluster'
+    this.#acquires = createScriptBatcher(valkit.connection, ACQUIRE_SLOT, { bySlot })
+    this.#releases = createScriptBatcher(valkit.connection, RELEASE_SLOT, { bySlot })
   }
 
   keysOf(ref: SlotRef): ResourceKeys {
@@ -110,9 +123,7 @@ export class RedisSlots implements SlotBackend {
       shared,
     ]
     if (this.#options.durable === false) {
-      return this.#valkit.connection
-        .script(ACQUIRE_SLOT, keys, args)
-        .then((reply) => acquireAnswer(asArray(reply, ACQUIRE_SLOT)))
+      return this.#acquires.run(keys, args).then((reply) => acquireAnswer(asArray(reply, ACQUIRE_SLOT)))
     }
     return this.#acquireDurable(call, keys, args)
   }
@@ -247,9 +258,11 @@ export class RedisSlots implements SlotBackend {
     args: readonly string[],
   ): Promise<{ reply: RedisReply[]; acks: number | undefined }> {
     if (this.#options.durable === false) {
-      return this.#valkit.connection
-        .script(script, keys, args)
-        .then((reply) => ({ reply: asArray(reply, script), acks: undefined }))
+      const run =
+        script === RELEASE_SLOT
+          ? this.#releases.run(keys, args)
+          : this.#valkit.connection.script(script, keys, args)
+      return run.then((reply) => ({ reply: asArray(reply, script), acks: undefined }))
     }
     return this.#runDurable(script, keys, args, this.#options.durable)
   }
