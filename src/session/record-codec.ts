@@ -16,6 +16,7 @@ import type { ResolvedSessionStoreOptions } from './session-options.js'
  * | `r`   | 0, or the end of the overlap window once the ID was rotated              |
  * | `o`   | 1 when the session belongs to a user (listed in the user's index)         |
  * | `p`   | handle of the ID this one replaced (same user), if any                   |
+ * | `e`   | when the key expires (server ms): at least 60 s past the idle deadline     |
  * | `d`   | encrypted: `[{ u: userId, d: device }, data]`                             |
  *
  * `d` is the codec's envelope (AES-256-GCM, a random IV, the keyring's key id in clear), sealed

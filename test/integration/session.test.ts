@@ -245,6 +245,24 @@ for (const engine of testEngines()) {
       assert.ok(applied > 0, 'some updates did land before the destroy (the race was real)')
     })
 
+    it('a record key outlives its idle deadline by 60 s or more, its expiry rewritten only when it would fall short', async () => {
+      const store = await open({ idleTimeout: '10m', absoluteTimeout: '1h' })
+      const s = await store.create({ data: { n: 1 } })
+      const key = recordKey(store, s)
+      const expiryOf = async () => Number(await server.command('HGET', key, 'e'))
+      const created = await expiryOf()
+      let last = found(await store.load(s.token))
+      for (let i = 0; i < 5; i++) last = found(await store.load(s.token))
+      // The key's expiry moved past the slid deadline plus 60 s, and not on every read.
+      const after = await expiryOf()
+      assert.ok(after >= last.expiresAt + 60_000, `key expiry ${after} >= deadline ${last.expiresAt} + 60 s`)
+      assert.ok(after >= created)
+      for (let i = 0; i < 5; i++) found(await store.load(s.token))
+      assert.equal(await expiryOf(), after, 'reads within the slack leave the key expiry as it was')
+      const ttl = (await server.command('PTTL', key)) as number
+      assert.ok(ttl >= last.expiresAt + 60_000 - Date.now() - 1000, `PTTL ${ttl}`)
+    })
+
     it("the user's index never holds dead sessions, and revoke-all leaves no record behind", async () => {
       const store = await open({ idleTimeout: 150, absoluteTimeout: '1h' })
       const long = await open({ name: store.name })

@@ -49,7 +49,7 @@ if owned then
   end
 end
 local expires = math.min(now + idle, a)
-redis.call('HSET', KEYS[1], 'v', 1, 'c', c, 'n', now, 'a', a, 'i', idle, 's', now, 'r', 0, 'o', owned and 1 or 0, 'd', ARGV[11])
+redis.call('HSET', KEYS[1], 'v', 1, 'c', c, 'n', now, 'a', a, 'i', idle, 's', now, 'r', 0, 'o', owned and 1 or 0, 'e', expires + 60000, 'd', ARGV[11])
 if previous ~= '' then
   redis.call('HSET', KEYS[1], 'p', previous)
 end

@@ -3,8 +3,9 @@
   is in the index: revoke and revoke-all remove it there) are all checked here. An ID rotated by
   regenerate stays readable, read-only and untouched, until its overlap window ends.
   A read does not trim the index: entries are only added by create, which trims it (as do list
-  and quarantine), and create keeps at most maxPerUser of them. A record's key lives 60 s past
-  its deadline, so a late read can still tell "expired" from "no such session".
+  and quarantine), and create keeps at most maxPerUser of them. A record's key lives at least
+  60 s past its deadline (field e holds the key's expiry), so a late read can still tell
+  "expired" from "no such session".
   KEYS[1] session record (hash)
   KEYS[2] the user's index (sorted set: handle -> expiry in server ms)
   ARGV[1] the record's handle (its member in the index)
@@ -18,7 +19,7 @@
         | -1 no such session | -2 revoked | -3 expired | -4 rotated, overlap over | -6 malformed ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local meta = redis.pcall('HMGET', KEYS[1], 'v', 'a', 'i', 's', 'r', 'o', 'n', 'c')
+local meta = redis.pcall('HMGET', KEYS[1], 'v', 'a', 'i', 's', 'r', 'o', 'n', 'c', 'e')
 if type(meta) ~= 'table' or meta.err then
   return -6
 end
@@ -74,8 +75,16 @@ if r > 0 then
 elseif ARGV[2] == '1' then
   if touching then
     s = now
-    redis.call('HSET', KEYS[1], 's', now)
-    redis.call('PEXPIREAT', KEYS[1], expires + 60000)
+    -- the key's expiry (kept in e) only moves when it would end before expires + 60 s, and then
+    -- by an eighth of the idle timeout more: most touches write one field
+    local e = tonumber(meta[9])
+    if not e or e < expires + 60000 then
+      e = math.min(now + i + math.floor(i / 8), a) + 60000
+      redis.call('HSET', KEYS[1], 's', now, 'e', e)
+      redis.call('PEXPIREAT', KEYS[1], e)
+    else
+      redis.call('HSET', KEYS[1], 's', now)
+    end
   end
   local renew = tonumber(ARGV[3])
   if renew > 0 and now - n >= renew then
