@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto'
 import {
   ValkitError,
   createCodec,
+  createGetBatcher,
   createMemoryStore,
   type Codec,
+  type GetBatcher,
   type MemoryStore,
   type Valkit,
 } from '../core/index.js'
@@ -59,6 +61,8 @@ export class CacheRuntime {
   readonly tagEpochKeepMs: number
   /** The call options of L2 reads: Buffers for binary frames. */
   readonly readOptions: { readonly buffers: true } | undefined
+  /** L2 reads: the GETs of one turn of the event loop go as one MGET (per Cluster slot). */
+  readonly reads: GetBatcher
   /** Bumped by every write and invalidation (local or remote): an L2 read that spans one does not fill L1. */
   seq = 0
   /** Bumped when the connection comes back: older L1 entries are suspect (see {@link L1Entry}). */
@@ -114,6 +118,10 @@ export class CacheRuntime {
     )
     this.textFrames = codec.serializer === 'json' && codec.keyring === undefined
     this.readOptions = this.textFrames ? undefined : BUFFERS
+    this.reads = createGetBatcher(valkit.connection, {
+      bySlot: valkit.config.topology.kind === 'cluster',
+      buffers: !this.textFrames,
+    })
     this.l1 =
       l1 === false
         ? null

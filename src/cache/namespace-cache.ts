@@ -428,7 +428,7 @@ export class NamespaceCache implements Cache {
       return Promise.resolve(undefined)
     }
     const seq = rt.seq
-    return rt.valkit.connection.command(['GET', full], rt.readOptions).then(
+    return rt.reads.get(full).then(
       (reply) => {
         const entry = reply === null ? null : this.l2.accept(full, reply, seq, plan)
         if (entry === null || !rt.trusted(entry)) {

@@ -71,7 +71,7 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     const seq = rt.seq
     let reply: RedisReply
     try {
-      reply = await rt.valkit.connection.command(['GET', full], rt.readOptions)
+      reply = await rt.reads.get(full)
     } catch (err) {
       rt.l2Failed(err)
       return undefined

@@ -26,3 +26,4 @@ export { computeFindings, type FindingThresholds, type FindingInputs } from './h
 export { parseInfo, toServerInfo } from './health/parse-info.js'
 export * from './memory/index.js'
 export * from './telemetry/index.js'
+export * from './batching/index.js'

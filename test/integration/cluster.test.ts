@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createScriptBatcher, createValkit, defineScript, slotOf, type Valkit } from '../../src/index.js'
+import {
+  createGetBatcher,
+  createScriptBatcher,
+  createValkit,
+  defineScript,
+  slotOf,
+  type Valkit,
+} from '../../src/index.js'
 import {
   cleanPrefix,
   randomPrefix,
@@ -101,6 +108,17 @@ for (const engine of testEngines()) {
       assert.ok(
         results.every((r) => r.status === 'rejected'),
         JSON.stringify(results.map((r) => r.status)),
+      )
+    })
+
+    void it('batches GETs per slot: reads of one turn on every master each get their value', async () => {
+      const keys = await keysOnEveryMaster()
+      for (const key of keys) await valkit.connection.command(['SET', key, `v:${key}`])
+      const reads = createGetBatcher(valkit.connection, { bySlot: true })
+      const values = await Promise.all(keys.flatMap((key) => [reads.get(key), reads.get(`${key}:none`)]))
+      assert.deepEqual(
+        values,
+        keys.flatMap((key) => [`v:${key}`, null]),
       )
     })
 

@@ -1,21 +1,12 @@
 import type { RedisArg, RedisReply } from '../driver/port.js'
-import { ValkitError } from '../errors.js'
-import { slotOf } from '../keys/slot.js'
+import { turnBatches, type TurnBatchOptions, type Waiting } from '../batching/turn-batches.js'
 import { runScript, scriptError, type RunScriptOptions, type ScriptTarget } from './run-script.js'
 import { defineScript, type Script } from './script.js'
 
 /** Options of {@link createScriptBatcher}. */
-export interface ScriptBatcherOptions {
-  /**
-   * Calls whose first keys fall in different Cluster slots go in different script runs (a
-   * script's keys must share one slot on a Cluster). Set it for a Cluster; on one server every
-   * call of a turn can share one run. @defaultValue `false`
-   */
-  readonly bySlot?: boolean
+export interface ScriptBatcherOptions extends TurnBatchOptions {
   /** Return bulk strings as `Buffer` (see `runScript`). @defaultValue `false` */
   readonly buffers?: boolean
-  /** Most calls in one script run; more calls in the same turn start another run. @defaultValue `128` */
-  readonly maxCalls?: number
 }
 
 /**
@@ -34,8 +25,6 @@ export interface ScriptBatcher {
 interface Call {
   readonly keys: readonly RedisArg[]
   readonly args: readonly RedisArg[]
-  readonly resolve: (reply: RedisReply) => void
-  readonly reject: (err: unknown) => void
 }
 
 const batchScripts = new WeakMap<Script, Script>()
@@ -136,31 +125,22 @@ export function createScriptBatcher(
   script: Script,
   options: ScriptBatcherOptions = {},
 ): ScriptBatcher {
-  const bySlot = options.bySlot === true
-  const maxCalls = options.maxCalls ?? 128
   const run = options.buffers === true ? BUFFERS : undefined
-  if (!Number.isSafeInteger(maxCalls) || maxCalls < 1) {
-    throw new ValkitError(
-      'VALKIT_INVALID_ARGUMENT',
-      `maxCalls must be a positive integer, got ${String(maxCalls)}.`,
-    )
-  }
   const batch = batchedScript(script)
-  const open = new Map<number, Call[]>()
-
-  const send = (calls: Call[]): void => {
+  const send = (calls: Waiting<Call>[]): void => {
     if (calls.length === 1) {
       const c = calls[0]!
-      runScript(target, withKeyCount(script, c.keys.length), c.keys, c.args, run).then(c.resolve, c.reject)
+      const { keys, args } = c.item
+      runScript(target, withKeyCount(script, keys.length), keys, args, run).then(c.resolve, c.reject)
       return
     }
     const keys: RedisArg[] = []
     const head: RedisArg[] = [calls.length]
     const rest: RedisArg[] = []
-    for (const c of calls) {
-      head.push(c.keys.length, c.args.length)
-      for (const k of c.keys) keys.push(k)
-      for (const a of c.args) rest.push(a)
+    for (const { item } of calls) {
+      head.push(item.keys.length, item.args.length)
+      for (const k of item.keys) keys.push(k)
+      for (const a of item.args) rest.push(a)
     }
     for (const a of rest) head.push(a)
     runScript(target, withKeyCount(batch, keys.length), keys, head, run).then(
@@ -177,24 +157,9 @@ export function createScriptBatcher(
       },
     )
   }
-
+  const enqueue = turnBatches<Call>(options, (call) => call.keys[0], send)
   return {
     batchScript: batch,
-    run(keys, args) {
-      const group = bySlot && keys.length > 0 ? slotOf(keys[0] as string | Uint8Array) : 0
-      return new Promise<RedisReply>((resolve, reject) => {
-        let calls = open.get(group)
-        if (calls === undefined || calls.length >= maxCalls) {
-          const fresh: Call[] = []
-          calls = fresh
-          open.set(group, fresh)
-          setImmediate(() => {
-            if (open.get(group) === fresh) open.delete(group)
-            send(fresh)
-          })
-        }
-        calls.push({ keys, args, resolve, reject })
-      })
-    },
+    run: (keys, args) => enqueue({ keys, args }),
   }
 }
