@@ -1,24 +1,30 @@
 import {
-  createScriptBatcher,
   runScript,
+  turnBatches,
   type RedisArg,
   type RedisReply,
-  type ScriptBatcher,
   type ScriptTarget,
   type Valkit,
+  type Waiting,
 } from '../core/index.js'
 import { BLOCK_SUBJECT, CHECK_RULES, EXTEND_LEASE, RELEASE_LEASE, withKeys } from './ratelimit-scripts.js'
 
 /**
  * The Redis/Valkey side of a limiter: every call is one script (or one UNLINK) whose keys share
- * one hash tag. Checks made in the same turn of the event loop travel in one script run (per
- * Cluster slot): under load that is most of a limiter's cost on the server and the client.
+ * one hash tag. Checks made in the same turn of the event loop travel in one run of the check
+ * script (per Cluster slot; the script takes any number of checks): under load that is most of
+ * a limiter's cost on the server and the client.
  *
  * @internal
  */
+interface Check {
+  readonly keys: readonly string[]
+  readonly args: readonly RedisArg[]
+}
+
 export class RedisStore {
   readonly #target: ScriptTarget
-  readonly #checks: ScriptBatcher
+  readonly #check: (check: Check) => Promise<RedisReply>
 
   constructor(
     private readonly valkit: Valkit,
@@ -29,13 +35,44 @@ export class RedisStore {
       timeoutMs > 0
         ? { command: (args, options) => connection.command(args, { ...options, timeoutMs }) }
         : connection
-    this.#checks = createScriptBatcher(this.#target, CHECK_RULES, {
-      bySlot: valkit.config.topology.kind === 'cluster',
-    })
+    this.#check = turnBatches<Check>(
+      { bySlot: valkit.config.topology.kind === 'cluster' },
+      (check) => check.keys[0],
+      (batch) => this.#send(batch),
+    )
   }
 
+  /** One check: `args` start with its number of rules, as `RuleSet.plan` makes them. */
   check(keys: readonly string[], args: readonly RedisArg[]): Promise<RedisReply> {
-    return this.#checks.run(keys, args)
+    return this.#check({ keys, args })
+  }
+
+  /** Runs the checks of one turn in one script call; each caller gets `{ now, its rules' four numbers... }`. */
+  #send(batch: Waiting<Check>[]): void {
+    const keys: RedisArg[] = []
+    const args: RedisArg[] = [batch.length]
+    const sizes: number[] = new Array<number>(batch.length)
+    for (let i = 0; i < batch.length; i++) {
+      const check = batch[i]!.item
+      for (const key of check.keys) keys.push(key)
+      for (const arg of check.args) args.push(arg)
+      sizes[i] = Number(check.args[0]) * 4
+    }
+    runScript(this.#target, withKeys(CHECK_RULES, keys.length), keys, args).then(
+      (reply) => {
+        const all = reply as number[]
+        if (batch.length === 1) return batch[0]!.resolve(all)
+        for (let i = 0, at = 1; i < batch.length; at += sizes[i]!, i++) {
+          const own: number[] = new Array<number>(1 + sizes[i]!)
+          own[0] = all[0]!
+          for (let j = 0; j < sizes[i]!; j++) own[1 + j] = all[at + j]!
+          batch[i]!.resolve(own)
+        }
+      },
+      (err: unknown) => {
+        for (const w of batch) w.reject(err)
+      },
+    )
   }
 
   async release(keys: readonly string[], id: string): Promise<number> {

@@ -160,6 +160,41 @@ export function rateLimitConformance(open: OpenLimiter, source: 'memory' | 'redi
     await limiter.close()
   })
 
+  it('checks made at once, with different rules and costs, are each decided on their own and in order', async () => {
+    const limiter = await open({
+      rules: {
+        user: { algorithm: 'fixed-window', limit: 2, window: '1m', by: 'user' },
+        global: { algorithm: 'token-bucket', limit: 5, window: '1m', burst: 5, by: [] },
+      },
+    })
+    // Issued in one turn (on Redis: one script run): the calls' rule lists and costs differ.
+    const decisions = await Promise.all([
+      limiter.check({ user: 'a' }),
+      limiter.check({ user: 'a' }, { rules: ['user'] }),
+      limiter.check({ user: 'a' }),
+      limiter.check({ user: 'b' }, { cost: 3 }),
+      limiter.check({ user: 'c' }, { rules: ['global'] }),
+      limiter.peek({ user: 'a' }, { rules: ['user'] }),
+    ])
+    assert.deepEqual(
+      decisions.map((d) => [d.outcome, d.rules.map((r) => `${r.rule}:${r.outcome}:${r.remaining}`)]),
+      [
+        ['allowed', ['user:allowed:1', 'global:allowed:4']],
+        ['allowed', ['user:allowed:0']],
+        // User a's two are spent: refused, and the global bucket is not charged (a rule that
+        // admits reports what it would have left had the check passed: 4 - 1).
+        ['limited', ['user:limited:0', 'global:allowed:3']],
+        // Cost 3 can never fit a limit of 2: too large, and again nothing is charged.
+        ['too-large', ['user:too-large:0', 'global:allowed:1']],
+        // So the bucket still holds 4 when user c takes one.
+        ['allowed', ['global:allowed:3']],
+        // A peek (cost 0) of user a's full window: it fits, nothing left.
+        ['allowed', ['user:allowed:0']],
+      ],
+    )
+    await limiter.close()
+  })
+
   it('a global rule next to per-key rules (one hash tag for the limiter)', async () => {
     const limiter = await open({
       rules: {

@@ -1,28 +1,25 @@
---[[ Check every rate-limit rule of one request and, only when all of them admit it, charge
-  them all (all-or-nothing: a request refused by one rule consumes nothing from the others).
+--[[ Check every rate-limit rule of a request and, only when all of them admit it, charge
+  them all (all-or-nothing: a request refused by one rule consumes nothing from the others);
+  for one request or for several, one after the other (the checks a process made at once).
   Time is the server's (TIME, microseconds). The call passes a variable number of keys, all
   sharing one hash tag: per rule its state key (a string, or a hash of counts per window index
   for the fixed window and sliding window counter), then an extra hash for the sliding window log
   and concurrency algorithms, then a penalty hash when the rule has a penalty.
   KEYS[1] the first rule's state key
-  ARGV[1] number of rules n
-  then per rule: code (algorithm: 1 token bucket, 2 GCRA, 3 sliding window log, 4 sliding
+  ARGV[1] number of checks m
+  then per check: its number of rules n, then per rule: code (algorithm: 1 token bucket, 2 GCRA, 3 sliding window log, 4 sliding
   window counter, 5 fixed window, 6 concurrency; plus 8 when the rule has a penalty), limit,
   window or lease ttl (ms), cost; then the burst (algorithms 1, 2), the lease id (6), and with
   a penalty: violations before a block, violation window (ms), block (ms)
-  Returns { now (µs), then per rule: code, remaining, reset (ms), retry after (ms, -1: never) }
+  Returns { now (µs), then per check and rule: code, remaining, reset (ms), retry after (ms, -1: never) }
   with code 1 admitted | -1 limited | -2 blocked | -3 the cost exceeds what the rule can ever admit ]]
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
-local n = tonumber(ARGV[1])
+local m = tonumber(ARGV[1])
 local out
-if n == 1 then out = { now, 0, 0, 0, 0 } else out = { now } end
+if m == 1 and ARGV[2] == '1' then out = { now, 0, 0, 0, 0 } else out = { now } end
 local floor, ceil = math.floor, math.ceil
-local admitted = true
-local k, a = 1, 2
--- writes of a check with several rules wait until every rule has admitted it; fixed-window
--- counts are charged at once and taken back when another rule refuses
-local pending, undo
+local k, a, o = 1, 2, 2
 
 -- kind 1: SET key value PX ms | 2: HINCRBY key field by, and on a new field PEXPIREAT at ms
 -- (dropping an older field) | 3: append to a sliding log | 6: add a lease
@@ -51,242 +48,250 @@ local function commit(kind, sk, ak, x1, x2, x3, x4)
   end
 end
 
-for i = 1, n do
-  local code = tonumber(ARGV[a])
-  local pen = code > 8
-  local alg = pen and code - 8 or code
-  local limit, win, cost = tonumber(ARGV[a + 1]), ARGV[a + 2] * 1000, tonumber(ARGV[a + 3])
-  a = a + 4
-  local extra
-  if alg <= 2 or alg == 6 then
-    extra = ARGV[a]
-    a = a + 1
-  end
-  local sk = KEYS[k]
-  k = k + 1
-  local ak, pk
-  if alg == 3 or alg == 6 then
-    ak = KEYS[k]
+for _ = 1, m do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  local admitted = true
+  -- writes of a check with several rules wait until every rule has admitted it; fixed-window
+  -- counts are charged at once and taken back when another rule refuses
+  local pending, undo
+  for i = 1, n do
+    local code = tonumber(ARGV[a])
+    local pen = code > 8
+    local alg = pen and code - 8 or code
+    local limit, win, cost = tonumber(ARGV[a + 1]), ARGV[a + 2] * 1000, tonumber(ARGV[a + 3])
+    a = a + 4
+    local extra
+    if alg <= 2 or alg == 6 then
+      extra = ARGV[a]
+      a = a + 1
+    end
+    local sk = KEYS[k]
     k = k + 1
-  end
-  local after, within, block = 0, 0, 0
-  if pen then
-    pk = KEYS[k]
-    k = k + 1
-    after, within, block = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-    a = a + 3
-  end
-  local rc, remaining, reset, retry = 1, 0, 0, 0
-  -- the write this rule makes if the request is admitted: commit(kind, sk, ak, x1, x2, x3, x4)
-  local kind, x1, x2, x3, x4
-  local blocked = 0
-  if pk then blocked = tonumber(redis.call('HGET', pk, 'b') or 0) end
-  if blocked > now then
-    rc, retry, reset = -2, blocked - now, blocked - now
-  elseif alg == 5 then
-    -- fixed window aligned on the server clock: a hash field per window index
-    local idx = floor(now / win)
-    -- a number argument reaches Redis as its integer digits ("%.17g")
-    local field = idx
-    reset = (idx + 1) * win - now
-    if cost > limit then
-      rc, retry = -3, -1
-    elseif cost > 0 then
-      -- charge at once (one call); taken back below if this or another rule refuses
-      local count = redis.call('HINCRBY', sk, field, cost)
-      if count == cost then redis.call('PEXPIREAT', sk, ceil((idx + 1) * win / 1000) + 1) end
-      if count <= limit then
+    local ak, pk
+    if alg == 3 or alg == 6 then
+      ak = KEYS[k]
+      k = k + 1
+    end
+    local after, within, block = 0, 0, 0
+    if pen then
+      pk = KEYS[k]
+      k = k + 1
+      after, within, block = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+      a = a + 3
+    end
+    local rc, remaining, reset, retry = 1, 0, 0, 0
+    -- the write this rule makes if the request is admitted: commit(kind, sk, ak, x1, x2, x3, x4)
+    local kind, x1, x2, x3, x4
+    local blocked = 0
+    if pk then blocked = tonumber(redis.call('HGET', pk, 'b') or 0) end
+    if blocked > now then
+      rc, retry, reset = -2, blocked - now, blocked - now
+    elseif alg == 5 then
+      -- fixed window aligned on the server clock: a hash field per window index
+      local idx = floor(now / win)
+      -- a number argument reaches Redis as its integer digits ("%.17g")
+      local field = idx
+      reset = (idx + 1) * win - now
+      if cost > limit then
+        rc, retry = -3, -1
+      elseif cost > 0 then
+        -- charge at once (one call); taken back below if this or another rule refuses
+        local count = redis.call('HINCRBY', sk, field, cost)
+        if count == cost then redis.call('PEXPIREAT', sk, ceil((idx + 1) * win / 1000) + 1) end
+        if count <= limit then
+          remaining = limit - count
+          if n > 1 then
+            undo = undo or {}
+            undo[#undo + 1] = { sk, field, cost }
+          end
+        else
+          redis.call('HINCRBY', sk, field, -cost)
+          rc, remaining, retry = -1, limit - count + cost, reset
+        end
+      else
+        local count = tonumber(redis.call('HGET', sk, field) or 0)
         remaining = limit - count
-        if n > 1 then
-          undo = undo or {}
-          undo[#undo + 1] = { sk, field, cost }
+        if count > limit then rc, retry = -1, reset end
+      end
+    elseif alg == 1 then
+      -- token bucket: capacity burst, refilled continuously at limit per window; "micro-tokens time"
+      local burst = tonumber(extra)
+      local cap = burst * 1000000
+      local tokens = cap
+      local s = redis.call('GET', sk)
+      if s then
+        local sp = string.find(s, ' ', 1, true)
+        local ts = tonumber(string.sub(s, sp + 1))
+        tokens = tonumber(string.sub(s, 1, sp - 1))
+        if now > ts then tokens = math.min(cap, tokens + floor((now - ts) * limit * 1000000 / win)) end
+      end
+      local need = cost * 1000000
+      local perUs = limit * 1000000 / win
+      if cost > burst then
+        rc, retry = -3, -1
+      elseif tokens >= need then
+        local left = tokens - need
+        remaining = floor(left / 1000000)
+        reset = (cap - left) / perUs
+        if cost > 0 then kind, x1, x2 = 1, string.format('%.0f %.0f', left, now), ceil(reset / 1000) + 1 end
+      else
+        rc, remaining = -1, floor(tokens / 1000000)
+        retry, reset = (need - tokens) / perUs, (cap - tokens) / perUs
+      end
+    elseif alg == 2 then
+      -- GCRA: theoretical arrival time; emission interval win / limit, tolerance burst intervals
+      local burst = tonumber(extra)
+      local interval = win / limit
+      local tat = tonumber(redis.call('GET', sk) or 0)
+      if tat < now then tat = now end
+      local nextTat = tat + cost * interval
+      local horizon = now + burst * interval
+      if cost > burst then
+        rc, retry = -3, -1
+      elseif nextTat <= horizon then
+        remaining = floor((horizon - nextTat) / interval)
+        reset = nextTat - now
+        if cost > 0 then kind, x1, x2 = 1, ceil(nextTat), ceil(reset / 1000) + 1 end
+      else
+        rc, remaining = -1, floor(math.max(0, horizon - tat) / interval)
+        retry, reset = nextTat - horizon, tat - now
+      end
+    elseif alg == 4 then
+      -- sliding window counter (approximate): a hash field per window index; the previous
+      -- window's count is weighted by how much of it the sliding window still overlaps
+      local idx = floor(now / win)
+      local field = idx
+      local v = redis.call('HMGET', sk, field, idx - 1)
+      local cur, prev = tonumber(v[1] or 0), tonumber(v[2] or 0)
+      local into = now - idx * win
+      local estimate = prev * (win - into) / win + cur
+      reset = (idx + 2) * win - now
+      if cost > limit then
+        rc, retry = -3, -1
+      elseif estimate + cost <= limit then
+        remaining = floor(limit - estimate - cost)
+        if cost > 0 then
+          kind, x1, x2, x3, x4 = 2, field, cost, ceil((idx + 2) * win / 1000) + 1, idx - 2
         end
       else
-        redis.call('HINCRBY', sk, field, -cost)
-        rc, remaining, retry = -1, limit - count + cost, reset
+        rc, remaining = -1, math.max(0, floor(limit - estimate))
+        if cur + cost <= limit then
+          -- the previous window's weight must fall to (limit - cur - cost) / prev
+          retry = ceil((1 - (limit - cur - cost) / prev) * win) - into
+        else
+          -- in the next window this window's count is the weighted one (cur > 0 here)
+          retry = (idx + 1) * win - now + math.max(0, ceil((1 - (limit - cost) / cur) * win))
+        end
+        if retry < 1 then retry = 1 end
       end
-    else
-      local count = tonumber(redis.call('HGET', sk, field) or 0)
-      remaining = limit - count
-      if count > limit then rc, retry = -1, reset end
-    end
-  elseif alg == 1 then
-    -- token bucket: capacity burst, refilled continuously at limit per window; "micro-tokens time"
-    local burst = tonumber(extra)
-    local cap = burst * 1000000
-    local tokens = cap
-    local s = redis.call('GET', sk)
-    if s then
-      local sp = string.find(s, ' ', 1, true)
-      local ts = tonumber(string.sub(s, sp + 1))
-      tokens = tonumber(string.sub(s, 1, sp - 1))
-      if now > ts then tokens = math.min(cap, tokens + floor((now - ts) * limit * 1000000 / win)) end
-    end
-    local need = cost * 1000000
-    local perUs = limit * 1000000 / win
-    if cost > burst then
-      rc, retry = -3, -1
-    elseif tokens >= need then
-      local left = tokens - need
-      remaining = floor(left / 1000000)
-      reset = (cap - left) / perUs
-      if cost > 0 then kind, x1, x2 = 1, string.format('%.0f %.0f', left, now), ceil(reset / 1000) + 1 end
-    else
-      rc, remaining = -1, floor(tokens / 1000000)
-      retry, reset = (need - tokens) / perUs, (cap - tokens) / perUs
-    end
-  elseif alg == 2 then
-    -- GCRA: theoretical arrival time; emission interval win / limit, tolerance burst intervals
-    local burst = tonumber(extra)
-    local interval = win / limit
-    local tat = tonumber(redis.call('GET', sk) or 0)
-    if tat < now then tat = now end
-    local nextTat = tat + cost * interval
-    local horizon = now + burst * interval
-    if cost > burst then
-      rc, retry = -3, -1
-    elseif nextTat <= horizon then
-      remaining = floor((horizon - nextTat) / interval)
-      reset = nextTat - now
-      if cost > 0 then kind, x1, x2 = 1, ceil(nextTat), ceil(reset / 1000) + 1 end
-    else
-      rc, remaining = -1, floor(math.max(0, horizon - tat) / interval)
-      retry, reset = nextTat - horizon, tat - now
-    end
-  elseif alg == 4 then
-    -- sliding window counter (approximate): a hash field per window index; the previous
-    -- window's count is weighted by how much of it the sliding window still overlaps
-    local idx = floor(now / win)
-    local field = idx
-    local v = redis.call('HMGET', sk, field, idx - 1)
-    local cur, prev = tonumber(v[1] or 0), tonumber(v[2] or 0)
-    local into = now - idx * win
-    local estimate = prev * (win - into) / win + cur
-    reset = (idx + 2) * win - now
-    if cost > limit then
-      rc, retry = -3, -1
-    elseif estimate + cost <= limit then
-      remaining = floor(limit - estimate - cost)
-      if cost > 0 then
-        kind, x1, x2, x3, x4 = 2, field, cost, ceil((idx + 2) * win / 1000) + 1, idx - 2
+    elseif alg == 3 then
+      -- sliding window log (exact): one zset entry per admission (member seq:cost), total in ak
+      local old = redis.call('ZRANGEBYSCORE', sk, '-inf', now - win, 'LIMIT', 0, 1000)
+      local total = tonumber(redis.call('HGET', ak, 't') or 0)
+      if #old > 0 then
+        local gone = 0
+        for j = 1, #old do gone = gone + tonumber(string.match(old[j], ':(%d+)$')) end
+        redis.call('ZREMRANGEBYRANK', sk, 0, #old - 1)
+        total = math.max(0, total - gone)
+        redis.call('HSET', ak, 't', total)
       end
-    else
-      rc, remaining = -1, math.max(0, floor(limit - estimate))
-      if cur + cost <= limit then
-        -- the previous window's weight must fall to (limit - cur - cost) / prev
-        retry = ceil((1 - (limit - cur - cost) / prev) * win) - into
+      if cost > limit then
+        rc, retry = -3, -1
+      elseif total + cost <= limit then
+        remaining = limit - total - cost
+        local newest = now
+        if cost == 0 then
+          local last = redis.call('ZRANGE', sk, -1, -1, 'WITHSCORES')
+          newest = tonumber(last[2] or 0)
+        end
+        reset = newest + win - now
+        if cost > 0 then kind, x1, x2, x3 = 3, win, cost, total + cost end
       else
-        -- in the next window this window's count is the weighted one (cur > 0 here)
-        retry = (idx + 1) * win - now + math.max(0, ceil((1 - (limit - cost) / cur) * win))
-      end
-      if retry < 1 then retry = 1 end
-    end
-  elseif alg == 3 then
-    -- sliding window log (exact): one zset entry per admission (member seq:cost), total in ak
-    local old = redis.call('ZRANGEBYSCORE', sk, '-inf', now - win, 'LIMIT', 0, 1000)
-    local total = tonumber(redis.call('HGET', ak, 't') or 0)
-    if #old > 0 then
-      local gone = 0
-      for j = 1, #old do gone = gone + tonumber(string.match(old[j], ':(%d+)$')) end
-      redis.call('ZREMRANGEBYRANK', sk, 0, #old - 1)
-      total = math.max(0, total - gone)
-      redis.call('HSET', ak, 't', total)
-    end
-    if cost > limit then
-      rc, retry = -3, -1
-    elseif total + cost <= limit then
-      remaining = limit - total - cost
-      local newest = now
-      if cost == 0 then
+        rc, remaining = -1, math.max(0, limit - total)
+        local need, freed = total + cost - limit, 0
+        local entries = redis.call('ZRANGE', sk, 0, 999, 'WITHSCORES')
+        retry = win
+        for j = 1, #entries, 2 do
+          freed = freed + tonumber(string.match(entries[j], ':(%d+)$'))
+          if freed >= need then
+            retry = tonumber(entries[j + 1]) + win - now
+            break
+          end
+        end
         local last = redis.call('ZRANGE', sk, -1, -1, 'WITHSCORES')
-        newest = tonumber(last[2] or 0)
+        reset = tonumber(last[2] or now) + win - now
       end
-      reset = newest + win - now
-      if cost > 0 then kind, x1, x2, x3 = 3, win, cost, total + cost end
     else
-      rc, remaining = -1, math.max(0, limit - total)
-      local need, freed = total + cost - limit, 0
-      local entries = redis.call('ZRANGE', sk, 0, 999, 'WITHSCORES')
-      retry = win
-      for j = 1, #entries, 2 do
-        freed = freed + tonumber(string.match(entries[j], ':(%d+)$'))
-        if freed >= need then
-          retry = tonumber(entries[j + 1]) + win - now
-          break
+      -- concurrency: leases in a zset (id -> expiry µs), their costs and total in ak
+      local old = redis.call('ZRANGEBYSCORE', sk, '-inf', now, 'LIMIT', 0, 100)
+      local total = tonumber(redis.call('HGET', ak, 't') or 0)
+      if #old > 0 then
+        local gone = 0
+        for j = 1, #old do
+          gone = gone + tonumber(redis.call('HGET', ak, old[j]) or 0)
+          redis.call('HDEL', ak, old[j])
+        end
+        redis.call('ZREMRANGEBYRANK', sk, 0, #old - 1)
+        total = math.max(0, total - gone)
+        redis.call('HSET', ak, 't', total)
+      end
+      if cost > limit then
+        rc, retry = -3, -1
+      elseif total + cost <= limit then
+        remaining = limit - total - cost
+        if cost > 0 then kind, x1, x2, x3, x4 = 6, win, cost, total + cost, extra end
+      else
+        rc, remaining = -1, math.max(0, limit - total)
+        local first = redis.call('ZRANGE', sk, 0, 0, 'WITHSCORES')
+        retry = tonumber(first[2] or (now + win)) - now
+      end
+      reset = retry
+    end
+    if rc < 0 then
+      admitted = false
+      if rc == -1 and pk then
+        -- a violation: count it within the violation window; enough of them block the key
+        local v = redis.call('HMGET', pk, 'v', 've')
+        local count, vend = tonumber(v[1] or 0), tonumber(v[2] or 0)
+        if vend <= now then count, vend = 0, now + within * 1000 end
+        count = count + 1
+        if count >= after then
+          local b = now + block * 1000
+          redis.call('HSET', pk, 'v', 0, 've', 0, 'b', string.format('%.0f', b))
+          redis.call('PEXPIRE', pk, ceil((b - now) / 1000) + 1)
+          rc, retry, reset = -2, b - now, b - now
+        else
+          redis.call('HSET', pk, 'v', count, 've', string.format('%.0f', vend))
+          redis.call('PEXPIRE', pk, ceil((vend - now) / 1000) + 1)
         end
       end
-      local last = redis.call('ZRANGE', sk, -1, -1, 'WITHSCORES')
-      reset = tonumber(last[2] or now) + win - now
-    end
-  else
-    -- concurrency: leases in a zset (id -> expiry µs), their costs and total in ak
-    local old = redis.call('ZRANGEBYSCORE', sk, '-inf', now, 'LIMIT', 0, 100)
-    local total = tonumber(redis.call('HGET', ak, 't') or 0)
-    if #old > 0 then
-      local gone = 0
-      for j = 1, #old do
-        gone = gone + tonumber(redis.call('HGET', ak, old[j]) or 0)
-        redis.call('HDEL', ak, old[j])
-      end
-      redis.call('ZREMRANGEBYRANK', sk, 0, #old - 1)
-      total = math.max(0, total - gone)
-      redis.call('HSET', ak, 't', total)
-    end
-    if cost > limit then
-      rc, retry = -3, -1
-    elseif total + cost <= limit then
-      remaining = limit - total - cost
-      if cost > 0 then kind, x1, x2, x3, x4 = 6, win, cost, total + cost, extra end
-    else
-      rc, remaining = -1, math.max(0, limit - total)
-      local first = redis.call('ZRANGE', sk, 0, 0, 'WITHSCORES')
-      retry = tonumber(first[2] or (now + win)) - now
-    end
-    reset = retry
-  end
-  if rc < 0 then
-    admitted = false
-    if rc == -1 and pk then
-      -- a violation: count it within the violation window; enough of them block the key
-      local v = redis.call('HMGET', pk, 'v', 've')
-      local count, vend = tonumber(v[1] or 0), tonumber(v[2] or 0)
-      if vend <= now then count, vend = 0, now + within * 1000 end
-      count = count + 1
-      if count >= after then
-        local b = now + block * 1000
-        redis.call('HSET', pk, 'v', 0, 've', 0, 'b', string.format('%.0f', b))
-        redis.call('PEXPIRE', pk, ceil((b - now) / 1000) + 1)
-        rc, retry, reset = -2, b - now, b - now
+    elseif kind then
+      if n == 1 then
+        commit(kind, sk, ak, x1, x2, x3, x4)
       else
-        redis.call('HSET', pk, 'v', count, 've', string.format('%.0f', vend))
-        redis.call('PEXPIRE', pk, ceil((vend - now) / 1000) + 1)
+        pending = pending or {}
+        pending[#pending + 1] = { kind, sk, ak or false, x1, x2, x3 or false, x4 or false }
       end
     end
-  elseif kind then
-    if n == 1 then
-      commit(kind, sk, ak, x1, x2, x3, x4)
-    else
-      pending = pending or {}
-      pending[#pending + 1] = { kind, sk, ak or false, x1, x2, x3 or false, x4 or false }
+    out[o] = rc
+    out[o + 1] = remaining > 0 and remaining or 0
+    out[o + 2] = reset > 0 and ceil(reset / 1000) or 0
+    if retry < 0 then out[o + 3] = -1 elseif retry > 0 then out[o + 3] = ceil(retry / 1000) else out[o + 3] = 0 end
+    o = o + 4
+  end
+
+  if not admitted and undo then
+    for j = 1, #undo do
+      local u = undo[j]
+      redis.call('HINCRBY', u[1], u[2], -u[3])
     end
   end
-  local o = 2 + (i - 1) * 4
-  out[o] = rc
-  out[o + 1] = remaining > 0 and remaining or 0
-  out[o + 2] = reset > 0 and ceil(reset / 1000) or 0
-  if retry < 0 then out[o + 3] = -1 elseif retry > 0 then out[o + 3] = ceil(retry / 1000) else out[o + 3] = 0 end
-end
-
-if not admitted and undo then
-  for j = 1, #undo do
-    local u = undo[j]
-    redis.call('HINCRBY', u[1], u[2], -u[3])
-  end
-end
-if admitted and pending then
-  for j = 1, #pending do
-    local p = pending[j]
-    commit(p[1], p[2], p[3], p[4], p[5], p[6], p[7])
+  if admitted and pending then
+    for j = 1, #pending do
+      local p = pending[j]
+      commit(p[1], p[2], p[3], p[4], p[5], p[6], p[7])
+    end
   end
 end
 return out
