@@ -273,6 +273,35 @@ export function sessionConformance(open: OpenStore): void {
     )
   })
 
+  it('reads made at once each get their own answer: live, destroyed, revoked, expired, peeked', async () => {
+    const { store, peer } = await open({ idleTimeout: 1000, absoluteTimeout: '1h' })
+    const live = await store.create({ data: { n: 'live' }, userId: 'at-once' })
+    const gone = await store.create({ data: { n: 'gone' } })
+    const revoked = await store.create({ data: { n: 'revoked' }, userId: 'at-once-2' })
+    const stale = await store.create({ data: { n: 'stale' } })
+    await store.destroy(gone)
+    await store.revokeAll('at-once-2')
+    await clockPast(stale.createdAt + 500)
+    found(await store.read(live.id)) // slides live's idle deadline past stale's
+    await clockPast(stale.expiresAt + 20)
+    // Issued in one turn (on Redis: one script run), from another instance.
+    const [a, b, c, d, e, f] = await Promise.all([
+      peer.read(live.id),
+      peer.read(gone.id),
+      peer.read(revoked.id),
+      peer.read(stale.id),
+      peer.read(live.id, { touch: false }),
+      peer.read('not-an-id'),
+    ])
+    assert.deepEqual(found(a).data, { n: 'live' })
+    assert.equal(found(a).userId, 'at-once')
+    assert.deepEqual(b, { found: false, reason: 'none' })
+    assert.equal(c.found, false)
+    assert.deepEqual(d, { found: false, reason: 'expired' })
+    assert.deepEqual(found(e).data, { n: 'live' })
+    assert.deepEqual(f, { found: false, reason: 'malformed' })
+  })
+
   it('revoke-all takes effect for every instance at once, including sessions it did not list', async () => {
     const { store, peer } = await open()
     const sessions = await Promise.all(
