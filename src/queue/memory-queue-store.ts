@@ -273,7 +273,9 @@ export class MemoryQueueStore implements QueueStore {
         this.#inc('completed')
         if (s.keep.count === 0) this.#jobs.delete(s.id)
         else {
-          Object.assign(f, { s: 'c', r: s.payload, f: String(now) })
+          Object.assign(f, { s: 'c', f: String(now) })
+          if (s.payload !== '') f.r = s.payload
+          delete f.k
           this.#c.unshift(s.id)
           this.#keep('c', s.id, s.keep.count, s.keep.ageMs, now)
         }

@@ -366,7 +366,8 @@ export class Worker<Data = unknown, Result = unknown> {
       if (kind === 'ok') {
         let payload: string
         try {
-          payload = JSON.stringify(value ?? null)
+          // A processor that returns nothing leaves no result field (an empty payload).
+          payload = value === undefined ? '' : JSON.stringify(value ?? null)
         } catch (err) {
           kind = 'err'
           value = new ValkitError(

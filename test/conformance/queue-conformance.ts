@@ -165,6 +165,19 @@ export function queueConformance(backend: () => QueueBackend): void {
     for (const scope of closing) await scope.close()
   })
 
+  it('a processor that returns nothing stores no result; null is a result', async () => {
+    const t = open()
+    const queue = t.queue<{ n: number }>()
+    await queue.add('nothing', { n: 1 })
+    await queue.add('null', { n: 2 })
+    t.worker<{ n: number }>((job) => (job.name === 'null' ? null : undefined))
+    await until(async () => (await queue.counts()).totals.completed === 2, 'both jobs to complete')
+    const nothing = await jobOf(queue, '1')
+    assert.equal(nothing.state, 'completed')
+    assert.equal('result' in nothing, false)
+    assert.equal((await jobOf(queue, '2')).result, null)
+  })
+
   it('add: a worker runs each job once with its data; the result is stored; ids are numbered', async () => {
     const t = open()
     const queue = t.queue<{ n: number }>()

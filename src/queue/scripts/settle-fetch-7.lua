@@ -84,7 +84,13 @@ for _ = 1, n do
       if string.sub(spec, 1, 2) == '0 ' then
         redis.call('DEL', J)
       else
-        redis.call('HSET', J, 's', 'c', 'r', payload, 'f', now)
+        -- the lease's token is of no use once the job is done; no result is stored when there is none
+        if payload == '' then
+          redis.call('HSET', J, 's', 'c', 'f', now)
+        else
+          redis.call('HSET', J, 's', 'c', 'r', payload, 'f', now)
+        end
+        redis.call('HDEL', J, 'k')
         keep(C, J, spec, redis.call('LPUSH', C, id))
       end
       ev('e', 'completed', 'i', id)
