@@ -104,7 +104,6 @@ export function valkitQueue(
         queue,
         async () => {
           setup.onStart()
-          return null
         },
         {
           concurrency: setup.concurrency,
@@ -153,7 +152,6 @@ export function bullmq(url: string): QueueLibrary {
         queue,
         async () => {
           setup.onStart()
-          return null
         },
         {
           connection: { ...connection, maxRetriesPerRequest: null },
@@ -215,7 +213,6 @@ export function beeQueue(url: string): QueueLibrary {
         start: () =>
           q.process(setup.concurrency, async () => {
             setup.onStart()
-            return null
           }),
         close: () => q.close(10_000),
       }

@@ -40,13 +40,18 @@ local a = 8
 for _ = 1, n do
   local id, name, data, prio, delay, opts = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5]
   a = a + 6
+  -- a numbered id was just reserved, so no job can hold it: only a chosen id is looked up
+  local kept = false
+  local J
   if id == '' then
     nextId = nextId + 1
     id = idPrefix .. nextId
+    J = jp .. id
+  else
+    J = jp .. id
+    kept = redis.call('HGET', J, 's')
   end
-  local J = jp .. id
   local code = 1
-  local kept = redis.call('HGET', J, 's')
   if kept then
     code = ({ w = 10, d = 11, a = 12, c = 13, x = 14 })[kept] or 10
   elseif maxlen > 0 and length >= maxlen then
