@@ -1,9 +1,8 @@
-import { ValkitError, type Duration, type RedisReply, type Valkit } from '../core/index.js'
+import { ValkitError, type Duration, type RedisReply, type Valkit, replyText } from '../core/index.js'
 import { WRITE_FENCED } from './coord-scripts.js'
 import type { CoordEngine } from './coord-engine.js'
 import { durationOption } from './coord-options.js'
 import { lockTableOf } from './memory-slots.js'
-import { text } from './redis-slots.js'
 
 /** What a fenced write resolves with. A stale token is a result, not an error. */
 export type FencedWriteResult =
@@ -117,7 +116,7 @@ export class FencedStoreImpl implements FencedStore {
     }
     const reply = (await this.valkit.connection.command(['HMGET', full, 'v', 't'])) as RedisReply[]
     if (reply[0] === null || reply[0] === undefined) return undefined
-    return { value: JSON.parse(text(reply[0])) as T, token: Number(reply[1]) }
+    return { value: JSON.parse(replyText(reply[0])) as T, token: Number(reply[1]) }
   }
 
   #key(key: string): string {

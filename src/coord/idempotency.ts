@@ -1,9 +1,8 @@
-import { ValkitError, type Duration, type RedisReply, type Valkit } from '../core/index.js'
+import { ValkitError, type Duration, type RedisReply, type Valkit, replyText } from '../core/index.js'
 import { BEGIN_IDEMPOTENT, END_IDEMPOTENT } from './coord-scripts.js'
 import type { CoordEngine } from './coord-engine.js'
 import { durationOption } from './coord-options.js'
 import { lockTableOf } from './memory-slots.js'
-import { text } from './redis-slots.js'
 
 /** Options of `coord.idempotency()`, and per call of `run`. */
 export interface IdempotencyOptions {
@@ -222,7 +221,7 @@ export class IdempotencyImpl implements Idempotency {
       [owner, String(leaseMs)],
     )) as RedisReply[]
     const kind = Number(reply[0])
-    if (kind === 2) return { kind: 'done', result: text(reply[1]) }
+    if (kind === 2) return { kind: 'done', result: replyText(reply[1]) }
     if (kind === 3) return { kind: 'wait', leftMs: Number(reply[1]) }
     return { kind: 'run' }
   }

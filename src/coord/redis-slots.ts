@@ -5,6 +5,7 @@ import {
   type Script,
   type ScriptBatcher,
   type Valkit,
+  replyText,
 } from '../core/index.js'
 import { ACQUIRE_SLOT, CANCEL_WAIT, EXTEND_SLOT, RELEASE_SLOT } from './coord-scripts.js'
 import type { ResolvedCoordOptions } from './coord-options.js'
@@ -36,20 +37,12 @@ const NO_GRANTS: readonly Grant[] = Object.freeze([])
 
 const num = (reply: RedisReply | undefined): number => Number(reply)
 
-/** A bulk string or number reply as text. @internal */
-export function text(reply: RedisReply | undefined): string {
-  if (typeof reply === 'string') return reply
-  if (Buffer.isBuffer(reply)) return reply.toString()
-  if (typeof reply === 'number' || typeof reply === 'bigint') return String(reply)
-  return ''
-}
-
 /** `owner, token, expiry` triples from `reply[from..]`. */
 function grantsOf(reply: RedisReply[], from: number): readonly Grant[] {
   if (reply.length <= from) return NO_GRANTS
   const grants: Grant[] = []
   for (let i = from; i + 2 < reply.length; i += 3) {
-    grants.push({ owner: text(reply[i]), token: num(reply[i + 1]), expiresAtMs: num(reply[i + 2]) })
+    grants.push({ owner: replyText(reply[i]), token: num(reply[i + 1]), expiresAtMs: num(reply[i + 2]) })
   }
   return grants
 }
@@ -228,14 +221,14 @@ export class RedisSlots implements SlotBackend {
     const now =
       Number((time as RedisReply[])[0]) * 1000 + Math.floor(Number((time as RedisReply[])[1]) / 1000)
     const holders: { owner: string; token: number; mode: SlotMode; expiresInMs: number }[] = []
-    const exclusive = /^(\d+) (.+)$/.exec(text(hx))
+    const exclusive = /^(\d+) (.+)$/.exec(replyText(hx))
     if (exclusive !== null && num(pttl) > 0) {
       holders.push({ owner: exclusive[2]!, token: Number(exclusive[1]), mode: 'x', expiresInMs: num(pttl) })
     }
     const tokens = toRecord(hst)
     const flat = (zs as RedisReply[]) ?? []
     for (let i = 0; i + 1 < flat.length; i += 2) {
-      const owner = text(flat[i])
+      const owner = replyText(flat[i])
       const left = Number(flat[i + 1]) - now
       if (left > 0) holders.push({ owner, token: Number(tokens[owner] ?? 0), mode: 's', expiresInMs: left })
     }
@@ -310,9 +303,9 @@ function acquireAnswer(reply: RedisReply[]): AcquireAnswer {
 function toRecord(reply: RedisReply): Record<string, string> {
   const out: Record<string, string> = {}
   if (Array.isArray(reply)) {
-    for (let i = 0; i + 1 < reply.length; i += 2) out[text(reply[i])] = text(reply[i + 1])
+    for (let i = 0; i + 1 < reply.length; i += 2) out[replyText(reply[i])] = replyText(reply[i + 1])
   } else if (reply !== null && typeof reply === 'object' && !Buffer.isBuffer(reply)) {
-    for (const [k, v] of Object.entries(reply)) out[k] = text(v)
+    for (const [k, v] of Object.entries(reply)) out[k] = replyText(v)
   }
   return out
 }

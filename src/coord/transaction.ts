@@ -1,6 +1,12 @@
-import { ValkitError, type DriverPort, type RedisArg, type RedisReply, type Valkit } from '../core/index.js'
+import {
+  ValkitError,
+  type DriverPort,
+  type RedisArg,
+  type RedisReply,
+  type Valkit,
+  replyText,
+} from '../core/index.js'
 import type { CoordEngine } from './coord-engine.js'
-import { text } from './redis-slots.js'
 
 /** What a transaction's function reads through: its commands run on the connection that watches the keys. */
 export interface TransactionReads {
@@ -109,7 +115,7 @@ export class TransactionRunner {
     const reads: TransactionReads = {
       get: async (k) => {
         const reply = await send(['GET', k])
-        return reply === null ? null : text(reply)
+        return reply === null ? null : replyText(reply)
       },
       command: (args) => send(args),
     }

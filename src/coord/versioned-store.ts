@@ -1,9 +1,8 @@
-import { ValkitError, type Duration, type RedisReply, type Valkit } from '../core/index.js'
+import { ValkitError, type Duration, type RedisReply, type Valkit, replyText } from '../core/index.js'
 import { SWAP_VERSIONED } from './coord-scripts.js'
 import type { CoordEngine } from './coord-engine.js'
 import { durationOption } from './coord-options.js'
 import { lockTableOf } from './memory-slots.js'
-import { text } from './redis-slots.js'
 
 /** What a check-and-set resolves with. A conflict is a result, not an error. */
 export type SwapResult =
@@ -95,7 +94,7 @@ export class VersionedStoreImpl implements VersionedStore {
     }
     const reply = (await this.valkit.connection.command(['HMGET', full, 'v', 'n'])) as RedisReply[]
     if (reply[0] === null || reply[0] === undefined) return undefined
-    return { value: JSON.parse(text(reply[0])) as T, version: Number(reply[1]) }
+    return { value: JSON.parse(replyText(reply[0])) as T, version: Number(reply[1]) }
   }
 
   set(

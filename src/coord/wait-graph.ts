@@ -1,6 +1,6 @@
 import type { RedisReply, Valkit } from '../core/index.js'
+import { replyText } from '../core/index.js'
 import { END_WAIT, FIND_STUCK, NOTE_HOLD, WAIT_FOR } from './coord-scripts.js'
-import { text } from './redis-slots.js'
 import type { SlotMode } from './slot-backend.js'
 
 /** A deadlock: who waits for what, and the waiter chosen to be aborted (the youngest). @internal */
@@ -50,8 +50,8 @@ function cycleOf(reply: RedisReply[]): Cycle | null {
   if (Number(reply[0]) !== 1) return null
   const members: { agent: string; lock: string }[] = []
   for (let i = 3; i + 1 < reply.length; i += 2)
-    members.push({ agent: text(reply[i]), lock: text(reply[i + 1]) })
-  return { victimAgent: text(reply[1]), victimOwner: text(reply[2]), members }
+    members.push({ agent: replyText(reply[i]), lock: replyText(reply[i + 1]) })
+  return { victimAgent: replyText(reply[1]), victimOwner: replyText(reply[2]), members }
 }
 
 function parseHold(field: string, entry: string): StuckHold | undefined {
@@ -129,7 +129,7 @@ export class RedisWaitGraph implements WaitGraph {
     )) as RedisReply[]
     const out: StuckHold[] = []
     for (let i = 0; i + 1 < reply.length; i += 2) {
-      const hold = parseHold(text(reply[i]), text(reply[i + 1]))
+      const hold = parseHold(replyText(reply[i]), replyText(reply[i + 1]))
       if (hold !== undefined) out.push(hold)
     }
     return out

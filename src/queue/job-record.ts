@@ -1,13 +1,4 @@
-import type { RedisReply } from '../core/index.js'
 import type { JobError, JobRecord, JobState, QueueEvent } from './queue-types.js'
-
-/** A bulk string or number reply as text. @internal */
-export function text(reply: RedisReply | undefined): string {
-  if (typeof reply === 'string') return reply
-  if (Buffer.isBuffer(reply)) return reply.toString()
-  if (typeof reply === 'number' || typeof reply === 'bigint') return String(reply)
-  return ''
-}
 
 const STATES: Readonly<Record<string, JobState>> = {
   w: 'waiting',

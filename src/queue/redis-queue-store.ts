@@ -6,8 +6,9 @@ import {
   type RedisReply,
   type Script,
   type Valkit,
+  replyText,
 } from '../core/index.js'
-import { parseEvent, recordOf, text } from './job-record.js'
+import { parseEvent, recordOf } from './job-record.js'
 import type {
   FetchRequest,
   LeasedJob,
@@ -129,9 +130,10 @@ export class RedisQueueStore implements QueueStore {
     const out: StoredJob[] = []
     let i = 1
     for (; i + 1 < reply.length && out.length < jobs.length; i += 2)
-      out.push({ id: text(reply[i]), code: num(reply[i + 1]) })
+      out.push({ id: replyText(reply[i]), code: num(reply[i + 1]) })
     const dropped: string[] = []
-    if (text(reply[i]) === 'dropped') for (let k = i + 1; k < reply.length; k++) dropped.push(text(reply[k]))
+    if (replyText(reply[i]) === 'dropped')
+      for (let k = i + 1; k < reply.length; k++) dropped.push(replyText(reply[k]))
     return { nowMs: num(reply[0]), jobs: out, dropped }
   }
 
@@ -169,21 +171,21 @@ export class RedisQueueStore implements QueueStore {
     const nStale = num(reply[1])
     const stale: string[] = []
     let i = 2
-    for (; i < 2 + nStale; i++) stale.push(text(reply[i]))
+    for (; i < 2 + nStale; i++) stale.push(replyText(reply[i]))
     const nextDelayedAt = num(reply[i])
     const nextLeaseAt = num(reply[i + 1])
     const rateWaitMs = num(reply[i + 2])
     const paused = num(reply[i + 3]) === 1
-    const defaults = text(reply[i + 4])
+    const defaults = replyText(reply[i + 4])
     const jobs: LeasedJob[] = []
     for (i += 5; i + 6 < reply.length; i += 7) {
       jobs.push({
-        id: text(reply[i]),
-        name: text(reply[i + 1]),
-        data: text(reply[i + 2]),
-        options: text(reply[i + 3]),
+        id: replyText(reply[i]),
+        name: replyText(reply[i + 1]),
+        data: replyText(reply[i + 2]),
+        options: replyText(reply[i + 3]),
         attempt: num(reply[i + 4]),
-        token: text(reply[i + 5]),
+        token: replyText(reply[i + 5]),
         createdAt: num(reply[i + 6]),
       })
     }
@@ -197,7 +199,7 @@ export class RedisQueueStore implements QueueStore {
       await this.#script(EXTEND_LEASES, [this.#k.a, this.#k.e], args, true),
       EXTEND_LEASES.name,
     )
-    return reply.slice(1).map(text)
+    return reply.slice(1).map(replyText)
   }
 
   async progress(id: string, token: string, value: string): Promise<boolean> {
@@ -225,7 +227,7 @@ export class RedisQueueStore implements QueueStore {
     const flat = Array.isArray(reply) ? reply : []
     if (flat.length === 0) return undefined
     const fields: Record<string, string> = {}
-    for (let i = 0; i + 1 < flat.length; i += 2) fields[text(flat[i])] = text(flat[i + 1])
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[replyText(flat[i])] = replyText(flat[i + 1])
     return recordOf(id, fields)
   }
 
@@ -240,7 +242,7 @@ export class RedisQueueStore implements QueueStore {
             ? ['ZRANGE', a, start, end]
             : ['LRANGE', state === 'completed' ? c : x, start, end]
     const reply = await this.#valkit.connection.command(cmd, { key: cmd[1] })
-    return Array.isArray(reply) ? reply.map(text) : []
+    return Array.isArray(reply) ? reply.map(replyText) : []
   }
 
   async counts(): Promise<JobCounts> {
@@ -259,7 +261,7 @@ export class RedisQueueStore implements QueueStore {
     for (const r of replies) if (r instanceof Error) throw r
     const flat = (replies[5] as RedisReply[]) ?? []
     const meta: Record<string, number> = {}
-    for (let i = 0; i + 1 < flat.length; i += 2) meta[text(flat[i])] = Number(text(flat[i + 1]))
+    for (let i = 0; i + 1 < flat.length; i += 2) meta[replyText(flat[i])] = Number(replyText(flat[i + 1]))
     return {
       waiting: num(replies[0] as RedisReply),
       delayed: num(replies[1] as RedisReply),
@@ -293,8 +295,8 @@ export class RedisQueueStore implements QueueStore {
           'COUNT',
           '1000',
         ])) as RedisReply[]
-        cursor = text(reply[0])
-        const keys = ((reply[1] as RedisReply[]) ?? []).map(text)
+        cursor = replyText(reply[0])
+        const keys = ((reply[1] as RedisReply[]) ?? []).map(replyText)
         // Every key shares the partition's hash tag (one slot): one UNLINK per page.
         if (keys.length > 0)
           removed += num(await this.#valkit.connection.command(['UNLINK', ...keys], { key: keys[0]! }))
@@ -326,7 +328,7 @@ export class RedisQueueStore implements QueueStore {
       key: this.#k.e,
     })
     const first = Array.isArray(reply) ? (reply[0] as RedisReply[] | undefined) : undefined
-    return first === undefined ? '0-0' : text(first[0])
+    return first === undefined ? '0-0' : replyText(first[0])
   }
 
   async readEvents(from: string, count: number, blockMs: number, signal: AbortSignal): Promise<QueueEvent[]> {
@@ -345,8 +347,8 @@ export class RedisQueueStore implements QueueStore {
     for (const entry of entries) {
       const [id, flat] = entry as [RedisReply, RedisReply[]]
       const fields: Record<string, string> = {}
-      for (let i = 0; i + 1 < flat.length; i += 2) fields[text(flat[i])] = text(flat[i + 1])
-      const event = parseEvent(text(id), fields)
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[replyText(flat[i])] = replyText(flat[i + 1])
+      const event = parseEvent(replyText(id), fields)
       if (event !== undefined) out.push(event)
     }
     return out
@@ -388,12 +390,12 @@ export class RedisQueueStore implements QueueStore {
     for (const r of replies) if (r instanceof Error) throw r
     const next = new Map<string, number>()
     const z = (replies[1] as RedisReply[]) ?? []
-    for (let i = 0; i + 1 < z.length; i += 2) next.set(text(z[i]), num(z[i + 1]))
+    for (let i = 0; i + 1 < z.length; i += 2) next.set(replyText(z[i]), num(z[i + 1]))
     const h = (replies[0] as RedisReply[]) ?? []
     const out: StoredSchedule[] = []
     for (let i = 0; i + 1 < h.length; i += 2) {
-      const id = text(h[i])
-      out.push({ id, definition: text(h[i + 1]), nextAt: next.get(id) ?? -1 })
+      const id = replyText(h[i])
+      out.push({ id, definition: replyText(h[i + 1]), nextAt: next.get(id) ?? -1 })
     }
     return out
   }
@@ -403,7 +405,7 @@ export class RedisQueueStore implements QueueStore {
       key: this.#k.n,
     })
     if (!Array.isArray(reply) || reply.length < 2) return undefined
-    return { id: text(reply[0]), at: num(reply[1]) }
+    return { id: replyText(reply[0]), at: num(reply[1]) }
   }
 
   async claimTick(id: string, tick: number, after: number, jobs: readonly TickJob[]) {
