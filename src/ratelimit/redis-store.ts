@@ -1,11 +1,11 @@
 import {
+  createMultiCallBatcher,
   runScript,
-  turnBatches,
   type RedisArg,
   type RedisReply,
+  type ScriptCall,
   type ScriptTarget,
   type Valkit,
-  type Waiting,
 } from '../core/index.js'
 import { BLOCK_SUBJECT, CHECK_RULES, EXTEND_LEASE, RELEASE_LEASE, withKeys } from './ratelimit-scripts.js'
 
@@ -17,14 +17,25 @@ import { BLOCK_SUBJECT, CHECK_RULES, EXTEND_LEASE, RELEASE_LEASE, withKeys } fro
  *
  * @internal
  */
-interface Check {
-  readonly keys: readonly string[]
-  readonly args: readonly RedisArg[]
+/** The check script's reply `{ now, then four numbers per rule of each check }`, one `{ now, ... }` per check. */
+function splitChecks(reply: RedisReply, calls: readonly ScriptCall[]): RedisReply[] {
+  const all = reply as number[]
+  if (calls.length === 1) return [all]
+  const out: number[][] = new Array<number[]>(calls.length)
+  for (let i = 0, at = 1; i < calls.length; i++) {
+    const size = Number(calls[i]!.args[0]) * 4
+    const own: number[] = new Array<number>(1 + size)
+    own[0] = all[0]!
+    for (let j = 0; j < size; j++) own[1 + j] = all[at + j]!
+    out[i] = own
+    at += size
+  }
+  return out
 }
 
 export class RedisStore {
   readonly #target: ScriptTarget
-  readonly #check: (check: Check) => Promise<RedisReply>
+  readonly #check: (check: ScriptCall) => Promise<RedisReply>
 
   constructor(
     private readonly valkit: Valkit,
@@ -35,44 +46,15 @@ export class RedisStore {
       timeoutMs > 0
         ? { command: (args, options) => connection.command(args, { ...options, timeoutMs }) }
         : connection
-    this.#check = turnBatches<Check>(
-      { bySlot: valkit.config.topology.kind === 'cluster' },
-      (check) => check.keys[0],
-      (batch) => this.#send(batch),
-    )
+    this.#check = createMultiCallBatcher(this.#target, CHECK_RULES, {
+      bySlot: valkit.config.topology.kind === 'cluster',
+      split: splitChecks,
+    })
   }
 
   /** One check: `args` start with its number of rules, as `RuleSet.plan` makes them. */
   check(keys: readonly string[], args: readonly RedisArg[]): Promise<RedisReply> {
     return this.#check({ keys, args })
-  }
-
-  /** Runs the checks of one turn in one script call; each caller gets `{ now, its rules' four numbers... }`. */
-  #send(batch: Waiting<Check>[]): void {
-    const keys: RedisArg[] = []
-    const args: RedisArg[] = [batch.length]
-    const sizes: number[] = new Array<number>(batch.length)
-    for (let i = 0; i < batch.length; i++) {
-      const check = batch[i]!.item
-      for (const key of check.keys) keys.push(key)
-      for (const arg of check.args) args.push(arg)
-      sizes[i] = Number(check.args[0]) * 4
-    }
-    runScript(this.#target, withKeys(CHECK_RULES, keys.length), keys, args).then(
-      (reply) => {
-        const all = reply as number[]
-        if (batch.length === 1) return batch[0]!.resolve(all)
-        for (let i = 0, at = 1; i < batch.length; at += sizes[i]!, i++) {
-          const own: number[] = new Array<number>(1 + sizes[i]!)
-          own[0] = all[0]!
-          for (let j = 0; j < sizes[i]!; j++) own[1 + j] = all[at + j]!
-          batch[i]!.resolve(own)
-        }
-      },
-      (err: unknown) => {
-        for (const w of batch) w.reject(err)
-      },
-    )
   }
 
   async release(keys: readonly string[], id: string): Promise<number> {

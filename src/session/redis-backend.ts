@@ -1,12 +1,12 @@
 import {
   ValkitError,
-  turnBatches,
+  createMultiCallBatcher,
   loadScript,
   withKeyCount,
   type RedisArg,
   type RedisReply,
   type Script,
-  type Waiting,
+  type ScriptCall,
   type Valkit,
 } from '../core/index.js'
 import {
@@ -82,10 +82,17 @@ function deadline<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, expired]).finally(() => clearTimeout(timer))
 }
 
-/** One read for the touch script: its two keys and five arguments. */
-interface TouchCall {
-  readonly keys: readonly [string, string]
-  readonly args: readonly RedisArg[]
+/** The touch script's reply: per read its length, then its reply (a code alone, or the list). */
+function splitTouches(reply: RedisReply, calls: readonly ScriptCall[]): RedisReply[] {
+  const all = reply as RedisReply[]
+  const out: RedisReply[] = new Array<RedisReply>(calls.length)
+  for (let i = 0, at = 0; i < calls.length; i++) {
+    const length = Number(all[at])
+    out[i] =
+      length === 1 && typeof all[at + 1] === 'number' ? all[at + 1]! : all.slice(at + 1, at + 1 + length)
+    at += 1 + length
+  }
+  return out
 }
 
 /** The session store's backend on Redis/Valkey: every state change is one script. @internal */
@@ -101,17 +108,17 @@ export class RedisSessionBackend implements SessionBackend {
   } | null = null
   private counting = false
   /** Reads of one turn of the event loop travel in one script run (per Cluster slot). */
-  private readonly touches: (read: TouchCall) => Promise<RedisReply>
+  private readonly touches: (read: ScriptCall) => Promise<RedisReply>
 
   constructor(
     private readonly valkit: Valkit,
     private readonly keys: SessionKeys,
   ) {
-    this.touches = turnBatches<TouchCall>(
-      { bySlot: valkit.config.topology.kind === 'cluster' },
-      (read) => read.keys[0],
-      (batch) => this.sendTouches(batch),
-    )
+    this.touches = createMultiCallBatcher(valkit.connection, TOUCH, {
+      bySlot: valkit.config.topology.kind === 'cluster',
+      buffers: true,
+      split: splitTouches,
+    })
     this.timer = setInterval(() => void this.countStep(), COUNT_INTERVAL_MS)
     this.timer.unref()
   }
@@ -154,36 +161,6 @@ export class RedisSessionBackend implements SessionBackend {
       renewDue: list[3] === 1,
       record: rawRecord(list, 4),
     }
-  }
-
-  /**
-   * The reads of one turn in one run of the touch script; its reply holds each read's length and
-   * then its reply, and each caller gets its own (a number, or the list).
-   */
-  private sendTouches(batch: Waiting<TouchCall>[]): void {
-    const keys: RedisArg[] = []
-    const args: RedisArg[] = [batch.length]
-    for (const { item } of batch) {
-      keys.push(item.keys[0], item.keys[1])
-      for (const arg of item.args) args.push(arg)
-    }
-    this.valkit.connection.script(withKeyCount(TOUCH, keys.length), keys, args, BUFFERS).then(
-      (reply) => {
-        const all = reply as RedisReply[]
-        for (let i = 0, at = 0; i < batch.length; i++) {
-          const length = Number(all[at])
-          batch[i]!.resolve(
-            length === 1 && typeof all[at + 1] === 'number'
-              ? all[at + 1]!
-              : all.slice(at + 1, at + 1 + length),
-          )
-          at += 1 + length
-        }
-      },
-      (err: unknown) => {
-        for (const w of batch) w.reject(err)
-      },
-    )
   }
 
   async create(ref: RecordRef, spec: CreateSpec): Promise<CreateReply> {

@@ -5,7 +5,9 @@ import { createClient } from '@redis/client'
 import { startServer, testEngines, type ServerHandle } from '../../src/testing/index.js'
 import {
   batchedScript,
+  createMultiCallBatcher,
   createScriptBatcher,
+  defineScript,
   loadScript,
   preloadScripts,
   runScript,
@@ -164,6 +166,34 @@ for (const engine of testEngines()) {
       )
       const reason = (results[1] as PromiseRejectedResult).reason as unknown
       assert.ok(isValkitError(reason, 'VALKIT_SCRIPT'), String(reason))
+    })
+
+    void it('a multi-call batcher sends a turn as one call of a script that takes many, and splits the reply', async () => {
+      // INCRBY per call: ARGV[1] = number of calls, then one amount per call; one key per call.
+      const incrMany = defineScript({
+        name: 'incr-many',
+        numberOfKeys: 1,
+        source: `--[[ Increments each call's counter by its amount.
+  KEYS[1] the counter of each call, in order
+  ARGV[1] the number of calls m, then each call's amount
+  Returns each call's new value ]]
+local out = {}
+for i = 1, tonumber(ARGV[1]) do out[i] = redis.call('INCRBY', KEYS[i], ARGV[1 + i]) end
+return out`,
+      })
+      const incr = createMultiCallBatcher(conn.target, incrMany, {
+        split: (reply, calls) => calls.map((_, i) => (reply as number[])[i]!),
+      })
+      const a = counter('multi-a')
+      const b = counter('multi-b')
+      conn.sent.length = 0
+      const replies = await Promise.all([
+        incr({ keys: [a], args: [1] }),
+        incr({ keys: [b], args: [10] }),
+        incr({ keys: [a], args: [2] }),
+      ])
+      assert.deepEqual(replies, [1, 10, 3])
+      assert.deepEqual(conn.sent, ['EVALSHA', 'EVAL'])
     })
 
     void it('preloads scripts with SCRIPT LOAD so the first call is a single EVALSHA', async () => {

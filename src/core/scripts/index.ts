@@ -5,8 +5,11 @@ export { parseScriptHeader, type ScriptHeader } from './script-header.js'
 export { defineScript, type DefineScriptOptions, type Script } from './script.js'
 export {
   batchedScript,
+  createMultiCallBatcher,
   createScriptBatcher,
   withKeyCount,
   type ScriptBatcher,
   type ScriptBatcherOptions,
+  type MultiCallBatcherOptions,
+  type ScriptCall,
 } from './script-batcher.js'

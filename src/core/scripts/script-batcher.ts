@@ -163,3 +163,58 @@ export function createScriptBatcher(
     run: (keys, args) => enqueue({ keys, args }),
   }
 }
+
+/** One call of a script that takes many calls at once: its keys and its arguments. */
+export interface ScriptCall {
+  readonly keys: readonly RedisArg[]
+  readonly args: readonly RedisArg[]
+}
+
+/** Options of {@link createMultiCallBatcher}. */
+export interface MultiCallBatcherOptions extends TurnBatchOptions {
+  /** Return bulk strings as `Buffer` (see `runScript`). @defaultValue `false` */
+  readonly buffers?: boolean
+  /** Cuts the script's reply into one reply per call, in the order of `calls`. */
+  readonly split: (reply: RedisReply, calls: readonly ScriptCall[]) => readonly RedisReply[]
+}
+
+/**
+ * Like {@link createScriptBatcher}, for a script written to take many calls itself: it receives
+ * the number of calls as `ARGV[1]`, then every call's arguments in order, and every call's keys in
+ * order, and its reply is cut per caller by `split`. No wrapper runs between the calls, so it costs
+ * less per call than the generic batch; an error raised by the script fails every call of the run.
+ *
+ * @example
+ * ```ts
+ * const check = createMultiCallBatcher(valkit.connection, CHECKS, { split: (r, calls) => calls.map((_, i) => (r as number[])[i]!) })
+ * const allowed = await check({ keys: [key], args: [limit] })
+ * ```
+ */
+export function createMultiCallBatcher(
+  target: ScriptTarget,
+  script: Script,
+  options: MultiCallBatcherOptions,
+): (call: ScriptCall) => Promise<RedisReply> {
+  const run = options.buffers === true ? BUFFERS : undefined
+  const { split } = options
+  const send = (batch: Waiting<ScriptCall>[]): void => {
+    const keys: RedisArg[] = []
+    const args: RedisArg[] = [batch.length]
+    const calls: ScriptCall[] = new Array<ScriptCall>(batch.length)
+    for (let i = 0; i < batch.length; i++) {
+      const call = (calls[i] = batch[i]!.item)
+      for (const key of call.keys) keys.push(key)
+      for (const arg of call.args) args.push(arg)
+    }
+    runScript(target, withKeyCount(script, keys.length), keys, args, run).then(
+      (reply) => {
+        const replies = split(reply, calls)
+        for (let i = 0; i < batch.length; i++) batch[i]!.resolve(replies[i] ?? null)
+      },
+      (err: unknown) => {
+        for (const w of batch) w.reject(err)
+      },
+    )
+  }
+  return turnBatches<ScriptCall>(options, (call) => call.keys[0], send)
+}
