@@ -197,6 +197,16 @@ void describe('codec associated data (context)', () => {
     assert.throws(() => rotated.decode(again, { context: 'doc:2' }), authenticationFailure)
   })
 
+  void it('refuses a context that is neither a string nor bytes with VALKIT_INVALID_ARGUMENT', () => {
+    const bad = { context: 42 } as unknown as { context: string }
+    const invalid = (err: unknown) => isValkitError(err, 'VALKIT_INVALID_ARGUMENT')
+    const corrupt = codec.stats().corrupt
+    assert.throws(() => codec.encode('v', bad), invalid)
+    assert.throws(() => codec.decode(codec.encode('v'), bad), invalid)
+    assert.throws(() => codec.reencrypt(codec.encode('v'), bad), invalid)
+    assert.equal(codec.stats().corrupt, corrupt, 'a bad argument is not counted as a corrupt value')
+  })
+
   void it('is ignored without encryption (nothing authenticates a plain value)', () => {
     const plain = createCodec()
     assert.equal(plain.decode(plain.encode('x', { context: 'a' }), { context: 'b' }), 'x')

@@ -154,6 +154,16 @@ export function createCodec(options: CodecOptions = {}): Codec {
     return [packed, flags | FLAG_COMPRESSED | (compression === 'brotli' ? FLAG_BROTLI : 0)]
   }
 
+  function checkContext(options: SealOptions | undefined): void {
+    const given: unknown = options?.context
+    if (given !== undefined && typeof given !== 'string' && !(given instanceof Uint8Array)) {
+      throw new ValkitError(
+        'VALKIT_INVALID_ARGUMENT',
+        `The codec's context must be a string or bytes (got ${typeof given}): pass the record's id or key name.`,
+      )
+    }
+  }
+
   /** What GCM authenticates besides the ciphertext: the envelope header, then the context. */
   function associated(header: Buffer, context: string | Uint8Array | undefined): Buffer {
     if (context === undefined) return header
@@ -190,6 +200,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
   }
 
   function encode(value: unknown, options?: SealOptions): Buffer {
+    checkContext(options)
     let body: Buffer
     let flags: number
     if (value instanceof Uint8Array) {
@@ -309,6 +320,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
     encode,
     decode<T>(bytes: Uint8Array, options?: SealOptions): T {
       checkBytes(bytes)
+      checkContext(options)
       let value: unknown
       // The common case, plain JSON (flags 0) with no keyring, without the general path's views.
       if (keyring === undefined && bytes[0] === ENVELOPE_MAGIC && bytes[1] === 0 && Buffer.isBuffer(bytes)) {
@@ -339,6 +351,7 @@ export function createCodec(options: CodecOptions = {}): Codec {
     },
     reencrypt(bytes: Uint8Array, options?: SealOptions): Buffer {
       checkBytes(bytes)
+      checkContext(options)
       if (keyring === undefined) {
         throw new ValkitError(
           'VALKIT_INVALID_ARGUMENT',
