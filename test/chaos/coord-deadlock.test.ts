@@ -34,6 +34,7 @@ for (const engine of testEngines()) {
 
     it('the cycle is found when it closes and broken by aborting the youngest waiter; the others are served', async (t) => {
       const coord = createCoord(valkit)
+      const waits = `${valkit.keys.key('coord', '!deadlock', '')}w`
       const agents = [
         { agent: 'a', hold: 'L1', wait: 'L2' },
         { agent: 'b', hold: 'L2', wait: 'L3' },
@@ -63,6 +64,11 @@ for (const engine of testEngines()) {
           a.child.stdin.write('go\n')
           await waitFor(async () => (await coord.inspect(a.wait)).queued === 1 || undefined, {
             what: `${a.agent} to queue`,
+          })
+          // The wait's edge in the wait graph is recorded one round trip after it queues; c's must
+          // come last for c to be the youngest waiter of the cycle.
+          await waitFor(async () => (await server.command('HEXISTS', waits, a.agent)) === 1 || undefined, {
+            what: `${a.agent}'s wait in the wait graph`,
           })
         }
         agents[2]!.child.stdin.write('go\n')
