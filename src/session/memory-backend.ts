@@ -3,6 +3,7 @@ import {
   type CreateReply,
   type CreateSpec,
   type GoneStatus,
+  type FetchedRecord,
   type RawRecord,
   type RemoveUserSpec,
   type RetireReply,
@@ -313,13 +314,13 @@ export class MemorySessionBackend implements SessionBackend {
     return { now, live, quarantined: [...(qindex?.keys() ?? [])] }
   }
 
-  async fetch(user: UserRef, handles: readonly string[]): Promise<(RawRecord | undefined)[]> {
+  async fetch(user: UserRef, handles: readonly string[]): Promise<(FetchedRecord | undefined)[]> {
     const now = this.now()
     return handles.map((h) => {
       const fields = this.hash(user.record(h), now)
-      if (fields === undefined || ['v', 'c', 'a', 's', 'r', 'o', 'd'].some((f) => !fields.has(f)))
+      if (fields === undefined || ['v', 'c', 'a', 's', 'r', 'o', 'd', 'i'].some((f) => !fields.has(f)))
         return undefined
-      return this.raw(fields)
+      return { ...this.raw(fields), idleMs: Number(fields.get('i')!.toString('latin1')) }
     })
   }
 

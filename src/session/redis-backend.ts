@@ -12,6 +12,7 @@ import {
 import {
   GONE,
   TRIM_LIMIT,
+  type FetchedRecord,
   type RawRecord,
   type CreateReply,
   type CreateSpec,
@@ -235,17 +236,17 @@ export class RedisSessionBackend implements SessionBackend {
     return { now: Number(reply[0]), live, quarantined }
   }
 
-  async fetch(user: UserRef, handles: readonly string[]): Promise<(RawRecord | undefined)[]> {
+  async fetch(user: UserRef, handles: readonly string[]): Promise<(FetchedRecord | undefined)[]> {
     if (handles.length === 0) return []
     if (this.valkit.supervisor.backend !== 'redis') throw this.down()
-    const commands = handles.map((h) => ['HMGET', user.record(h), 'v', 'c', 'a', 's', 'r', 'o', 'd'])
+    const commands = handles.map((h) => ['HMGET', user.record(h), 'v', 'c', 'a', 's', 'r', 'o', 'd', 'i'])
     const replies = await this.valkit.connection.pipeline(commands, { buffers: true, key: commands[0]![1] })
     return replies.map((reply) => {
       if (reply instanceof Error) throw reply
       const list = reply as RedisReply[]
       if (list.some((field) => field === null || field === undefined)) return undefined
-      const record = rawRecord(list, 0)
-      return Number.isSafeInteger(record.version) ? record : undefined
+      const record = { ...rawRecord(list, 0), idleMs: num(list[7]) }
+      return Number.isSafeInteger(record.version) && Number.isSafeInteger(record.idleMs) ? record : undefined
     })
   }
 

@@ -18,7 +18,7 @@ export interface SessionBackend {
   quarantine(ref: RecordRef, ttlMs: number): Promise<boolean>
   list(user: UserRef): Promise<UserListing>
   /** A user's records (`undefined` where gone or malformed), for listings and exports. */
-  fetch(user: UserRef, handles: readonly string[]): Promise<(RawRecord | undefined)[]>
+  fetch(user: UserRef, handles: readonly string[]): Promise<(FetchedRecord | undefined)[]>
   removeUser(user: UserRef, spec: RemoveUserSpec): Promise<number | 'retry'>
   /** Records of this store (for the active-sessions gauge); `undefined` while unknown. */
   count(): number | undefined
@@ -46,6 +46,17 @@ export interface RawRecord {
   readonly owned: boolean
   /** The encrypted data; `null` from a touch when it is the version the caller said it holds. */
   readonly data: Buffer | null
+}
+
+/** A record read for a listing: with its idle timeout, from which its expiry follows. */
+export interface FetchedRecord extends RawRecord {
+  readonly idleMs: number
+}
+
+/** When a fetched record's session ends: its overlap window, or idle and absolute timeouts. */
+export function expiryOf(record: FetchedRecord): number {
+  if (record.rotatedUntil > 0) return record.rotatedUntil
+  return Math.min(record.lastSeenAt + record.idleMs, record.absoluteDeadline)
 }
 
 export type TouchReply =
@@ -104,7 +115,7 @@ export type RetireReply =
 
 export interface UserListing {
   readonly now: number
-  /** `[handle, expires at]`, soonest first. */
+  /** `[handle, index score]`, lowest first: a score is never before that session's expiry (Redis moves it in steps, see touch-session-2.lua). */
   readonly live: readonly (readonly [string, number])[]
   readonly quarantined: readonly string[]
 }

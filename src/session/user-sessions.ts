@@ -1,5 +1,5 @@
 import { ValkitError } from '../core/index.js'
-import type { UserListing } from './session-backend.js'
+import { expiryOf, type UserListing } from './session-backend.js'
 import { isHandle } from './session-id.js'
 import type { UserRef } from './session-keys.js'
 import type { Session, SessionInfo, SessionUserExport } from './session-types.js'
@@ -43,7 +43,7 @@ export class UserSessions {
     const out: (SessionInfo & { data: Readonly<Record<string, unknown>> })[] = []
     for (let i = 0; i < records.length; i++) {
       const record = records[i]
-      const [handle, expiresAt] = listing.live[i]!
+      const [handle] = listing.live[i]!
       if (record === undefined) continue // ended since the listing
       let decoded
       try {
@@ -58,12 +58,13 @@ export class UserSessions {
         device: decoded.meta.device,
         createdAt: record.createdAt,
         lastSeenAt: record.lastSeenAt,
-        expiresAt,
+        expiresAt: expiryOf(record),
         absoluteExpiresAt: record.absoluteDeadline,
         rotated: record.rotatedUntil > 0,
         data: decoded.data,
       })
     }
+    out.sort((x, y) => x.expiresAt - y.expiresAt || (x.handle < y.handle ? -1 : 1))
     return { user, listing, sessions: out }
   }
 

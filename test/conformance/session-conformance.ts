@@ -156,6 +156,23 @@ export function sessionConformance(open: OpenStore): void {
     assert.equal(peek.expiresAt, untouched.expiresAt, 'touch: false does not slide')
   })
 
+  it("a listing reports each session's expiry as its last touch left it, soonest first", async () => {
+    const { store, peer } = await open({ idleTimeout: '10m', absoluteTimeout: '1h' })
+    const first = await store.create({ userId: 'exp', device: 'first' })
+    const second = await store.create({ userId: 'exp', device: 'second' })
+    await clockPast(second.createdAt + 5)
+    const touched = found(await store.read(first.id))
+    assert.ok(touched.expiresAt > first.expiresAt)
+    const listed = await peer.list('exp')
+    assert.deepEqual(
+      listed.map((i) => [i.device, i.expiresAt, i.lastSeenAt]),
+      [
+        ['second', second.expiresAt, second.lastSeenAt],
+        ['first', touched.expiresAt, touched.lastSeenAt],
+      ],
+    )
+  })
+
   it('absolute timeout holds under constant activity', async () => {
     const { store } = await open({ idleTimeout: 400, absoluteTimeout: 900 })
     const s = await store.create({ userId: 'ada' })

@@ -6,10 +6,12 @@
   A read does not trim the index: entries are only added by create, which trims it (as do list
   and quarantine), and create keeps at most maxPerUser of them. A record's key lives at least
   60 s past its deadline (field e holds the key's expiry), so a late read can still tell
-  "expired" from "no such session".
+  "expired" from "no such session". An index entry's score is e less those 60 s: never before
+  the session's expiry, and written only when e moves (an eighth of the idle timeout at a time),
+  so most touches check the entry (ZSCORE) and write one field.
   Per read, two keys and five arguments (after the number of reads m):
   KEYS[1] session record (hash)
-  KEYS[2] the user's index (sorted set: handle -> expiry in server ms)
+  KEYS[2] the user's index (sorted set: handle -> server ms the session cannot outlive)
   ARGV[1] the number of reads m
   ARGV[2] the record's handle (its member in the index)
   ARGV[3] 1 to touch (record last seen, slide the expiry), 0 to only read
@@ -60,15 +62,24 @@ local function read(record, index, handle, touch, renewAfter, touchInterval, kno
   local expires = math.min(s + i, a)
   local due = 0
   local touching = r == 0 and touch == '1' and now - s >= tonumber(touchInterval)
+  -- the key's expiry (kept in e) only moves when it would end before expires + 60 s, and then
+  -- by an eighth of the idle timeout more
+  local e
   if touching then
     expires = math.min(now + i, a)
+    e = tonumber(meta[9])
+    if e and e >= expires + 60000 then
+      e = nil
+    else
+      e = math.min(now + i + math.floor(i / 8), a) + 60000
+    end
   end
   if o == 1 then
-    -- the session is live only while its handle is in the index; when touching, ZADD XX both
-    -- checks that and slides the entry (0 also means the score did not change: ask ZSCORE then)
+    -- the session is live only while its handle is in the index; when e moves, ZADD XX both
+    -- checks that and moves the entry (0 also means the score did not change: ask ZSCORE then)
     local listed
-    if touching then
-      listed = redis.call('ZADD', index, 'XX', 'CH', expires, handle) == 1 or redis.call('ZSCORE', index, handle)
+    if e then
+      listed = redis.call('ZADD', index, 'XX', 'CH', e - 60000, handle) == 1 or redis.call('ZSCORE', index, handle)
     else
       listed = redis.call('ZSCORE', index, handle)
     end
@@ -82,11 +93,7 @@ local function read(record, index, handle, touch, renewAfter, touchInterval, kno
   elseif touch == '1' then
     if touching then
       s = now
-      -- the key's expiry (kept in e) only moves when it would end before expires + 60 s, and then
-      -- by an eighth of the idle timeout more: most touches write one field
-      local e = tonumber(meta[9])
-      if not e or e < expires + 60000 then
-        e = math.min(now + i + math.floor(i / 8), a) + 60000
+      if e then
         redis.call('HSET', record, 's', now, 'e', e)
         redis.call('PEXPIREAT', record, e)
       else
