@@ -72,7 +72,7 @@ export function createSessionStore(valkit: Valkit, options: SessionStoreOptions)
   const keys = new SessionKeys(valkit.keys, resolved.name, resolved.cacheEntries)
   const memory = valkit.config.topology.kind === 'memory'
   const shared = memory ? memoryBackend(valkit, resolved.name) : null
-  const backend = shared?.backend ?? new RedisSessionBackend(valkit, keys)
+  const backend = shared?.backend ?? new RedisSessionBackend(valkit, keys, resolved.cacheEntries)
   const local =
     resolved.localCopy === false || memory
       ? null

@@ -25,6 +25,7 @@ import {
   type UpdateSpec,
   type UserListing,
 } from './session-backend.js'
+import { BoundedCache } from './bounded-cache.js'
 import type { RecordRef, SessionKeys, UserRef } from './session-keys.js'
 
 const load = (file: string, numberOfKeys: number): Script =>
@@ -83,6 +84,18 @@ function deadline<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, expired]).finally(() => clearTimeout(timer))
 }
 
+/** What stays the same across the reads of one version of a record. */
+interface HeldVersion {
+  readonly version: number
+  /** The version as the script compares it. */
+  readonly text: string
+  readonly createdAt: number
+  readonly absoluteDeadline: number
+}
+
+/** Length of the touch script's reply at a version the caller holds (status, now, expires, due, last seen, owned). */
+const SHORT_TOUCH = 6
+
 /** The touch script's reply: per read its length, then its reply (a code alone, or the list). */
 function splitTouches(reply: RedisReply, calls: readonly ScriptCall[]): RedisReply[] {
   const all = reply as RedisReply[]
@@ -110,11 +123,18 @@ export class RedisSessionBackend implements SessionBackend {
   private counting = false
   /** Reads of one turn of the event loop travel in one script run (per Cluster slot). */
   private readonly touches: (read: ScriptCall) => Promise<RedisReply>
+  /**
+   * Per handle, the fields that are fixed for a version of its record: a read at a version the
+   * caller holds gets them from here, and the touch script sends only what a touch changes.
+   */
+  private readonly held: BoundedCache<string, HeldVersion>
 
   constructor(
     private readonly valkit: Valkit,
     private readonly keys: SessionKeys,
+    cacheEntries: number,
   ) {
+    this.held = new BoundedCache(cacheEntries)
     this.touches = createMultiCallBatcher(valkit.connection, TOUCH, {
       bySlot: valkit.config.topology.kind === 'cluster',
       buffers: true,
@@ -143,6 +163,9 @@ export class RedisSessionBackend implements SessionBackend {
 
   async touch(ref: RecordRef, options: TouchOptions, knownVersion: string): Promise<TouchReply> {
     if (this.valkit.supervisor.backend !== 'redis') throw this.down()
+    const held = knownVersion === '' ? undefined : this.held.get(ref.handle)
+    // the caller holds the data; the version is worth naming only when its fixed fields are here too
+    const known = held !== undefined && held.text === knownVersion ? held : undefined
     const reply = await this.touches({
       keys: [ref.record, ref.index],
       args: [
@@ -150,18 +173,37 @@ export class RedisSessionBackend implements SessionBackend {
         options.touch ? TOUCH_ON : TOUCH_OFF,
         options.renewAfterMs,
         options.touchIntervalMs,
-        knownVersion,
+        known === undefined ? '' : known.text,
       ],
     })
     if (typeof reply === 'number') return GONE[reply] ?? 'malformed'
     const list = reply as RedisReply[]
-    return {
-      kind: list[0] === 2 ? 'alias' : 'live',
-      now: num(list[1]),
-      expiresAt: num(list[2]),
-      renewDue: list[3] === 1,
-      record: rawRecord(list, 4),
+    const kind = list[0] === 2 ? 'alias' : 'live'
+    const now = num(list[1])
+    const expiresAt = num(list[2])
+    const renewDue = list[3] === 1
+    if (list.length === SHORT_TOUCH && known !== undefined) {
+      const record: RawRecord = {
+        version: known.version,
+        createdAt: known.createdAt,
+        absoluteDeadline: known.absoluteDeadline,
+        lastSeenAt: num(list[4]),
+        rotatedUntil: kind === 'alias' ? expiresAt : 0,
+        owned: num(list[5]) === 1,
+        data: null,
+      }
+      return { kind, now, expiresAt, renewDue, record }
     }
+    const record = rawRecord(list, 4)
+    if (Number.isSafeInteger(record.version)) {
+      this.held.set(ref.handle, {
+        version: record.version,
+        text: String(record.version),
+        createdAt: record.createdAt,
+        absoluteDeadline: record.absoluteDeadline,
+      })
+    }
+    return { kind, now, expiresAt, renewDue, record }
   }
 
   async create(ref: RecordRef, spec: CreateSpec): Promise<CreateReply> {

@@ -197,6 +197,41 @@ export function sessionConformance(open: OpenStore): void {
     assert.equal(renewed.ok, false, 'an expired session cannot be renewed either')
   })
 
+  it('reads at a version the store already holds report the same session as a first read elsewhere', async () => {
+    const { store, peer } = await open({ idleTimeout: '10m', absoluteTimeout: '1h', overlap: '1m' })
+    const s = await store.create({ userId: 'held', device: 'tablet', data: { n: 1 } })
+    const view = (x: Session) => ({
+      id: x.id,
+      userId: x.userId,
+      device: x.device,
+      version: x.version,
+      createdAt: x.createdAt,
+      lastSeenAt: x.lastSeenAt,
+      expiresAt: x.expiresAt,
+      absoluteExpiresAt: x.absoluteExpiresAt,
+      readOnly: x.readOnly,
+      data: x.data,
+    })
+    for (let round = 0; round < 3; round++) {
+      const mine = found(await store.read(s.id))
+      assert.ok(mine.lastSeenAt >= s.lastSeenAt)
+      assert.deepEqual(view(found(await peer.read(s.id, { touch: false }))), view(mine), `round ${round}`)
+      assert.deepEqual(
+        [mine.createdAt, mine.absoluteExpiresAt, mine.version],
+        [s.createdAt, s.absoluteExpiresAt, 1],
+      )
+    }
+    const renewed = await store.regenerate(found(await store.read(s.id)))
+    assert.ok(renewed.ok)
+    // the old ID, now read-only within its overlap window: twice from the store, once from its peer
+    const first = found(await store.read(s.id))
+    const again = found(await store.read(s.id))
+    const elsewhere = found(await peer.read(s.id))
+    assert.equal(again.readOnly, true)
+    assert.deepEqual(view(again), view(first))
+    assert.deepEqual(view(elsewhere), view(first))
+  })
+
   it('renewal: a read reports renewDue once the ID is renewAfter old; regenerate keeps the deadlines', async () => {
     const { store } = await open({ renewAfter: 150, idleTimeout: '1m', absoluteTimeout: '1h' })
     const s = await store.create({ userId: 7, device: 'laptop', data: { role: 'user' } })

@@ -17,15 +17,17 @@
   ARGV[3] 1 to touch (record last seen, slide the expiry), 0 to only read
   ARGV[4] renewal interval in ms (0: never due)
   ARGV[5] touch interval in ms: last seen is not written again within it
-  ARGV[6] the version whose data the caller holds already (its data is then not sent), or an empty string
+  ARGV[6] the version the caller holds already (its data, created and absolute deadline), or an empty string
   Returns per read its length, then its reply, one after the other; a read's reply is
           { 1, now, expires at, renewal due 0|1, version, created, absolute deadline, last seen, rotated until, owned, data } live
-          (without the data when the version is the one the caller holds)
-        | { 2, ... the same } a rotated ID within its overlap window (read-only, not touched)
+          | { 1, now, expires at, renewal due, last seen, owned } live, at the version the caller holds
+        | { 2, ... the same } a rotated ID within its overlap window (read-only, not touched; it
+          expires when the window ends, so in the short form rotated until is expires at)
         | -1 no such session | -2 revoked | -3 expired | -4 rotated, overlap over | -6 malformed ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
+-- written as text once: a number handed to redis.call is formatted again on every call
+local nowText = string.format('%d', now)
 -- a session that can no longer be used: its record goes, and its index entry if it has one
 local function drop(record, index, handle, owned, code)
   redis.call('DEL', record)
@@ -36,7 +38,7 @@ local function drop(record, index, handle, owned, code)
 end
 
 local function read(record, index, handle, touch, renewAfter, touchInterval, known)
-  local meta = redis.pcall('HMGET', record, 'v', 'a', 'i', 's', 'r', 'o', 'n', 'c', 'e')
+  local meta = redis.pcall('HMGET', record, 'v', 'a', 'i', 's', 'r', 'o', 'n', 'e')
   if type(meta) ~= 'table' or meta.err then
     return -6
   end
@@ -46,12 +48,13 @@ local function read(record, index, handle, touch, renewAfter, touchInterval, kno
     end
     return -1
   end
-  local v, a, i, s, r, o, n, c =
-    tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]),
-    tonumber(meta[5]), tonumber(meta[6]), tonumber(meta[7]), tonumber(meta[8])
-  if not (v and a and i and s and r and o and n and c) then
+  -- only what the checks need is parsed (each conversion costs); the rest goes back as stored
+  local v, a, i, s, r, o = tonumber(meta[1]), tonumber(meta[2]), tonumber(meta[3]), tonumber(meta[4]),
+    tonumber(meta[5]), meta[6]
+  if not (v and a and i and s and r and meta[7] and (o == '1' or o == '0')) then
     return -6
   end
+  o = o == '1' and 1 or 0
   if r > 0 and now >= r then
     return drop(record, index, handle, o, -4)
   end
@@ -67,7 +70,7 @@ local function read(record, index, handle, touch, renewAfter, touchInterval, kno
   local e
   if touching then
     expires = math.min(now + i, a)
-    e = tonumber(meta[9])
+    e = tonumber(meta[8])
     if e and e >= expires + 60000 then
       e = nil
     else
@@ -94,25 +97,26 @@ local function read(record, index, handle, touch, renewAfter, touchInterval, kno
     if touching then
       s = now
       if e then
-        redis.call('HSET', record, 's', now, 'e', e)
+        redis.call('HSET', record, 's', nowText, 'e', e)
         redis.call('PEXPIREAT', record, e)
       else
-        redis.call('HSET', record, 's', now)
+        redis.call('HSET', record, 's', nowText)
       end
     end
     local renew = tonumber(renewAfter)
-    if renew > 0 and now - n >= renew then
+    if renew > 0 and now - tonumber(meta[7]) >= renew then
       due = 1
     end
   end
   if known == meta[1] then
-    return { status, now, expires, due, v, c, a, s, r, o }
+    -- the caller holds this version: its data, created and deadlines (fixed per version) too
+    return { status, now, expires, due, s, o }
   end
-  local data = redis.call('HGET', record, 'd')
-  if not data then
+  local rest = redis.call('HMGET', record, 'c', 'd')
+  if not (tonumber(rest[1]) and rest[2]) then
     return -6
   end
-  return { status, now, expires, due, v, c, a, s, r, o, data }
+  return { status, now, expires, due, meta[1], rest[1], meta[2], s, meta[5], o, rest[2] }
 end
 
 local m = tonumber(ARGV[1])
