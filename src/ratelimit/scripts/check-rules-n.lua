@@ -15,19 +15,34 @@
   with code 1 admitted | -1 limited | -2 blocked | -3 the cost exceeds what the rule can ever admit ]]
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
+-- Turning text into numbers (strtod) and numbers into text (printf) is a large share of this
+-- script's cost, and the checks of one run repeat the same few values (the rules' limits,
+-- windows and costs, the current window's index): both conversions are made once per value.
+local numbers = setmetatable({}, { __index = function(memo, text)
+  if text == nil then return nil end
+  local value = tonumber(text)
+  memo[text] = value
+  return value
+end })
+-- integer digits, as '%d' writes them (a number handed to redis.call is written with '%.17g')
+local digits = setmetatable({}, { __index = function(memo, value)
+  local text = string.format('%d', value)
+  memo[value] = text
+  return text
+end })
 local m = tonumber(ARGV[1])
 local out
 if m == 1 and ARGV[2] == '1' then out = { now, 0, 0, 0, 0 } else out = { now } end
 local floor, ceil = math.floor, math.ceil
 local k, a, o = 1, 2, 2
 
--- kind 1: SET key value PX ms | 2: HINCRBY key field by, and on a new field PEXPIREAT at ms
+-- kind 1: SET key value PX ms | 2: HINCRBY key field by (text), and on a new field PEXPIREAT at ms
 -- (dropping an older field) | 3: append to a sliding log | 6: add a lease
 local function commit(kind, sk, ak, x1, x2, x3, x4)
   if kind == 1 then
     redis.call('SET', sk, x1, 'PX', x2)
   elseif kind == 2 then
-    if redis.call('HINCRBY', sk, x1, x2) == x2 then
+    if redis.call('HINCRBY', sk, x1, x2) == numbers[x2] then
       redis.call('PEXPIREAT', sk, x3)
       if x4 then redis.call('HDEL', sk, x4) end
     end
@@ -49,17 +64,17 @@ local function commit(kind, sk, ak, x1, x2, x3, x4)
 end
 
 for _ = 1, m do
-  local n = tonumber(ARGV[a])
+  local n = numbers[ARGV[a]]
   a = a + 1
   local admitted = true
   -- writes of a check with several rules wait until every rule has admitted it; fixed-window
   -- counts are charged at once and taken back when another rule refuses
   local pending, undo
   for i = 1, n do
-    local code = tonumber(ARGV[a])
+    local code = numbers[ARGV[a]]
     local pen = code > 8
     local alg = pen and code - 8 or code
-    local limit, win, cost = tonumber(ARGV[a + 1]), ARGV[a + 2] * 1000, tonumber(ARGV[a + 3])
+    local limit, win, cost = numbers[ARGV[a + 1]], numbers[ARGV[a + 2]] * 1000, numbers[ARGV[a + 3]]
     a = a + 4
     local extra
     if alg <= 2 or alg == 6 then
@@ -77,7 +92,7 @@ for _ = 1, m do
     if pen then
       pk = KEYS[k]
       k = k + 1
-      after, within, block = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+      after, within, block = numbers[ARGV[a]], numbers[ARGV[a + 1]], numbers[ARGV[a + 2]]
       a = a + 3
     end
     local rc, remaining, reset, retry = 1, 0, 0, 0
@@ -90,14 +105,13 @@ for _ = 1, m do
     elseif alg == 5 then
       -- fixed window aligned on the server clock: a hash field per window index
       local idx = floor(now / win)
-      -- a number argument reaches Redis as its integer digits ("%.17g")
-      local field = idx
+      local field = digits[idx]
       reset = (idx + 1) * win - now
       if cost > limit then
         rc, retry = -3, -1
       elseif cost > 0 then
         -- charge at once (one call); taken back below if this or another rule refuses
-        local count = redis.call('HINCRBY', sk, field, cost)
+        local count = redis.call('HINCRBY', sk, field, digits[cost])
         if count == cost then redis.call('PEXPIREAT', sk, ceil((idx + 1) * win / 1000) + 1) end
         if count <= limit then
           remaining = limit - count
@@ -116,7 +130,7 @@ for _ = 1, m do
       end
     elseif alg == 1 then
       -- token bucket: capacity burst, refilled continuously at limit per window; "micro-tokens time"
-      local burst = tonumber(extra)
+      local burst = numbers[extra]
       local cap = burst * 1000000
       local tokens = cap
       local s = redis.call('GET', sk)
@@ -134,14 +148,14 @@ for _ = 1, m do
         local left = tokens - need
         remaining = floor(left / 1000000)
         reset = (cap - left) / perUs
-        if cost > 0 then kind, x1, x2 = 1, string.format('%.0f %.0f', left, now), ceil(reset / 1000) + 1 end
+        if cost > 0 then kind, x1, x2 = 1, digits[left] .. ' ' .. digits[now], digits[ceil(reset / 1000) + 1] end
       else
         rc, remaining = -1, floor(tokens / 1000000)
         retry, reset = (need - tokens) / perUs, (cap - tokens) / perUs
       end
     elseif alg == 2 then
       -- GCRA: theoretical arrival time; emission interval win / limit, tolerance burst intervals
-      local burst = tonumber(extra)
+      local burst = numbers[extra]
       local interval = win / limit
       local tat = tonumber(redis.call('GET', sk) or 0)
       if tat < now then tat = now end
@@ -152,7 +166,7 @@ for _ = 1, m do
       elseif nextTat <= horizon then
         remaining = floor((horizon - nextTat) / interval)
         reset = nextTat - now
-        if cost > 0 then kind, x1, x2 = 1, ceil(nextTat), ceil(reset / 1000) + 1 end
+        if cost > 0 then kind, x1, x2 = 1, digits[ceil(nextTat)], digits[ceil(reset / 1000) + 1] end
       else
         rc, remaining = -1, floor(math.max(0, horizon - tat) / interval)
         retry, reset = nextTat - horizon, tat - now
@@ -161,8 +175,8 @@ for _ = 1, m do
       -- sliding window counter (approximate): a hash field per window index; the previous
       -- window's count is weighted by how much of it the sliding window still overlaps
       local idx = floor(now / win)
-      local field = idx
-      local v = redis.call('HMGET', sk, field, idx - 1)
+      local field = digits[idx]
+      local v = redis.call('HMGET', sk, field, digits[idx - 1])
       local cur, prev = tonumber(v[1] or 0), tonumber(v[2] or 0)
       local into = now - idx * win
       local estimate = prev * (win - into) / win + cur
@@ -172,7 +186,7 @@ for _ = 1, m do
       elseif estimate + cost <= limit then
         remaining = floor(limit - estimate - cost)
         if cost > 0 then
-          kind, x1, x2, x3, x4 = 2, field, cost, ceil((idx + 2) * win / 1000) + 1, idx - 2
+          kind, x1, x2, x3, x4 = 2, field, digits[cost], ceil((idx + 2) * win / 1000) + 1, digits[idx - 2]
         end
       else
         rc, remaining = -1, math.max(0, floor(limit - estimate))
