@@ -78,7 +78,9 @@ export interface SessionStoreOptions {
    */
   readonly touchInterval?: Duration
   /**
-   * Most live sessions per user; creating one more logs out the one closest to expiry.
+   * Most live sessions per user; creating one more logs out the one closest to expiry (as the
+   * user's index orders them: on Redis an entry moves in steps of an eighth of the idle timeout,
+   * so two sessions whose expiries are closer than that may be taken in either order).
    * @defaultValue 100
    */
   readonly maxSessionsPerUser?: number

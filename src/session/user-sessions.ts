@@ -45,6 +45,9 @@ export class UserSessions {
       const record = records[i]
       const [handle] = listing.live[i]!
       if (record === undefined) continue // ended since the listing
+      // an index entry may outlive its session by up to an eighth of the idle timeout (its score
+      // moves in steps), and the record's key by a minute more: past its expiry it is not listed
+      if (expiryOf(record) <= listing.now) continue
       let decoded
       try {
         decoded = ctx.codec.decode(handle, record.data!, record.owned, record.version)

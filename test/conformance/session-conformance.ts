@@ -173,6 +173,25 @@ export function sessionConformance(open: OpenStore): void {
     )
   })
 
+  it('a session that idled out after a touch is not listed, though its index entry may linger', async () => {
+    const { store, peer } = await open({ idleTimeout: 2000, absoluteTimeout: '1h' })
+    const gone = await store.create({ userId: 'idle', device: 'old' })
+    await clockPast(gone.createdAt + 5)
+    const touched = found(await store.read(gone.id))
+    const kept = await store.create({ userId: 'idle', device: 'new' })
+    await clockPast(touched.expiresAt - 1000)
+    found(await store.read(kept.id)) // slides its expiry a second past the other's
+    await clockPast(touched.expiresAt + 20)
+    const stillThere = found(await store.read(kept.id))
+    assert.deepEqual(
+      (await peer.list('idle')).map((i) => i.device),
+      ['new'],
+      'the expired session is not listed',
+    )
+    assert.ok(stillThere.expiresAt > Date.now())
+    assert.deepEqual(await store.read(gone.id), { found: false, reason: 'expired' })
+  })
+
   it('absolute timeout holds under constant activity', async () => {
     const { store } = await open({ idleTimeout: 400, absoluteTimeout: 900 })
     const s = await store.create({ userId: 'ada' })

@@ -173,6 +173,8 @@ for (const engine of testEngines()) {
         ],
         ['not a hash', (key) => server.command('SET', key, 'hello')],
         ['bad version field', (key) => server.command('HSET', key, 'v', 'abc')],
+        // checked only by reads that ask whether renewal is due (renewAfter is on by default)
+        ['bad renewal field', (key) => server.command('HSET', key, 'n', 'abc')],
         ['data missing', (key) => server.command('HDEL', key, 'd')],
       ]
       for (const [label, damage] of cases) {

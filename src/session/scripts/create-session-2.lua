@@ -1,6 +1,7 @@
 --[[ Create a session record (never over an existing one) and, for a user's session, list it in
   the user's index: expired handles are trimmed, and past the per-user limit the sessions closest
-  to expiry are logged out (removed from the index). When the session replaces an ID of the
+  to expiry by their index scores are logged out (removed from the index; a score is within an
+  eighth of the idle timeout after the session's expiry, see touch-session-2.lua). When the session replaces an ID of the
   same user (regenerate), that ID must still be in the index, so a revoke-all that ran between
   the two steps of regenerate is not undone. The key lives 60 s past the session's deadline (a
   late read then reports it expired rather than unknown).

@@ -104,8 +104,14 @@ local function read(record, index, handle, touch, renewAfter, touchInterval, kno
       end
     end
     local renew = tonumber(renewAfter)
-    if renew > 0 and now - tonumber(meta[7]) >= renew then
-      due = 1
+    if renew > 0 then
+      local n = tonumber(meta[7])
+      if not n then
+        return -6
+      end
+      if now - n >= renew then
+        due = 1
+      end
     end
   end
   if known == meta[1] then
