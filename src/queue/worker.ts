@@ -244,6 +244,11 @@ export class Worker<Data = unknown, Result = unknown> {
           if (report !== undefined && stale?.has(settlement.id) !== true) report()
         }
         for (const job of r.jobs) this.#run(lane, job, r.nowMs, r.defaults)
+        // Under a global concurrency a sleeping lane's settlement frees a slot: the lane looks
+        // again itself rather than waiting for the wake-up its own call published (pub/sub may
+        // lose it, e.g. while a Cluster's sharded subscription is being set up; the fallback
+        // was the idle poll, 10 s by default)
+        if (lane.sleeping && settlements.length > 0 && this.#fetch.globalConcurrency > 0) lane.wake()
         if (count > 0 && r.jobs.length < count && lane.wakes === wakes) {
           lane.sleeping = true
           lane.wakeAt(Date.now() + this.#options.idlePollMs, true)
