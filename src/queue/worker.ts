@@ -218,6 +218,10 @@ export class Worker<Data = unknown, Result = unknown> {
 
   #step(lane: Lane): void {
     if (lane.inFlight >= 2 || !this.#started) return
+    // Under a global concurrency a settlement frees a slot of the shared limit: a sleeping lane
+    // fetches in the same call rather than waiting for the wake-up that call publishes (pub/sub
+    // may lose it; the fallback was the idle poll, 10 s by default)
+    if (lane.sleeping && lane.pending.length > 0 && this.#fetch.globalConcurrency > 0) lane.sleeping = false
     const free = this.#closing ? 0 : this.#options.concurrency - this.#running - this.#reserved
     // Free slots are shared between the partitions that have work: one lane must not take them all.
     let awake = 0
@@ -244,11 +248,6 @@ export class Worker<Data = unknown, Result = unknown> {
           if (report !== undefined && stale?.has(settlement.id) !== true) report()
         }
         for (const job of r.jobs) this.#run(lane, job, r.nowMs, r.defaults)
-        // Under a global concurrency a sleeping lane's settlement frees a slot: the lane looks
-        // again itself rather than waiting for the wake-up its own call published (pub/sub may
-        // lose it, e.g. while a Cluster's sharded subscription is being set up; the fallback
-        // was the idle poll, 10 s by default)
-        if (lane.sleeping && settlements.length > 0 && this.#fetch.globalConcurrency > 0) lane.wake()
         if (count > 0 && r.jobs.length < count && lane.wakes === wakes) {
           lane.sleeping = true
           lane.wakeAt(Date.now() + this.#options.idlePollMs, true)
