@@ -4,13 +4,12 @@
  * is older changes nothing.
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
-import { createValkit, type Valkit } from '../../src/core/index.js'
 import { createCoord, type AcquireResult, type Lease } from '../../src/coord/index.js'
-import { cleanPrefix, startServer, testEngines, type ServerHandle } from '../../src/testing/index.js'
+import { testEngines } from '../../src/testing/index.js'
 import { postgresBinDir, startPostgres, type PostgresHandle } from '../../src/testing/start-postgres.js'
+import { serverPerSuite } from '../support/with-valkit.js'
 
 const skip =
   postgresBinDir() === undefined ? 'no PostgreSQL server binaries (apt-get install postgresql)' : false
@@ -37,22 +36,10 @@ void describe('coord: a fenced PostgreSQL write', { skip, timeout: 120_000 }, ()
 
   for (const engine of testEngines().slice(0, 1)) {
     void describe(`tokens from ${engine}`, () => {
-      let server: ServerHandle
-      let valkit: Valkit
-      const prefix = `t-coordpg-${randomBytes(4).toString('hex')}`
-      before(async () => {
-        server = await startServer({ engine })
-        valkit = createValkit({ url: server.url, env: {}, logger: false, keyPrefix: prefix })
-        await valkit.supervisor.waitFor('ready', 10_000)
-      })
-      after(async () => {
-        await valkit?.close()
-        if (server?.alive) await cleanPrefix(server, `${prefix}:`)
-        await server?.stop()
-      })
+      const suite = serverPerSuite(engine, 't-coordpg')
 
       it('a holder whose lock ran out cannot overwrite the row a newer holder wrote', async () => {
-        const coord = createCoord(valkit)
+        const coord = createCoord(suite.valkit)
         await pool.query('INSERT INTO invoices (id, total) VALUES (42, 0)')
         const update = (total: number, token: number) =>
           pool.query('UPDATE invoices SET total = $1, fence = $2 WHERE id = $3 AND fence <= $2', [

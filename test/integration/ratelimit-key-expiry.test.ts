@@ -5,12 +5,11 @@
  * not fill up with dead counters.
  */
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
-import { createValkit, type Valkit } from '../../src/core/index.js'
+import { describe, it } from 'node:test'
 import { createRateLimiter } from '../../src/ratelimit/index.js'
-import { cleanPrefix, startServer, testEngines, type ServerHandle } from '../../src/testing/index.js'
+import { testEngines } from '../../src/testing/index.js'
 import { ALGORITHMS, ruleOf } from '../conformance/ratelimit-conformance.js'
+import { serverPerSuite } from '../support/with-valkit.js'
 
 const WINDOW_MS = 60_000
 /** Leases of the concurrency rule live this long unless released. */
@@ -18,32 +17,29 @@ const LEASE_MS = 30_000
 
 for (const engine of testEngines()) {
   describe(`rate limiter: every key it writes expires (${engine})`, () => {
-    let server: ServerHandle
-    let valkit: Valkit
-    const prefix = `rlexp-${randomBytes(3).toString('hex')}`
-
-    before(async () => {
-      server = await startServer({ engine })
-      valkit = createValkit({ url: server.url, env: {}, logger: false, keyPrefix: prefix })
-      await valkit.supervisor.waitFor('ready', 10_000)
-    })
-    after(async () => {
-      await valkit?.close()
-      await cleanPrefix(server.url, `${prefix}:`)
-      await server?.stop()
-    })
+    const suite = serverPerSuite(engine, 'rlexp')
 
     for (const rules of [1, 3]) {
       it(`${rules === 1 ? 'one rule' : 'three rules checked together'}: each algorithm's keys have a TTL within the window`, async () => {
+        const { server, valkit, prefix } = suite
         for (const algorithm of ALGORITHMS) {
           const name = `exp-${algorithm}-${rules}`
-          const rule = ruleOf(algorithm, 1000, WINDOW_MS, algorithm === 'concurrency' ? { leaseTtl: LEASE_MS } : {})
+          const rule = ruleOf(
+            algorithm,
+            1000,
+            WINDOW_MS,
+            algorithm === 'concurrency' ? { leaseTtl: LEASE_MS } : {},
+          )
           const limiter = createRateLimiter(valkit, {
             name,
             rules:
               rules === 1
                 ? { user: { ...rule, by: 'user' } }
-                : { user: { ...rule, by: 'user' }, tenant: { ...rule, by: 'tenant' }, global: { ...rule, by: [] } },
+                : {
+                    user: { ...rule, by: 'user' },
+                    tenant: { ...rule, by: 'tenant' },
+                    global: { ...rule, by: [] },
+                  },
             hashTag: 'limiter',
           })
           for (let i = 0; i < 5; i++) {
