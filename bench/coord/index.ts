@@ -8,7 +8,14 @@ import { compareSubjects, loopSubject } from '../lib/compare.js'
 import { openServerCpuProbe } from '../lib/server.js'
 import type { Benchmark, BenchContext, BenchReport, BenchRow } from '../lib/types.js'
 import { runContention, type ContentionRound } from './contention.js'
-import { openRedisSemaphore, openRedlock, openValkit, type LockLibrary } from './libraries.js'
+import { startServer, type ServerHandle } from '../../src/testing/index.js'
+import {
+  openRedisSemaphore,
+  openRedlock,
+  openValkit,
+  openValkitRedlock,
+  type LockLibrary,
+} from './libraries.js'
 import {
   CONTENDERS,
   REDLOCK_RETRY,
@@ -107,6 +114,40 @@ function targetNotes(rows: readonly BenchRow[]): string[] {
   return notes
 }
 
+const QUORUM_ANCHOR = 'redlock 5, 3 servers (ioredis)'
+
+/** Scenario 3: both Redlocks over the bench server and two more servers of the same engine. */
+async function quorumRows(ctx: BenchContext): Promise<BenchRow[]> {
+  const extra: ServerHandle[] = []
+  try {
+    const engine = ctx.server.engine === 'valkey' ? 'valkey' : 'redis'
+    extra.push(...(await Promise.all([0, 1].map(() => startServer({ engine })))))
+    const urls = [ctx.server.url, ...extra.map((s) => s.url)]
+    const libraries = [await openRedlock(urls[0]!, ...urls.slice(1)), await openValkitRedlock(urls)]
+    try {
+      return await compareSubjects({
+        scenarios: [SCENARIOS.quorum],
+        subjects: libraries.map((library) =>
+          loopSubject(library.name, {
+            [SCENARIOS.quorum]: (i) => library.tryCycle(`bench:q:${i % UNCONTENDED_KEYS}`, undefined),
+          }),
+        ),
+        anchor: QUORUM_ANCHOR,
+        serverCpu: undefined,
+        options: ctx.options,
+        log: (message) => ctx.log(message),
+      })
+    } finally {
+      for (const library of libraries) await library.close()
+    }
+  } catch (err) {
+    ctx.log(`  ${SCENARIOS.quorum}: not measured (${err instanceof Error ? err.message : String(err)})`)
+    return []
+  } finally {
+    for (const s of extra) await s.stop()
+  }
+}
+
 async function run(ctx: BenchContext): Promise<BenchReport> {
   const url = ctx.server.url
   const libraries = [
@@ -140,6 +181,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   } finally {
     for (const library of libraries) await library.close()
   }
+  rows.push(...(await quorumRows(ctx)))
   return {
     title: 'coord: uncontended acquire+release, 100 contenders on one key',
     anchor: REDLOCK,
@@ -147,6 +189,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     notes: [
       `scenario 1: closed loop, ${ctx.options.inflight} in flight, ${UNCONTENDED_KEYS.toLocaleString('en-US')} distinct keys (always free); ops/s = acquire+release pairs; redlock retryCount 0, redis-semaphore tryAcquire with refreshInterval 0, valkit acquire({ wait: 0 })`,
       `scenario 2: ${CONTENDERS} contenders in this process loop acquire → release on one fresh key for ${ctx.options.durationMs} ms per round; ops/s = grants/s; p50/p99 = each acquire's wait; redlock retries every ${REDLOCK_RETRY.retryDelay}±${REDLOCK_RETRY.retryJitter} ms without limit, redis-semaphore polls every 10 ms (its default), valkit waits for the release message`,
+      `scenario 3: as scenario 1 over three servers (the bench server and two more the launcher starts): redlock 5 with three ioredis clients against createRedlock over three valkit instances (${QUORUM_ANCHOR} is the anchor of this row pair)`,
       'every library: TTL 10 s, one connection (redlock and redis-semaphore on ioredis 6 as they require; valkit on its node-redis connection)',
       ...targetNotes(rows),
     ],

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis'
 import Redlock from 'redlock'
 import { Mutex } from 'redis-semaphore'
 import { createValkit, type Valkit } from '../../src/core/index.js'
-import { createCoord, type Coord } from '../../src/coord/index.js'
+import { createCoord, createRedlock, type Coord } from '../../src/coord/index.js'
 import { CONTENDED_WAIT_MS, LOCK_TTL_MS, REDLOCK_RETRY } from './workload.js'
 
 /** One acquire followed by its release (`onHeld` runs, awaited, while the lock is held); resolves whether it was granted. */
@@ -23,13 +23,13 @@ export interface LockLibrary {
   close(): Promise<void>
 }
 
-export async function openRedlock(url: string): Promise<LockLibrary> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
-  await client.connect()
-  const redlock = new Redlock([client], { retryCount: 0 })
+export async function openRedlock(url: string, ...more: string[]): Promise<LockLibrary> {
+  const clients = [url, ...more].map((u) => new Redis(u, { lazyConnect: true, maxRetriesPerRequest: 1 }))
+  await Promise.all(clients.map((c) => c.connect()))
+  const redlock = new Redlock(clients, { retryCount: 0 })
   redlock.on('error', () => {})
   return {
-    name: 'redlock 5 (ioredis)',
+    name: clients.length === 1 ? 'redlock 5 (ioredis)' : `redlock 5, ${clients.length} servers (ioredis)`,
     async tryCycle(key, onHeld) {
       const lock = await redlock.acquire([key], LOCK_TTL_MS)
       await onHeld?.()
@@ -43,7 +43,7 @@ export async function openRedlock(url: string): Promise<LockLibrary> {
       return true
     },
     async close() {
-      client.disconnect()
+      for (const c of clients) c.disconnect()
     },
   }
 }
@@ -112,6 +112,32 @@ export async function openValkit(url: string, fair: boolean): Promise<LockLibrar
     async close() {
       await coord.close()
       await valkit.close()
+    },
+  }
+}
+
+/** valkit's `createRedlock` over one valkit instance per server (only the uncontended cycle is measured). */
+export async function openValkitRedlock(urls: readonly string[]): Promise<LockLibrary> {
+  const valkits = urls.map((url) =>
+    createValkit({ url, env: {}, logger: false, keyPrefix: 'bench-coord-rl' }),
+  )
+  await Promise.all(valkits.map((v) => v.supervisor.waitFor('ready', 10_000)))
+  const redlock = createRedlock(valkits, { ttl: LOCK_TTL_MS })
+  const tryOptions = Object.freeze({ wait: 0 })
+  const cycle: LockCycle = async (key, onHeld) => {
+    const got = await redlock.acquire(key, tryOptions)
+    if (!got.acquired) return false
+    await onHeld?.()
+    await got.lease.release()
+    return true
+  }
+  return {
+    name: `valkit createRedlock, ${urls.length} servers`,
+    tryCycle: cycle,
+    waitCycle: cycle,
+    async close() {
+      await redlock.close()
+      await Promise.all(valkits.map((v) => v.close()))
     },
   }
 }

@@ -2,6 +2,7 @@
 export const SCENARIOS = Object.freeze({
   uncontended: '1. uncontended acquire+release',
   contended: '2. 100 contenders, one key',
+  quorum: '3. uncontended, Redlock over 3 servers',
 })
 
 /** Distinct keys of scenario 1 (each call takes a key by its call number). */

@@ -10,6 +10,8 @@ export const RELEASE_SLOT = load('release-slot-6.lua')
 export const CANCEL_WAIT = load('cancel-wait-6.lua')
 /** The first three keys of a lock resource. @internal */
 export const EXTEND_SLOT = load('extend-slot-3.lua')
+/** The exclusive holder and fence of a resource: Redlock's agreed token. @internal */
+export const RAISE_FENCE = load('raise-fence-2.lua')
 /** @internal */
 export const WRITE_FENCED = load('write-fenced-1.lua')
 /** The wait-for graph's scripts (keys under one hash tag). @internal */

@@ -37,3 +37,10 @@ export type { SwapResult, UpdateResult, VersionedStore } from './versioned-store
 export type { Idempotency, IdempotencyOptions, IdempotentResult } from './idempotency.js'
 export type { TransactionOptions, TransactionReads, TransactionResult } from './transaction.js'
 export type { DemotionReason, Election, ElectionOptions, LeaderTerm } from './election.js'
+export {
+  createRedlock,
+  type Redlock,
+  type RedlockAcquireOptions,
+  type RedlockOptions,
+  type RedlockStats,
+} from './redlock.js'

@@ -68,12 +68,18 @@ export class MemoryLockTable {
   nextToken(id: string, r: Resource): number {
     const micros = Math.floor((performance.timeOrigin + performance.now()) * 1000)
     const token = Math.max(micros, this.lastToken + 1, r.lastToken + 1)
-    this.lastToken = token
+    this.raise(id, r, token)
+    return token
+  }
+
+  /** Every later token of the resource (and of this table) is larger than `token`. */
+  raise(id: string, r: Resource, token: number): void {
+    if (token <= r.lastToken) return
+    this.lastToken = Math.max(this.lastToken, token)
     r.lastToken = token
     this.fences.delete(id)
     this.fences.set(id, token)
     if (this.fences.size > FENCES_KEPT) this.fences.delete(this.fences.keys().next().value!)
-    return token
   }
 }
 
@@ -201,6 +207,13 @@ export class MemorySlots implements SlotBackend {
     set?.delete(listener)
     if (set?.size === 0) this.#table.listeners.delete(ref.id)
     return Promise.resolve()
+  }
+
+  raiseFence(ref: SlotRef, owner: string, token: number): Promise<boolean> {
+    const r = this.#table.resources.get(ref.id)
+    if (r === undefined || holding(r, owner, 'x', Date.now()) === undefined) return Promise.resolve(false)
+    this.#table.raise(ref.id, r, token)
+    return Promise.resolve(true)
   }
 
   inspect(ref: SlotRef): Promise<SlotInspection> {

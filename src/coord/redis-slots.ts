@@ -7,7 +7,7 @@ import {
   type Valkit,
   replyText,
 } from '../core/index.js'
-import { ACQUIRE_SLOT, CANCEL_WAIT, EXTEND_SLOT, RELEASE_SLOT } from './coord-scripts.js'
+import { ACQUIRE_SLOT, CANCEL_WAIT, EXTEND_SLOT, RAISE_FENCE, RELEASE_SLOT } from './coord-scripts.js'
 import type { ResolvedCoordOptions } from './coord-options.js'
 import {
   kindCode,
@@ -72,6 +72,7 @@ export class RedisSlots implements SlotBackend {
   readonly #fenceMs: string
   readonly #acquires: ScriptBatcher
   readonly #releases: ScriptBatcher
+  readonly #raises: ScriptBatcher
   readonly #listeners = new Map<
     string,
     { readonly set: Set<(e: SlotEvent) => void>; readonly raw: (m: Buffer) => void }
@@ -86,6 +87,7 @@ export class RedisSlots implements SlotBackend {
     const bySlot = valkit.config.topology.kind === 'cluster'
     this.#acquires = createScriptBatcher(valkit.connection, ACQUIRE_SLOT, { bySlot })
     this.#releases = createScriptBatcher(valkit.connection, RELEASE_SLOT, { bySlot })
+    this.#raises = createScriptBatcher(valkit.connection, RAISE_FENCE, { bySlot })
   }
 
   keysOf(ref: SlotRef): ResourceKeys {
@@ -233,6 +235,12 @@ export class RedisSlots implements SlotBackend {
       if (left > 0) holders.push({ owner, token: Number(tokens[owner] ?? 0), mode: 's', expiresInMs: left })
     }
     return { holders, queued: num(llen), lastToken: fence === null ? 0 : Number(fence) }
+  }
+
+  async raiseFence(ref: SlotRef, owner: string, token: number): Promise<boolean> {
+    const { keys } = this.keysOf(ref)
+    const reply = await this.#raises.run([keys[0]!, keys[3]!], [owner, String(token), this.#fenceMs])
+    return num(reply) === 1
   }
 
   onResubscribe(listener: () => void): () => void {

@@ -7,7 +7,7 @@
  */
 
 /** Which primitive a resource belongs to; part of its keys, so a mutex and a semaphore of one name never meet. */
-export type SlotKind = 'mutex' | 'semaphore' | 'rwlock' | 'leader'
+export type SlotKind = 'mutex' | 'semaphore' | 'rwlock' | 'leader' | 'redlock'
 
 /** `x`: exclusive (mutex, writer, leader); `s`: shared (permit, reader). */
 export type SlotMode = 'x' | 's'
@@ -95,6 +95,11 @@ export interface SlotBackend {
   watch(ref: SlotRef, listener: (event: SlotEvent) => void): Promise<void>
   unwatch(ref: SlotRef, listener: (event: SlotEvent) => void): Promise<void>
   inspect(ref: SlotRef): Promise<SlotInspection>
+  /**
+   * Raises the fence of an exclusive resource to `token` if `owner` still holds it here (Redlock:
+   * the token agreed over several servers); `false` when it does not.
+   */
+  raiseFence(ref: SlotRef, owner: string, token: number): Promise<boolean>
   /** Calls `listener` when messages may have been missed (the subscriber connection came back). */
   onResubscribe(listener: () => void): () => void
 }
@@ -104,6 +109,7 @@ const KIND_CODES: Readonly<Record<SlotKind, string>> = {
   semaphore: 's',
   rwlock: 'rw',
   leader: 'l',
+  redlock: 'rl',
 }
 
 /** The key segment of a kind. */

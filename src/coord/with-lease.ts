@@ -1,6 +1,10 @@
 import { ValkitError } from '../core/index.js'
-import type { LeaseImpl } from './lease.js'
 import type { AcquireResult, Lease, WithLockResult } from './lease-types.js'
+
+/** A lease that can tell whether it was lost (not released by its holder). @internal */
+export interface EndingLease extends Lease {
+  readonly lost: boolean
+}
 
 /**
  * Runs `fn` under a lease and releases it after, whatever happens. Resolves
@@ -16,7 +20,7 @@ export async function withLease<T>(
 ): Promise<WithLockResult<T>> {
   const got = await acquire
   if (!got.acquired) return got
-  const lease = got.lease as LeaseImpl
+  const lease = got.lease as EndingLease
   let value: T
   try {
     value = await fn(lease)
@@ -32,7 +36,7 @@ export async function withLease<T>(
   return { acquired: true, value, token: lease.token }
 }
 
-function lostError(lease: LeaseImpl, cause: unknown): ValkitError {
+function lostError(lease: EndingLease, cause: unknown): ValkitError {
   return new ValkitError(
     'VALKIT_LOCK_LOST',
     `The ${lease.kind} lease on "${lease.resource}" (token ${lease.token}) was lost while the function ran: its grant ran out or another owner took it. Writes fenced with its token are rejected; check what the function did unfenced.`,

@@ -129,10 +129,12 @@ export function coordConformance(open: OpenCoord): void {
         await finish.promise
         return lease.token
       },
-      { ttl: 150 },
+      // Three TTLs must pass; a TTL of 500 ms (an extension every ~167 ms) survives the event-loop
+      // stalls of a loaded CI run, where 150 ms once lost the lock.
+      { ttl: 500 },
     )
     await inside.promise
-    const until = Date.now() + 500
+    const until = Date.now() + 1600
     await waitFor(() => Date.now() > until || undefined, { what: 'three TTLs to pass' })
     assert.deepEqual(await b.acquire(r, { wait: 0 }), { acquired: false, reason: 'busy' })
     finish.open()
