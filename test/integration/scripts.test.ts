@@ -147,6 +147,23 @@ for (const engine of testEngines()) {
       assert.deepEqual(conn.sent, ['EVALSHA', 'EVALSHA', 'EVALSHA'])
     })
 
+    void it('a batch of calls with different key and argument counts runs each with its own', async () => {
+      const batcher = createScriptBatcher(conn.target, incrCapped)
+      const a = counter('shape-a')
+      const b = counter('shape-b')
+      conn.sent.length = 0
+      // Uniform batches send the counts once; this one has to send them per call.
+      const replies = await Promise.all([
+        batcher.run([a], [2, 60_000]),
+        batcher.run([b, a], [5, 60_000, 'ignored']),
+        batcher.run([a], [2, 60_000]),
+        batcher.run([a], [2, 60_000]),
+      ])
+      assert.deepEqual(replies, [1, 1, 2, -1])
+      assert.equal(conn.sent.filter((c) => c === 'EVALSHA').length, 1)
+      assert.equal(await server.command('GET', b), '1')
+    })
+
     void it('a batch whose script errors at runtime fails only the call that raised it', async () => {
       const batcher = createScriptBatcher(conn.target, incrCapped)
       const ok = counter('runtime-ok')

@@ -34,8 +34,9 @@ const TIME_CALL = /redis\.call\(\s*'TIME'\s*\)/g
 
 /**
  * The script that runs `script` once per call of a batch, in one atomic run. Its arguments: the
- * number of calls m, then each call's key count and argument count, then every call's arguments
- * in order; its keys are every call's keys in order. It returns one reply per call: the script's
+ * number of calls m, then each call's key count and argument count — or, when every call has
+ * the same counts, `=` and the two counts once — then every call's arguments in order; its keys
+ * are every call's keys in order. It returns one reply per call: the script's
  * reply (`nil` as `false`), or an error reply when that call raised one (the others still run).
  */
 export function batchedScript(script: Script): Script {
@@ -52,7 +53,8 @@ export function batchedScript(script: Script): Script {
   ).join('\n')
   const source = `--[[ Runs the script "${script.name}" once per call of a batch (see script-batcher.ts).
 ${keyLines}
-  ARGV[1] the number of calls m, then per call its key count and argument count, then every call's arguments
+  ARGV[1] the number of calls m, then per call its key count and argument count (or "=" and the
+  counts every call shares), then every call's arguments
   Returns one reply per call: the script's reply, false for nil, or an error reply ]]
 local time
 local function batchTime()
@@ -64,10 +66,17 @@ ${body.replaceAll(TIME_CALL, 'batchTime()')}
 end
 local m = tonumber(ARGV[1])
 local out = {}
+local same = ARGV[2] == '='
 local ki, ai = 1, 2 * m + 2
+local nk, na
+if same then
+  nk, na, ai = tonumber(ARGV[3]), tonumber(ARGV[4]), 5
+end
 local k, a, lk, la = {}, {}, 0, 0
 for i = 1, m do
-  local nk, na = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  if not same then
+    nk, na = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  end
   for j = 1, nk do k[j] = KEYS[ki + j - 1] end
   for j = nk + 1, lk do k[j] = nil end
   for j = 1, na do a[j] = ARGV[ai + j - 1] end
@@ -135,14 +144,22 @@ export function createScriptBatcher(
       return
     }
     const keys: RedisArg[] = []
-    const head: RedisArg[] = [calls.length]
-    const rest: RedisArg[] = []
+    const first = calls[0]!.item
+    // One shape for every call (the usual case): its counts once, not per call.
+    let same = true
     for (const { item } of calls) {
-      head.push(item.keys.length, item.args.length)
-      for (const k of item.keys) keys.push(k)
-      for (const a of item.args) rest.push(a)
+      if (item.keys.length !== first.keys.length || item.args.length !== first.args.length) {
+        same = false
+        break
+      }
     }
-    for (const a of rest) head.push(a)
+    const head: RedisArg[] = [calls.length]
+    if (same) head.push('=', first.keys.length, first.args.length)
+    else for (const { item } of calls) head.push(item.keys.length, item.args.length)
+    for (const { item } of calls) {
+      for (const k of item.keys) keys.push(k)
+      for (const a of item.args) head.push(a)
+    }
     runScript(target, withKeyCount(batch, keys.length), keys, head, run).then(
       (reply) => {
         const replies = reply as RedisReply[]
