@@ -103,19 +103,15 @@ export class RedisSlots implements SlotBackend {
   }
 
   acquire(call: AcquireCall): Promise<AcquireAnswer> {
-    const { keys, channel, shared } = this.keysOf(call.ref)
+    const { keys, shared } = this.keysOf(call.ref)
     const args = [
       call.owner,
-      call.mode,
+      `${call.mode}${call.fair ? '1' : '0'}${call.queued ? '1' : '0'}${shared}`,
       String(call.limit),
       String(call.ttlMs),
       String(call.waitMs),
-      call.fair ? '1' : '0',
-      call.queued ? '1' : '0',
-      channel,
       this.#mine,
       this.#fenceMs,
-      shared,
     ]
     if (this.#options.durable === false) {
       return this.#acquires.run(keys, args).then((reply) => acquireAnswer(asArray(reply, ACQUIRE_SLOT)))
@@ -139,8 +135,8 @@ export class RedisSlots implements SlotBackend {
   }
 
   release(ref: SlotRef, owner: string, mode: SlotMode): Promise<ReleaseAnswer> {
-    const { keys, channel, shared } = this.keysOf(ref)
-    return this.#run(RELEASE_SLOT, keys, [owner, mode, channel, this.#mine, this.#fenceMs, shared]).then(
+    const { keys, shared } = this.keysOf(ref)
+    return this.#run(RELEASE_SLOT, keys, [owner, mode + shared, this.#mine, this.#fenceMs]).then(
       ({ reply }) => ({ released: num(reply[0]) === 1, nowMs: num(reply[1]), grants: grantsOf(reply, 2) }),
     )
   }

@@ -7,15 +7,16 @@
   KEYS[4] fence (the last token granted)
   KEYS[5] wait queue (list of owners, oldest first)
   KEYS[6] waiters (hash owner -> "deadline|ttl|mode|limit"; field "!u" = latest deadline of an unfair waiter)
-  ARGV[1] owner      ARGV[2] mode (x or s)      ARGV[3] the resource's channel
-  ARGV[4] this instance's owner prefix      ARGV[5] fence retention ms
-  ARGV[6] 1 if the kind has shared holders (semaphore, read/write lock), else 0
+  ARGV[1] owner
+  ARGV[2] two flags: mode (x or s); 1 if the kind has shared holders (semaphore, read/write lock), else 0
+  ARGV[3] this instance's owner prefix      ARGV[4] fence retention ms
+  The resource's channel: the exclusive holder's key with its last letter (x) replaced by ch.
   Returns { 1, now ms (0 when not read), grants... }   released
         | { -1, now ms (0 when not read) }    the owner did not hold it (it expired, or was never granted)
   where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
 -- The uncontended exclusive release, before the shared block (whose functions cost to define).
 local released = false
-if ARGV[2] == 'x' and ARGV[6] == '0' then
+if ARGV[2] == 'x0' then
   local v = redis.call('GET', KEYS[1])
   if not v or string.match(v, '^%d+ (.+)$') ~= ARGV[1] then
     return { -1, 0 }
@@ -182,8 +183,8 @@ local function untilExpiry(shared)
 end
 -- END slot-shared
 
-local owner, mode, channel, mine = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local fenceMs, shared = tonumber(ARGV[5]), ARGV[6] == '1'
+local owner, mode, shared = ARGV[1], string.sub(ARGV[2], 1, 1), string.sub(ARGV[2], 2, 2) == '1'
+local channel, mine, fenceMs = string.sub(X, 1, -2) .. 'ch', ARGV[3], tonumber(ARGV[4])
 
 if shared then
   prune()
