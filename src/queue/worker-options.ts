@@ -8,9 +8,10 @@ export interface WorkerOptions {
   /** Jobs run at once by this worker. @defaultValue 1 */
   readonly concurrency?: number
   /**
-   * Most jobs fetched in one call. Up to two calls are out at once (the second only for at least
-   * half a batch), so Redis can run one while the worker runs the jobs of the other.
-   * @defaultValue the concurrency, at most 1000
+   * Most jobs fetched in one call. While the queue has work, two calls are out at once (the
+   * second for at least half a batch), so Redis runs one while the worker runs the jobs of the
+   * other; the default, half the concurrency, lets both fill the worker's slots.
+   * @defaultValue half the concurrency (rounded up), at most 1000
    */
   readonly batch?: number
   /**
@@ -103,7 +104,7 @@ export function resolveWorkerOptions(
   }
   return {
     concurrency,
-    batch: int(options.batch, 'worker.batch', 1, 1000, Math.min(concurrency, 1000)),
+    batch: int(options.batch, 'worker.batch', 1, 1000, Math.min(Math.ceil(concurrency / 2), 1000)),
     leaseMs,
     maxStalls: int(options.maxStalls, 'worker.maxStalls', 0, 1000, 1),
     globalConcurrency: int(options.globalConcurrency, 'worker.globalConcurrency', 0, 1_000_000, 0),

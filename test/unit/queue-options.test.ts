@@ -15,6 +15,7 @@ import {
   type WorkerOptions,
 } from '../../src/queue/index.js'
 import { backoffDelay, resolveJobOptions } from '../../src/queue/queue-options.js'
+import { resolveWorkerOptions } from '../../src/queue/worker-options.js'
 import { rejectsOption } from '../support/rejects-option.js'
 
 const valkit = createValkit({ env: {}, logger: false })
@@ -332,4 +333,14 @@ test('job options fall back to the queue defaults; a job’s own option wins', (
     count: -1,
     ageMs: 3_600_000,
   })
+})
+
+test('a worker fetches half its concurrency per call by default, so two calls fill its slots', () => {
+  const defaults = resolveJobOptions({}, undefined, 'queue.defaultJobOptions')
+  const batchOf = (options: WorkerOptions) => resolveWorkerOptions(options, defaults).batch
+  assert.equal(batchOf({}), 1)
+  assert.equal(batchOf({ concurrency: 100 }), 50)
+  assert.equal(batchOf({ concurrency: 15 }), 8)
+  assert.equal(batchOf({ concurrency: 5000 }), 1000)
+  assert.equal(batchOf({ concurrency: 100, batch: 100 }), 100)
 })
