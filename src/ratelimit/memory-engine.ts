@@ -53,17 +53,17 @@ export class MemoryEngine {
     let a = 1
     let admitted = true
     for (let i = 0; i < n; i++) {
-      const rawCode = Number(args[a])
+      const spec = String(args[a]).split(' ')
+      const rawCode = Number(spec[0])
       const hasPenalty = rawCode > 8
       const alg = hasPenalty ? rawCode - 8 : rawCode
-      const limit = Number(args[a + 1])
-      const win = Number(args[a + 2]) * 1000
-      const cost = Number(args[a + 3])
-      a += 4
-      let burst = limit
+      const limit = Number(spec[1])
+      const win = Number(spec[2]) * 1000
+      const burst = alg <= 2 ? Number(spec[3]) : limit
+      const cost = Number(args[a + 1])
+      a += 2
       let lease = ''
-      if (alg <= 2) burst = Number(args[a++])
-      else if (alg === 6) lease = String(args[a++])
+      if (alg === 6) lease = String(args[a++])
       const sk = keys[k++]!
       const hasExtra = alg === 3 || alg === 6
       if (hasExtra) k++
@@ -72,10 +72,10 @@ export class MemoryEngine {
       let withinMs = 0
       let blockMs = 0
       if (hasPenalty) {
-        after = Number(args[a])
-        withinMs = Number(args[a + 1])
-        blockMs = Number(args[a + 2])
-        a += 3
+        const p = String(args[a++]).split(' ')
+        after = Number(p[0])
+        withinMs = Number(p[1])
+        blockMs = Number(p[2])
       }
       let code = 1
       let remaining = 0

@@ -35,10 +35,10 @@ export interface CompiledRule extends ResolvedRule {
   readonly hasExtra: boolean
   readonly single: string | null
   /** The script arguments of the rule's own limits, as text (the driver sends text anyway). */
-  readonly codeArg: string
-  readonly limitArg: string
-  readonly windowArg: string
-  readonly burstArg: string
+  /** The check script's spec of the rule with its own limits: "code limit window [burst]". */
+  readonly specArg: string
+  /** The penalty's spec "violations within-ms block-ms", or null. */
+  readonly penaltyArg: string | null
 }
 
 /** Costs 0-1023 as text, so a check does not format the usual small costs again. */
@@ -105,10 +105,17 @@ export class RuleSet {
         hasExtra,
         keyCount: 1 + (hasExtra ? 1 : 0) + (rule.penalty === null ? 0 : 1),
         single: rule.by.length === 1 ? rule.by[0]! : null,
-        codeArg: String(rule.penalty === null ? rule.code : rule.code + 8),
-        limitArg: String(rule.limit),
-        windowArg: String(rule.algorithm === 'concurrency' ? rule.leaseTtlMs : rule.windowMs),
-        burstArg: String(rule.burst),
+        specArg: specOf(
+          rule.penalty === null ? rule.code : rule.code + 8,
+          rule.algorithm,
+          rule.limit,
+          rule.algorithm === 'concurrency' ? rule.leaseTtlMs : rule.windowMs,
+          rule.burst,
+        ),
+        penaltyArg:
+          rule.penalty === null
+            ? null
+            : `${rule.penalty.violations} ${rule.penalty.withinMs} ${rule.penalty.blockMs}`,
       })
     })
     this.byName = new Map(this.rules.map((r) => [r.name, r]))
@@ -225,18 +232,16 @@ export class RuleSet {
       planned[i] = { rule, limit, burst, windowMs, cost: c }
       const own = limits === rule && f === 1
       args.push(
-        rule.codeArg,
-        own ? rule.limitArg : text(limit),
-        own ? rule.windowArg : text(windowMs),
+        own
+          ? rule.specArg
+          : specOf(rule.penalty === null ? rule.code : rule.code + 8, algorithm, limit, windowMs, burst),
         text(c),
       )
-      if (algorithm === 'token-bucket' || algorithm === 'gcra') args.push(own ? rule.burstArg : text(burst))
-      else if (algorithm === 'concurrency') {
+      if (algorithm === 'concurrency') {
         args.push(leaseId)
         ;(leaseKeys ??= []).push(base, `${base}:x`)
       }
-      const penalty = rule.penalty
-      if (penalty !== null) args.push(penalty.violations, penalty.withinMs, penalty.blockMs)
+      if (rule.penaltyArg !== null) args.push(rule.penaltyArg)
     }
     return { rules: planned, keys, args, leaseKeys, leaseId }
   }
@@ -328,4 +333,11 @@ function checkTagMode(rules: readonly ResolvedRule[], tag: TagMode, path: string
       }
     }
   }
+}
+
+/** A rule's numbers as the check script reads them: "code limit window", plus " burst" for the bucket algorithms. */
+function specOf(code: number, algorithm: string, limit: number, windowMs: number, burst: number): string {
+  return algorithm === 'token-bucket' || algorithm === 'gcra'
+    ? `${code} ${limit} ${windowMs} ${burst}`
+    : `${code} ${limit} ${windowMs}`
 }

@@ -7,10 +7,13 @@
   and concurrency algorithms, then a penalty hash when the rule has a penalty.
   KEYS[1] the first rule's state key
   ARGV[1] number of checks m
-  then per check: its number of rules n, then per rule: code (algorithm: 1 token bucket, 2 GCRA, 3 sliding window log, 4 sliding
-  window counter, 5 fixed window, 6 concurrency; plus 8 when the rule has a penalty), limit,
-  window or lease ttl (ms), cost; then the burst (algorithms 1, 2), the lease id (6), and with
-  a penalty: violations before a block, violation window (ms), block (ms)
+  then per check: its number of rules n, then per rule: its spec "code limit window" with code
+  the algorithm (1 token bucket, 2 GCRA, 3 sliding window log, 4 sliding window counter, 5 fixed
+  window, 6 concurrency; plus 8 when the rule has a penalty) and window the window or lease ttl
+  (ms), followed by " burst" for algorithms 1 and 2; then the cost; then the lease id (6); and
+  with a penalty its spec "violations-before-a-block violation-window-ms block-ms"
+  (A rule's numbers travel in one argument, parsed once per distinct text in a run: each
+  argument costs the server ~1.5k instructions, and a rule's spec repeats across checks.)
   Returns { now (µs), then per check and rule: code, remaining, reset (ms), retry after (ms, -1: never) }
   with code 1 admitted | -1 limited | -2 blocked | -3 the cost exceeds what the rule can ever admit ]]
 local t = redis.call('TIME')
@@ -29,6 +32,13 @@ local digits = setmetatable({}, { __index = function(memo, value)
   local text = string.format('%d', value)
   memo[value] = text
   return text
+end })
+-- a rule's or a penalty's spec: three or four numbers separated by spaces, as a table
+local specs = setmetatable({}, { __index = function(memo, text)
+  local a1, a2, a3, a4 = string.match(text, '^(%S+) (%S+) (%S+) ?(%S*)$')
+  local spec = { tonumber(a1), tonumber(a2), tonumber(a3), tonumber(a4) }
+  memo[text] = spec
+  return spec
 end })
 local m = tonumber(ARGV[1])
 local out
@@ -71,13 +81,14 @@ for _ = 1, m do
   -- counts are charged at once and taken back when another rule refuses
   local pending, undo
   for i = 1, n do
-    local code = numbers[ARGV[a]]
+    local spec = specs[ARGV[a]]
+    local code = spec[1]
     local pen = code > 8
     local alg = pen and code - 8 or code
-    local limit, win, cost = numbers[ARGV[a + 1]], numbers[ARGV[a + 2]] * 1000, numbers[ARGV[a + 3]]
-    a = a + 4
+    local limit, win, burst, cost = spec[2], spec[3] * 1000, spec[4], numbers[ARGV[a + 1]]
+    a = a + 2
     local extra
-    if alg <= 2 or alg == 6 then
+    if alg == 6 then
       extra = ARGV[a]
       a = a + 1
     end
@@ -92,8 +103,9 @@ for _ = 1, m do
     if pen then
       pk = KEYS[k]
       k = k + 1
-      after, within, block = numbers[ARGV[a]], numbers[ARGV[a + 1]], numbers[ARGV[a + 2]]
-      a = a + 3
+      local p = specs[ARGV[a]]
+      after, within, block = p[1], p[2], p[3]
+      a = a + 1
     end
     local rc, remaining, reset, retry = 1, 0, 0, 0
     -- the write this rule makes if the request is admitted: commit(kind, sk, ak, x1, x2, x3, x4)
@@ -130,7 +142,6 @@ for _ = 1, m do
       end
     elseif alg == 1 then
       -- token bucket: capacity burst, refilled continuously at limit per window; "micro-tokens time"
-      local burst = numbers[extra]
       local cap = burst * 1000000
       local tokens = cap
       local s = redis.call('GET', sk)
@@ -155,7 +166,6 @@ for _ = 1, m do
       end
     elseif alg == 2 then
       -- GCRA: theoretical arrival time; emission interval win / limit, tolerance burst intervals
-      local burst = numbers[extra]
       local interval = win / limit
       local tat = tonumber(redis.call('GET', sk) or 0)
       if tat < now then tat = now end
