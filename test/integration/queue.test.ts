@@ -165,6 +165,26 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('a wide worker on an idle queue makes one fetch per wake-up: 3 script calls per job, add included', async () => {
+      // Concurrency 100 overlaps two calls while the queue has work; on an idle queue a wake-up
+      // must not send the second one (it would find nothing).
+      const name = unique('idle-wide')
+      const queue = t.queue(valkit, name)
+      const ran: string[] = []
+      t.worker(other, name, (job) => void ran.push(job.id), { concurrency: 100 })
+      await queue.add('first', null)
+      await until(() => ran.length === 1, 'the first job to run')
+      await until(() => asleep(name), 'the worker to sleep')
+      const before = await commandCalls(server)
+      for (let i = 0; i < 3; i++) {
+        await queue.add('one', i)
+        await until(() => ran.length === i + 2, 'the job to run')
+        await until(() => asleep(name), 'the worker to sleep again')
+      }
+      const calls = callsSince(before, await commandCalls(server))
+      assert.ok((calls.evalsha ?? 0) + (calls.eval ?? 0) <= 9, JSON.stringify(calls))
+    })
+
     it('an add on one instance wakes a worker asleep on another: one message on the shard channel, none while it is busy', async () => {
       const name = unique('wake')
       const producer = t.queue(valkit, name)
