@@ -227,6 +227,47 @@ function suite(
       }
       for (const limiter of limiters) await limiter.close()
     })
+
+    it('token bucket and GCRA keys shared by the checks of one script run are charged once per admitted request', async () => {
+      // Checks of several rules keep string state in the script and write each key once at the
+      // end of the run: the per-tenant and global keys below repeat in nearly every run.
+      const name = `shared-${randomBytes(3).toString('hex')}`
+      const rules = {
+        user: { algorithm: 'token-bucket', limit: 1000, window: '10h', by: 'user' },
+        tenant: { algorithm: 'gcra', limit: 70, window: '10h', burst: 70, by: 'tenant' },
+        global: { algorithm: 'token-bucket', limit: 90, window: '10h', by: [] },
+      } as const
+      const limiters = valkits.map((v) => createRateLimiter(v, { name, rules, hashTag: 'limiter' }))
+      const admitted = new Map<string, number>([
+        ['a', 0],
+        ['b', 0],
+      ])
+      await Promise.all(
+        Array.from({ length: CALLERS }, async (_, caller) => {
+          const limiter = limiters[caller % limiters.length]!
+          const tenant = caller % 3 === 0 ? 'b' : 'a'
+          for (let i = 0; i < 2; i++) {
+            const d = await limiter.check({ tenant, user: `u${caller % 50}` })
+            if (d.allowed) admitted.set(tenant, admitted.get(tenant)! + 1)
+          }
+        }),
+      )
+      const a = admitted.get('a')!
+      const b = admitted.get('b')!
+      // 1,000 requests: tenant a wants ~667, b ~333; each tenant allows 70, the global 90 in all.
+      assert.equal(a + b, 90, 'the global limit bound exactly')
+      assert.ok(a <= 70 && b <= 70, `no tenant past its limit (a ${a}, b ${b})`)
+      const l = limiters[0]!
+      assert.equal((await l.peek({ tenant: 'a', user: 'u0' }, { rules: ['global'] })).remaining, 0)
+      assert.equal((await l.peek({ tenant: 'a', user: 'u0' }, { rules: ['tenant'] })).remaining, 70 - a)
+      assert.equal((await l.peek({ tenant: 'b', user: 'u0' }, { rules: ['tenant'] })).remaining, 70 - b)
+      // A refused check charged nothing: the users' buckets hold exactly what was admitted.
+      let userCharged = 0
+      for (let u = 0; u < 50; u++)
+        userCharged += 1000 - (await l.peek({ tenant: 'a', user: `u${u}` }, { rules: ['user'] })).remaining
+      assert.equal(userCharged, a + b)
+      for (const limiter of limiters) await limiter.close()
+    })
   })
 }
 

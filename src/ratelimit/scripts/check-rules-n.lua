@@ -14,6 +14,9 @@
   with a penalty its spec "violations-before-a-block violation-window-ms block-ms"
   (A rule's numbers travel in one argument, parsed once per distinct text in a run: each
   argument costs the server ~1.5k instructions, and a rule's spec repeats across checks.)
+  Token bucket and GCRA state (one string per key) is read once per run and written once at
+  the end of the run, however many of the run's checks share the key (a per-tenant or global
+  rule): the script is atomic, so nobody sees the intermediate values.
   Returns { now (µs), then per check and rule: code, remaining, reset (ms), retry after (ms, -1: never) }
   with code 1 admitted | -1 limited | -2 blocked | -3 the cost exceeds what the rule can ever admit ]]
 local t = redis.call('TIME')
@@ -46,11 +49,34 @@ if m == 1 and ARGV[2] == '1' then out = { now, 0, 0, 0, 0 } else out = { now } e
 local floor, ceil = math.floor, math.ceil
 local k, a, o = 1, 2, 2
 
--- kind 1: SET key value PX ms | 2: HINCRBY key field by (text), and on a new field PEXPIREAT at ms
--- (dropping an older field) | 3: append to a sliding log | 6: add a lease
+-- string state of token bucket and GCRA rules kept by checks of several rules: read through,
+-- written back once at the end of the run (the expiry is relative: the run has one clock);
+-- slot[key] is the key's index in the arrays: one hash insert per key, appends otherwise
+local slot, sKeys, sVals, sTtls, ns = {}, {}, {}, {}, 0
+local single = false
+local function readState(sk)
+  local i = slot[sk]
+  if i == nil then return redis.call('GET', sk) end
+  return sVals[i]
+end
+
+-- kind 1: SET key value PX ms (for a check of several rules: at the end of the run) | 2: HINCRBY
+-- key field by (text), and on a new field PEXPIREAT at ms (dropping an older field) | 3: append to a sliding log | 6: add a lease
 local function commit(kind, sk, ak, x1, x2, x3, x4)
   if kind == 1 then
-    redis.call('SET', sk, x1, 'PX', x2)
+    -- a check of one rule writes at once (its key rarely repeats in a run, and keeping it costs
+    -- ~2k instructions); a check of several rules keeps it (a per-tenant or global key repeats)
+    if single and (ns == 0 or slot[sk] == nil) then
+      redis.call('SET', sk, x1, 'PX', x2)
+      return
+    end
+    local i = slot[sk]
+    if i == nil then
+      ns = ns + 1
+      i = ns
+      slot[sk], sKeys[i] = i, sk
+    end
+    sVals[i], sTtls[i] = x1, x2
   elseif kind == 2 then
     if redis.call('HINCRBY', sk, x1, x2) == numbers[x2] then
       redis.call('PEXPIREAT', sk, x3)
@@ -76,6 +102,7 @@ end
 for _ = 1, m do
   local n = numbers[ARGV[a]]
   a = a + 1
+  single = n == 1
   local admitted = true
   -- writes of a check with several rules wait until every rule has admitted it; fixed-window
   -- counts are charged at once and taken back when another rule refuses
@@ -144,7 +171,8 @@ for _ = 1, m do
       -- token bucket: capacity burst, refilled continuously at limit per window; "micro-tokens time"
       local cap = burst * 1000000
       local tokens = cap
-      local s = redis.call('GET', sk)
+      local s
+      if ns == 0 then s = redis.call('GET', sk) else s = readState(sk) end
       if s then
         local sp = string.find(s, ' ', 1, true)
         local ts = tonumber(string.sub(s, sp + 1))
@@ -167,7 +195,9 @@ for _ = 1, m do
     elseif alg == 2 then
       -- GCRA: theoretical arrival time; emission interval win / limit, tolerance burst intervals
       local interval = win / limit
-      local tat = tonumber(redis.call('GET', sk) or 0)
+      local tat
+      if ns == 0 then tat = redis.call('GET', sk) else tat = readState(sk) end
+      tat = tonumber(tat or 0)
       if tat < now then tat = now end
       local nextTat = tat + cost * interval
       local horizon = now + burst * interval
@@ -318,4 +348,5 @@ for _ = 1, m do
     end
   end
 end
+for i = 1, ns do redis.call('SET', sKeys[i], sVals[i], 'PX', sTtls[i]) end
 return out
