@@ -95,7 +95,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       ),
     )
     opened.push(
-      await openValkit('valkit token-bucket (node-redis)', url, 'token-bucket', 'node-redis', 'one'),
+      await openValkit('valkit token-bucket (node-redis)', url, 'token-bucket', 'node-redis', 'both'),
     )
     opened.push(await openValkit('valkit gcra (node-redis)', url, 'gcra', 'node-redis', 'one'))
     opened.push(
