@@ -370,6 +370,31 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])`,
       }
     })
 
+    void it('each message reaches a listener once, from the subscription that opened the subscriber connection on', async () => {
+      // The first subscription starts the subscriber connection, which subscribes every
+      // registered channel when it connects: that one must not be subscribed a second time.
+      const valkit = await ready(open(shared.url))
+      try {
+        const plain = k('once-plain')
+        const sharded = k('once-sharded')
+        const got = { plain: [] as string[], sharded: [] as string[] }
+        await valkit.connection.subscribe(plain, (m) => got.plain.push(m.toString()))
+        await valkit.driver.ssubscribe(sharded, (m) => got.sharded.push(m.toString()))
+        for (let i = 0; i < 3; i++) {
+          assert.equal(await shared.command('PUBLISH', plain, `p${i}`), 1)
+          assert.equal(await shared.command('SPUBLISH', sharded, `s${i}`), 1)
+        }
+        // A marker published last: once it has arrived, every earlier message has too.
+        await shared.command('PUBLISH', plain, 'end')
+        await shared.command('SPUBLISH', sharded, 'end')
+        await waitFor(() => got.plain.includes('end') && got.sharded.includes('end'), { what: 'the markers' })
+        assert.deepEqual(got.plain, ['p0', 'p1', 'p2', 'end'])
+        assert.deepEqual(got.sharded, ['s0', 's1', 's2', 'end'])
+      } finally {
+        await valkit.close()
+      }
+    })
+
     void it('a subscription survives a server restart', async () => {
       const server = await startServer({ engine })
       const valkit = await ready(open(server.url))

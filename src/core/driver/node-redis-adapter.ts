@@ -145,10 +145,27 @@ export class NodeRedisAdapter implements DriverPort {
     return client
   }
 
+  /** Channels subscribed on each subscriber connection (a reconnect makes a new client with none). */
+  readonly #live = new WeakMap<Raw, Set<string>>()
+
   #rawSubscribe(client: Raw, channel: string, sharded: boolean): Promise<void> {
+    // The first subscription creates the connection, whose on-connect step subscribes every
+    // registered channel, this one included: subscribing it again would add a second listener
+    // on the client and deliver each message twice.
+    let live = this.#live.get(client)
+    if (live === undefined) this.#live.set(client, (live = new Set()))
+    const id = `${sharded ? 's' : 'c'}:${channel}`
+    if (live.has(id)) return Promise.resolve()
+    live.add(id)
     const registry = sharded ? this.#shardChannels : this.#channels
     const dispatch = (message: Buffer, ch: Buffer | string): void => registry.dispatch(ch, message)
-    return sharded ? client.sSubscribe(channel, dispatch, true) : client.subscribe(channel, dispatch, true)
+    const done = sharded
+      ? client.sSubscribe(channel, dispatch, true)
+      : client.subscribe(channel, dispatch, true)
+    return done.catch((err: unknown) => {
+      live.delete(id)
+      throw err
+    })
   }
 
   async #add(channel: string, listener: MessageListener, sharded: boolean): Promise<void> {
@@ -167,7 +184,9 @@ export class NodeRedisAdapter implements DriverPort {
     const registry = sharded ? this.#shardChannels : this.#channels
     if (!registry.remove(channel, listener)) return
     const client = this.#sub?.client
-    if (client) await (sharded ? client.sUnsubscribe(channel) : client.unsubscribe(channel))
+    if (!client) return
+    this.#live.get(client)?.delete(`${sharded ? 's' : 'c'}:${channel}`)
+    await (sharded ? client.sUnsubscribe(channel) : client.unsubscribe(channel))
   }
 
   subscribe(channel: string, listener: MessageListener): Promise<void> {
