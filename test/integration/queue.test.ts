@@ -170,15 +170,17 @@ for (const engine of testEngines()) {
       // must not send the second one (it would find nothing).
       const name = unique('idle-wide')
       const queue = t.queue(valkit, name)
-      const ran: string[] = []
-      t.worker(other, name, (job) => void ran.push(job.id), { concurrency: 100 })
+      // Counted by 'completed', which fires on the reply to the call that settled the job: a
+      // settlement still on its way would land in the next window of counted calls.
+      let done = 0
+      t.worker(other, name, () => undefined, { concurrency: 100 }).on('completed', () => void done++)
       await queue.add('first', null)
-      await until(() => ran.length === 1, 'the first job to run')
+      await until(() => done === 1, 'the first job to settle')
       await until(() => asleep(name), 'the worker to sleep')
       const before = await commandCalls(server)
       for (let i = 0; i < 3; i++) {
         await queue.add('one', i)
-        await until(() => ran.length === i + 2, 'the job to run')
+        await until(() => done === i + 2, 'the job to settle')
         await until(() => asleep(name), 'the worker to sleep again')
       }
       const calls = callsSince(before, await commandCalls(server))
