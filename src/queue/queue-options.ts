@@ -17,7 +17,7 @@ export interface QueueOptions {
   readonly overflow?: 'reject' | 'drop-lowest' | 'backpressure'
   /** @defaultValue '30s' */
   readonly backpressureTimeout?: number | string
-  /** Approximate length the event stream is capped at; `0` turns events off. @defaultValue 10_000 */
+  /** About how many events the stream keeps (trimmed by whole entries: see docs/queue.md); `0` turns events off. @defaultValue 10_000 */
   readonly eventsMaxLength?: number
   /**
    * Split the queue over N partitions, each its own hash tag (its own slot on a Cluster), so a
@@ -84,7 +84,9 @@ export interface ResolvedQueueOptions {
 
 /** The highest priority number (lowest priority). */
 export const MAX_PRIORITY = 1_048_576
-const MAX_ID_LENGTH = 256
+/** Longest job id; the Redis store relies on it (a longer member of the active set is no job). @internal */
+export const MAX_JOB_ID_LENGTH = 256
+const MAX_ID_LENGTH = MAX_JOB_ID_LENGTH
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v)
 

@@ -134,7 +134,11 @@ export interface JobCounts {
 
 /** One event of a queue, as delivered by its stream (ordered, replayable from `streamId`). */
 export interface QueueEvent {
-  /** The stream entry's id: pass it as `from` to replay after it. */
+  /**
+   * Where the event is in the stream: pass it as `from` to replay after it. The entry's id, or
+   * `<entry id>:<index>` inside an entry of several events; for a queue of several partitions,
+   * the partitions' positions, comma-separated.
+   */
   readonly streamId: string
   readonly type:
     | 'added'

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { isValkitError, ValkitError, type Valkit } from '../core/index.js'
+import { invalidOption, isValkitError, ValkitError, type Valkit } from '../core/index.js'
 import { openJournal, type Journal } from './journal.js'
 import {
   encodeJobOptions,
@@ -500,7 +500,10 @@ export class Queue<Data = unknown> {
   }
 
   /**
-   * The queue's events, in order, from its Redis Stream: every instance sees every event.
+   * The queue's events, in order, from its Redis Stream: every instance sees every event. A
+   * queue of several partitions has a stream per partition: their events are merged, each
+   * partition's in order, and `streamId` is then a cursor over all of them (the partitions'
+   * positions, comma-separated) that `from` resumes exactly.
    *
    * @example
    * ```ts
@@ -509,14 +512,21 @@ export class Queue<Data = unknown> {
    */
   async *events(options: QueueEventsOptions = {}): AsyncGenerator<QueueEvent> {
     const signal = options.signal ?? new AbortController().signal
-    let from = options.from ?? '$'
-    const store = this.stores[0]!
-    if (from === '$') {
-      // Pin "now" to a concrete id, so events between two reads are not missed.
-      for (;;) {
+    const stores = this.stores
+    const from = options.from ?? '$'
+    const parts = from.split(',')
+    if (parts.length !== 1 && parts.length !== stores.length)
+      throw invalidOption(
+        'events.from',
+        `got a cursor of ${parts.length} positions for a queue of ${stores.length} partitions`,
+        `a stream id, '0', '$', or a streamId this queue's events() returned`,
+      )
+    const cursors = stores.map((_, p) => parts[parts.length === 1 ? 0 : p]!)
+    // Pin "now" to concrete ids, so events between two reads are not missed.
+    for (const [p, store] of stores.entries()) {
+      while (cursors[p] === '$') {
         try {
-          from = await store.lastEventId()
-          break
+          cursors[p] = await store.lastEventId()
         } catch (err) {
           if (this.#closed || signal.aborted) return
           this.#valkit.logger.warn('queue events: cannot read the stream, retrying', {
@@ -527,21 +537,30 @@ export class Queue<Data = unknown> {
         }
       }
     }
+    type Read = { p: number; events: QueueEvent[] } | { p: number; err: unknown }
+    const read = (p: number, delayMs = 0): Promise<Read> =>
+      new Promise<void>((resolve) => (delayMs > 0 ? setTimeout(resolve, delayMs) : resolve())).then(() =>
+        stores[p]!.readEvents(cursors[p]!, options.batch ?? 100, 1000, signal).then(
+          (events) => ({ p, events }),
+          (err: unknown) => ({ p, err }),
+        ),
+      )
+    // One read out per partition; the first to answer is yielded while the others wait.
+    const pending = new Map<number, Promise<Read>>(stores.map((_, p) => [p, read(p)]))
     while (!signal.aborted && !this.#closed) {
-      let events: QueueEvent[]
-      try {
-        events = await store.readEvents(from, options.batch ?? 100, 1000, signal)
-      } catch (err) {
+      const r = await Promise.race(pending.values())
+      if ('err' in r) {
         if (this.#closed || signal.aborted) return
-        this.#valkit.logger.warn('queue events: read failed, retrying', { queue: this.name, err })
-        await new Promise((resolve) => setTimeout(resolve, 500))
+        this.#valkit.logger.warn('queue events: read failed, retrying', { queue: this.name, err: r.err })
+        pending.set(r.p, read(r.p, 500))
         continue
       }
-      for (const e of events) {
-        from = e.streamId
-        yield e
+      for (const e of r.events) {
+        cursors[r.p] = e.streamId
+        yield stores.length === 1 ? e : { ...e, streamId: cursors.join(',') }
         if (signal.aborted) return
       }
+      pending.set(r.p, read(r.p))
     }
   }
 

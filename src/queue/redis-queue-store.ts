@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import {
+  defineScript,
   loadScript,
   ValkitError,
   type DriverPort,
@@ -8,7 +10,8 @@ import {
   type Valkit,
   replyText,
 } from '../core/index.js'
-import { parseEvent, recordOf } from './job-record.js'
+import { parseEntry, recordOf, splitEventId } from './job-record.js'
+import { MAX_JOB_ID_LENGTH } from './queue-options.js'
 import type {
   FetchRequest,
   LeasedJob,
@@ -24,7 +27,15 @@ import type {
 } from './queue-store.js'
 import type { JobCounts, JobRecord, JobState, QueueEvent } from './queue-types.js'
 
-const load = (file: string): Script => loadScript(new URL(`./scripts/${file}`, import.meta.url))
+const EVENT_BUFFER = readFileSync(new URL('./scripts/event-buffer.lua', import.meta.url), 'utf8')
+/** A queue script, with the shared event buffer pasted in where it says `-- #include event-buffer.lua`. */
+const load = (file: string): Script => {
+  const source = readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8')
+  const included = source.replace(/^-- #include event-buffer\.lua.*$/m, () => EVENT_BUFFER)
+  return included === source
+    ? loadScript(new URL(`./scripts/${file}`, import.meta.url))
+    : defineScript({ name: file, source: included })
+}
 const ADD_JOBS = load('add-jobs-4.lua')
 const SETTLE_FETCH = load('settle-fetch-7.lua')
 const EXTEND_LEASES = load('extend-leases-2.lua')
@@ -242,7 +253,9 @@ export class RedisQueueStore implements QueueStore {
             ? ['ZRANGE', a, start, end]
             : ['LRANGE', state === 'completed' ? c : x, start, end]
     const reply = await this.#valkit.connection.command(cmd, { key: cmd[1] })
-    return Array.isArray(reply) ? reply.map(replyText) : []
+    const ids = Array.isArray(reply) ? reply.map(replyText) : []
+    // The active set's last member keeps its encoding and is no job (ids are at most 256 characters).
+    return state === 'active' ? ids.filter((id) => id.length <= MAX_JOB_ID_LENGTH) : ids
   }
 
   async counts(): Promise<JobCounts> {
@@ -251,7 +264,8 @@ export class RedisQueueStore implements QueueStore {
       [
         ['ZCARD', w],
         ['ZCARD', d],
-        ['ZCARD', a],
+        // Jobs only: the set also holds a member at +inf that keeps its encoding (settle-fetch).
+        ['ZCOUNT', a, '-inf', '(+inf'],
         ['LLEN', c],
         ['LLEN', x],
         ['HGETALL', m],
@@ -336,21 +350,22 @@ export class RedisQueueStore implements QueueStore {
     this.#blocking.catch(() => (this.#blocking = undefined))
     const driver = await this.#blocking
     if (signal.aborted) return []
+    // An id inside an entry of several events: the rest of that entry first, then what follows it.
+    const { entry, index } = splitEventId(from)
+    const out: QueueEvent[] = []
+    if (index !== undefined) {
+      const reply = await driver.command(['XRANGE', this.#k.e, entry, entry], { key: this.#k.e })
+      for (const e of entriesOf(reply)) for (const event of e.slice(index + 1)) out.push(event)
+      if (out.length > 0) blockMs = 0
+    }
     const reply = await driver.command(
-      ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS', this.#k.e, from],
+      blockMs > 0
+        ? ['XREAD', 'COUNT', String(count), 'BLOCK', String(blockMs), 'STREAMS', this.#k.e, entry]
+        : ['XREAD', 'COUNT', String(count), 'STREAMS', this.#k.e, entry],
       { key: this.#k.e },
     )
-    if (!Array.isArray(reply) || reply.length === 0) return []
-    const stream = reply[0] as RedisReply[]
-    const entries = (stream[1] as RedisReply[]) ?? []
-    const out: QueueEvent[] = []
-    for (const entry of entries) {
-      const [id, flat] = entry as [RedisReply, RedisReply[]]
-      const fields: Record<string, string> = {}
-      for (let i = 0; i + 1 < flat.length; i += 2) fields[replyText(flat[i])] = replyText(flat[i + 1])
-      const event = parseEvent(replyText(id), fields)
-      if (event !== undefined) out.push(event)
-    }
+    if (Array.isArray(reply) && reply.length > 0)
+      for (const e of entriesOf((reply[0] as RedisReply[])[1] ?? [])) for (const event of e) out.push(event)
     return out
   }
 
@@ -429,4 +444,13 @@ export class RedisQueueStore implements QueueStore {
     this.#blocking = undefined
     if (blocking !== undefined) await (await blocking.catch(() => undefined))?.close()
   }
+}
+
+/** The events of each entry of an XRANGE / XREAD reply, entry by entry. */
+function entriesOf(reply: RedisReply): QueueEvent[][] {
+  if (!Array.isArray(reply)) return []
+  return reply.map((entry) => {
+    const [id, flat] = entry as [RedisReply, RedisReply[]]
+    return parseEntry(replyText(id), (flat ?? []).map(replyText))
+  })
 }

@@ -187,6 +187,67 @@ for (const engine of testEngines()) {
       assert.ok((calls.evalsha ?? 0) + (calls.eval ?? 0) <= 9, JSON.stringify(calls))
     })
 
+    it('the events of one script call share one stream entry; the stream keeps about eventsMaxLength events', async () => {
+      const name = unique('ev-batch')
+      const streamKey = `${prefix}:v1:queue:{${name}}:e`
+      const eventsIn = async () => {
+        const entries = (await server.command('XRANGE', streamKey, '-', '+')) as [string, string[]][]
+        let events = 0
+        for (const [, fields] of entries)
+          for (let k = 0; k < fields.length; k += 2) if (fields[k] === 'i') events++
+        return { entries: entries.length, events }
+      }
+      const queue = t.queue(valkit, name, { eventsMaxLength: 300 })
+      await queue.addBulk(Array.from({ length: 100 }, (_, i) => ({ name: `j${i}` })))
+      assert.deepEqual(await eventsIn(), { entries: 1, events: 100 }, 'one entry for the bulk')
+      for (let b = 0; b < 20; b++)
+        await queue.addBulk(Array.from({ length: 100 }, (_, i) => ({ name: `k${i}` })))
+      let done = 0
+      t.worker(other, name, () => undefined, { concurrency: 50, queue: { eventsMaxLength: 300 } }).on(
+        'completed',
+        () => void done++,
+      )
+      await until(() => done === 2100, 'the 2,100 jobs to complete', 30_000)
+      // 6,300 events written (added, active, completed per job) in far fewer entries.
+      const kept = await eventsIn()
+      assert.ok(kept.events >= 300 && kept.events <= 1200, JSON.stringify(kept))
+    })
+
+    it('the active set stays in its skiplist encoding; counts, lists and the global limit see only jobs', async () => {
+      // A member longer than any job id keeps the set out of the listpack encoding, where each
+      // lease added walked the whole set. It must never show up as a job.
+      const name = unique('active-enc')
+      const activeKey = `${prefix}:v1:queue:{${name}}:a`
+      const queue = t.queue(valkit, name)
+      const held = new Map<string, () => void>()
+      const running = new Set<string>()
+      t.worker(
+        other,
+        name,
+        (job) =>
+          new Promise<void>((resolve) => {
+            running.add(job.id)
+            held.set(job.id, resolve)
+          }),
+        { concurrency: 5, globalConcurrency: 3 },
+      )
+      const ids = (await queue.addBulk(Array.from({ length: 4 }, () => ({ name: 'held' })))).map((r) => r.id)
+      await until(() => running.size === 3, 'three jobs to run (the global limit)')
+      assert.equal(await server.command('OBJECT', 'ENCODING', activeKey), 'skiplist')
+      assert.equal((await queue.counts()).active, 3)
+      assert.deepEqual((await queue.list('active')).map((j) => j.id).sort(), [...running].sort())
+      // One job done frees one slot of the limit: the fourth starts while two are still held.
+      const first = [...running][0]!
+      held.get(first)!()
+      await until(() => running.size === 4, 'the fourth job to take the freed slot')
+      assert.equal((await queue.counts()).active, 3)
+      for (const [id, resolve] of held) if (id !== first) resolve()
+      await until(async () => (await queue.counts()).totals.completed === 4, 'the four jobs to complete')
+      assert.deepEqual(new Set(running), new Set(ids))
+      assert.equal((await queue.counts()).active, 0)
+      assert.deepEqual(await queue.list('active'), [])
+    })
+
     it('an add on one instance wakes a worker asleep on another: one message on the shard channel, none while it is busy', async () => {
       const name = unique('wake')
       const producer = t.queue(valkit, name)

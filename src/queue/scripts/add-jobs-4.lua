@@ -16,10 +16,14 @@
           followed by the ids of waiting jobs dropped to make room, as { ..., 'dropped', id, id ... } ]]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- Numbers go to Redis as text made here with '%d': a Lua number handed to redis.call is
+-- formatted with '%.14g', several times the cost.
+local nowS = string.format('%d', now)
 local W, D, M, E = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local jp, chan, evmax = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local maxlen, overflow, idPrefix, n = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
 local out = { now }
+-- #include event-buffer.lua (ev, flushEvents: needs M, E and evmax)
 local dropped = {}
 local length = -1
 if maxlen > 0 then length = redis.call('ZCARD', W) + redis.call('ZCARD', D) end
@@ -38,7 +42,8 @@ local batched = maxlen == 0
 local zw, zd = {}, {}
 local a = 8
 for _ = 1, n do
-  local id, name, data, prio, delay, opts = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5]
+  local id, name, data, prioS, delay, opts = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5]
+  local prio = tonumber(prioS)
   a = a + 6
   -- a numbered id was just reserved, so no job can hold it: only a chosen id is looked up
   local kept = false
@@ -73,17 +78,17 @@ for _ = 1, n do
   if code == 1 then
     nextSeq = nextSeq + 1
     local seq = nextSeq % 4294967296
-    local f = { 'n', name, 'd', data, 't', now, 'a', 0 }
-    if prio ~= 0 then f[#f + 1] = 'P'; f[#f + 1] = prio end
+    local f = { 'n', name, 'd', data, 't', nowS, 'a', '0' }
+    if prio ~= 0 then f[#f + 1] = 'P'; f[#f + 1] = prioS end
     if opts ~= '' then f[#f + 1] = 'o'; f[#f + 1] = opts end
     local score, Z, batch
     if delay > 0 then
       code = 2
-      f[#f + 1] = 's'; f[#f + 1] = 'd'; f[#f + 1] = 'rt'; f[#f + 1] = now + delay
-      score, Z, batch = string.format('%.0f', now + delay), D, zd
+      score, Z, batch = string.format('%d', now + delay), D, zd
+      f[#f + 1] = 's'; f[#f + 1] = 'd'; f[#f + 1] = 'rt'; f[#f + 1] = score
     else
       f[#f + 1] = 's'; f[#f + 1] = 'w'
-      score, Z, batch = string.format('%.0f', prio * 4294967296 + seq), W, zw
+      score, Z, batch = string.format('%d', prio * 4294967296 + seq), W, zw
       ready = ready + 1
     end
     redis.call('HSET', J, unpack(f))
@@ -95,13 +100,12 @@ for _ = 1, n do
     end
     if maxlen > 0 then length = length + 1 end
     added = added + 1
-    if evmax > 0 then
-      redis.call('XADD', E, 'MAXLEN', '~', evmax, '*', 'e', code == 2 and 'delayed' or 'added', 'i', id, 'n', name)
-    end
+    ev(code == 2 and 'delayed' or 'added', id, 'n', name)
   end
   out[#out + 1] = id
   out[#out + 1] = code
 end
+flushEvents()
 if #zw > 0 then redis.call('ZADD', W, unpack(zw)) end
 if #zd > 0 then redis.call('ZADD', D, unpack(zd)) end
 if added > 0 then redis.call('HINCRBY', M, 'added', added) end
