@@ -50,6 +50,12 @@ export interface PreparedWorker {
 /** One library under test. */
 export interface QueueLibrary {
   readonly name: string
+  /**
+   * Commands the library's clients send by the clock, not per job (valkit: the supervisor's
+   * health-check `PING`s and the worker's scheduler looking for a due tick, a `ZRANGE` every
+   * 5 s); scenario 6 reports round trips per job without them.
+   */
+  readonly clockDriven?: readonly string[]
   openProducer(queue: string, keep: KeepPolicy): Promise<Producer>
   openWorker(queue: string, setup: WorkerSetup): Promise<PreparedWorker>
 }
@@ -79,6 +85,7 @@ export function valkitQueue(
   })
   return {
     name,
+    clockDriven: ['ping', 'zrange'],
     async openProducer(queue, keep) {
       const valkit = await open()
       const q = createQueue(valkit, queue, options(keep, 'producer'))

@@ -394,6 +394,11 @@ export interface IdleMeasurement {
   readonly loopSeconds: number
   /** Round trips per job less the background rate × the sequence's duration: what the jobs cost. */
   readonly netRoundTrips: number
+  /**
+   * Round trips per job without the library's clock-driven commands ({@link QueueLibrary.clockDriven}):
+   * exact, where the net estimate above carries the noise of the background's rate.
+   */
+  readonly roundTripsPerJob: number
   readonly problems: readonly string[]
 }
 
@@ -461,6 +466,10 @@ export async function measureIdle(
           },
           loopSeconds,
           netRoundTrips: (counts.roundTrips - perSecond * loopSeconds) / settings.jobs,
+          roundTripsPerJob:
+            (counts.roundTrips -
+              (library.clockDriven ?? []).reduce((n, c) => n + (counts.byCommand.get(c) ?? 0), 0)) /
+            settings.jobs,
           problems: progress.problems(settings.jobs, await producer.unfinished()),
         }
       } finally {
