@@ -52,8 +52,8 @@ export interface QueueLibrary {
   readonly name: string
   /**
    * Commands the library's clients send by the clock, not per job (valkit: the supervisor's
-   * health-check `PING`s and the worker's scheduler looking for a due tick, a `ZRANGE` every
-   * 5 s); scenario 6 reports round trips per job without them.
+   * health-check `PING`s and `INFO` samples, and the worker's scheduler looking for a due tick,
+   * a `ZRANGE` every 5 s); scenario 6 reports round trips per job without them.
    */
   readonly clockDriven?: readonly string[]
   openProducer(queue: string, keep: KeepPolicy): Promise<Producer>
@@ -85,7 +85,7 @@ export function valkitQueue(
   })
   return {
     name,
-    clockDriven: ['ping', 'zrange'],
+    clockDriven: ['ping', 'info', 'zrange'],
     async openProducer(queue, keep) {
       const valkit = await open()
       const q = createQueue(valkit, queue, options(keep, 'producer'))

@@ -51,6 +51,7 @@ const EVENT_TYPES = new Set<QueueEvent['type']>([
   'retried',
   'dead-lettered',
   'stalled',
+  'removed',
 ])
 
 /** One stream entry's fields as an event; undefined for an entry valkit did not write. @internal */

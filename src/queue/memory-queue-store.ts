@@ -430,6 +430,7 @@ export class MemoryQueueStore implements QueueStore {
         delete f.f
         delete f.k
         this.#enqueue(id)
+        this.#ev({ e: 'waiting', i: id })
         changed++
       }
       if (changed > 0) this.#wake()
@@ -438,6 +439,7 @@ export class MemoryQueueStore implements QueueStore {
         if (!this.#d.delete(id)) continue
         delete this.#jobs.get(id)!.rt
         this.#enqueue(id)
+        this.#ev({ e: 'waiting', i: id })
         changed++
       }
       if (changed > 0) this.#wake()
@@ -451,6 +453,7 @@ export class MemoryQueueStore implements QueueStore {
         this.#c = this.#c.filter((x) => x !== id)
         this.#x = this.#x.filter((x) => x !== id)
         this.#jobs.delete(id)
+        this.#ev({ e: 'removed', i: id })
         changed++
       }
     } else if (action === 'drain') {
@@ -458,6 +461,7 @@ export class MemoryQueueStore implements QueueStore {
         for (const id of set.ordered().slice(0, Math.max(0, limit - changed))) {
           set.delete(id)
           this.#jobs.delete(id)
+          this.#ev({ e: 'removed', i: id })
           changed++
         }
       }

@@ -150,6 +150,7 @@ export interface QueueEvent {
     | 'retried'
     | 'dead-lettered'
     | 'stalled'
+    | 'removed'
   readonly jobId: string
   readonly name?: string
   readonly attempt?: number

@@ -40,7 +40,7 @@ const ADD_JOBS = load('add-jobs-4.lua')
 const SETTLE_FETCH = load('settle-fetch-7.lua')
 const EXTEND_LEASES = load('extend-leases-2.lua')
 const REPORT_PROGRESS = load('report-progress-2.lua')
-const MANAGE_JOBS = load('manage-jobs-6.lua')
+const MANAGE_JOBS = load('manage-jobs-7.lua')
 const CLAIM_TICK = load('claim-tick-6.lua')
 
 /** Most delayed jobs promoted and expired leases reaped per call. */
@@ -227,8 +227,8 @@ export class RedisQueueStore implements QueueStore {
     const { w, d, a, c, x, m } = this.#k
     const reply = await this.#script(
       MANAGE_JOBS,
-      [w, d, a, c, x, m],
-      [this.#jp, this.#wake, action, String(limit), ...ids],
+      [w, d, a, c, x, m, this.#k.e],
+      [this.#jp, this.#wake, action, String(limit), this.#eventsMax, ...ids],
     )
     return num(reply)
   }

@@ -476,6 +476,33 @@ export function queueConformance(backend: () => QueueBackend): void {
     assert.equal(await queue.retry(id), 0, 'a completed job is not retried')
   })
 
+  it('operator actions write events: retry() and promote() a waiting event, remove() and drain() a removed one', async () => {
+    const t = open()
+    const queue = t.queue()
+    const worker = t.worker(() => {
+      throw new FatalJobError('bad input')
+    })
+    const dead = await queue.add('dead', null)
+    await settledAs(queue, dead.id, 'dead')
+    await worker.close()
+    const delayed = await queue.add('later', null, { delay: 60_000 })
+    const waiting = await queue.add('waiting', null)
+    const drained = await queue.add('drained', null)
+    const from = (await readEvents(queue, '0', (seen) => typesOf(seen, drained.id).includes('added'))).at(-1)!
+    assert.equal(await queue.retry(dead.id), 1)
+    assert.equal(await queue.promote(delayed.id), 1)
+    assert.equal(await queue.remove(waiting.id), 1)
+    assert.equal(await queue.drain(), 3, 'the retried and the promoted job, and the last one')
+    const ids = [dead.id, delayed.id, waiting.id, drained.id]
+    const after = await readEvents(queue, from.streamId, (seen) =>
+      ids.every((id) => typesOf(seen, id).includes('removed')),
+    )
+    assert.deepEqual(typesOf(after, dead.id), ['waiting', 'removed'])
+    assert.deepEqual(typesOf(after, delayed.id), ['waiting', 'removed'])
+    assert.deepEqual(typesOf(after, waiting.id), ['removed'])
+    assert.deepEqual(typesOf(after, drained.id), ['removed'])
+  })
+
   it('FatalJobError sends the job to the dead letters after one attempt; retry() without ids takes every dead job', async () => {
     const t = open()
     const queue = t.queue()

@@ -1,7 +1,10 @@
 --[[ Operator actions on a queue's jobs.
   KEYS[1] waiting   KEYS[2] delayed   KEYS[3] active   KEYS[4] completed   KEYS[5] dead letters   KEYS[6] meta
+  KEYS[7] events (stream)
   ARGV[1] job key prefix   ARGV[2] wake channel   ARGV[3] action   ARGV[4] limit (for 'all' actions)
-  ARGV[5...] job ids (none: every job the action applies to, up to the limit)
+  ARGV[5] events max length (0: none)
+  ARGV[6...] job ids (none: every job the action applies to, up to the limit)
+  Events: 'waiting' for each job a retry or a promote put back, 'removed' for each job removed or drained.
   Actions:
     retry    dead jobs back to waiting, attempts and stalls reset, error history kept
     promote  delayed jobs to waiting now
@@ -9,11 +12,12 @@
     drain    up to `limit` waiting and delayed jobs removed (ids ignored; the caller repeats until 0)
     pause / resume   workers stop / start fetching (ids ignored)
   Returns the number of jobs the action changed (pause/resume: 1 if the state changed) ]]
-local W, D, A, C, X, M = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local jp, chan, action, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local W, D, A, C, X, M, E = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local jp, chan, action, limit, evmax = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+-- #include event-buffer.lua (ev, flushEvents: needs M, E and evmax)
 local F = function(x) return string.format('%.0f', x) end
 local ids = {}
-for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
+for i = 6, #ARGV do ids[#ids + 1] = ARGV[i] end
 
 local function enqueue(id)
   local J = jp .. id
@@ -21,6 +25,7 @@ local function enqueue(id)
   local seq = redis.call('HINCRBY', M, 'seq', 1) % 4294967296
   redis.call('HSET', J, 's', 'w')
   redis.call('ZADD', W, F(prio * 4294967296 + seq), id)
+  ev('waiting', id)
 end
 local function wake()
   if redis.call('HGET', M, 'paused') ~= '1' and redis.call('HDEL', M, 'sleep') == 1 then
@@ -63,6 +68,7 @@ elseif action == 'remove' then
       elseif s == 'c' then redis.call('LREM', C, 1, id)
       elseif s == 'x' then redis.call('LREM', X, 1, id) end
       redis.call('DEL', jp .. id)
+      ev('removed', id)
       changed = changed + 1
     end
   end
@@ -71,7 +77,10 @@ elseif action == 'drain' then
     if changed < limit then
       local batch = redis.call('ZRANGE', Z, 0, limit - changed - 1)
       if #batch > 0 then
-        for i = 1, #batch do redis.call('DEL', jp .. batch[i]) end
+        for i = 1, #batch do
+          redis.call('DEL', jp .. batch[i])
+          ev('removed', batch[i])
+        end
         redis.call('ZREM', Z, unpack(batch))
         changed = changed + #batch
       end
@@ -85,4 +94,5 @@ elseif action == 'resume' then
 else
   return redis.error_reply('VALKIT unknown action ' .. action)
 end
+flushEvents()
 return changed
