@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { createValkit, type Valkit } from '../../src/core/index.js'
 import { createQueue, createWorker, type Job, type Worker } from '../../src/queue/index.js'
+import { parseEntry } from '../../src/queue/job-record.js'
 import { cleanPrefix, startServer, testEngines, waitFor, type ServerHandle } from '../../src/testing/index.js'
 
 const CHILD = fileURLToPath(new URL('./fixtures/queue-worker-child.ts', import.meta.url))
@@ -94,12 +95,11 @@ for (const engine of testEngines()) {
         string,
         string[],
       ][]
+      // One entry holds the events of one script call (docs/queue.md): parsed as the store does.
       const out: string[] = []
-      for (const [, fields] of reply) {
-        const f: Record<string, string> = {}
-        for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
-        if (f.i === id) out.push(f.e === 'stalled' ? `stalled:${f.final}` : f.e!)
-      }
+      for (const [entry, fields] of reply)
+        for (const e of parseEntry(entry, fields))
+          if (e.jobId === id) out.push(e.type === 'stalled' ? `stalled:${e.final ? 1 : 0}` : e.type)
       return out
     }
 
