@@ -7,6 +7,10 @@ export const ERROR_CODES = {
   VALKIT_INVALID_OPTION: 'An option has an invalid value.',
   /** A call's argument is invalid (wrong type, out of range, empty key...). */
   VALKIT_INVALID_ARGUMENT: 'An argument has an invalid value.',
+  /** The admin API was asked for a queue or a job it does not have (HTTP 404). */
+  VALKIT_NOT_FOUND: 'No such queue or job.',
+  /** The admin API was asked for an action the job's state does not allow, or the job changed meanwhile (HTTP 409). */
+  VALKIT_CONFLICT: 'The action does not fit the current state.',
   /** Redis/Valkey is not reachable and the call has no fallback (or the offline queue is off or full). */
   VALKIT_UNAVAILABLE: 'The server is not reachable.',
   /** A command did not complete within its deadline. */

@@ -877,6 +877,7 @@ for (const target of ['memory', ...testEngines()] as const) {
         // a second retry of a job that is no longer dead is refused, and says why
         const again = await t.api<QueueError>('POST', `/api/queues/${q}/jobs/${id}/retry`)
         assert.equal(again.status, 409)
+        assert.equal(again.body.error.code, 'VALKIT_CONFLICT')
         assert.match(again.body.error.message, /is waiting: only a dead job can be retried/)
 
         t.fix.broken = false
@@ -908,6 +909,7 @@ for (const target of ['memory', ...testEngines()] as const) {
 
         const wrong = await t.api<QueueError>('POST', `/api/queues/${q}/jobs/${first}/promote`)
         assert.equal(wrong.status, 409)
+        assert.equal(wrong.body.error.code, 'VALKIT_CONFLICT')
         assert.match(wrong.body.error.message, /is dead: only a delayed job can be promoted/)
         const promoted = await t.api<{ job: JobRecord }>('POST', `${path}/promote`)
         assert.equal(promoted.status, 200)
@@ -953,11 +955,16 @@ for (const target of ['memory', ...testEngines()] as const) {
         for (const [url, status, message] of cases) {
           const res = await t.api<QueueError>('GET', url)
           assert.equal(res.status, status, url)
-          assert.equal(res.body.error.code, 'VALKIT_INVALID_ARGUMENT', url)
+          assert.equal(
+            res.body.error.code,
+            status === 404 ? 'VALKIT_NOT_FOUND' : 'VALKIT_INVALID_ARGUMENT',
+            url,
+          )
           assert.match(res.body.error.message, message, url)
         }
         const post = await t.api<QueueError>('POST', '/api/queues/nope/retry-all')
         assert.equal(post.status, 404)
+        assert.equal(post.body.error.code, 'VALKIT_NOT_FOUND')
 
         // a queue whose worker runs here, not given to the server: shown, but not acted on
         const other = createWorker(valkit, `${t.name}-other`, () => 'done')

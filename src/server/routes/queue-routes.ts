@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { redactSecrets } from '../../core/config/index.js'
-import { isValkitError } from '../../core/errors.js'
+import { isValkitError, type ValkitErrorCode } from '../../core/errors.js'
 import type { JobRecord, JobState } from '../../queue/index.js'
 import type { PanelQueue } from '../queue-sources.js'
 import type { SnapshotHub } from '../snapshot-hub.js'
@@ -25,14 +25,22 @@ const DEFAULT_LIST_COUNT = 50
 const MAX_ID_LENGTH = 256
 
 /** An expected refusal: sent as `{ error: { code, message } }` with its HTTP status. */
+/** The code of a refusal by its HTTP status (400: a bad parameter). */
+const REFUSAL_CODES: Readonly<Record<number, ValkitErrorCode>> = {
+  400: 'VALKIT_INVALID_ARGUMENT',
+  404: 'VALKIT_NOT_FOUND',
+  409: 'VALKIT_CONFLICT',
+}
+
 class Refusal extends Error {
+  readonly code: ValkitErrorCode
   constructor(
     readonly status: number,
     message: string,
-    readonly code = 'VALKIT_INVALID_ARGUMENT',
   ) {
     super(message)
     this.name = 'Refusal'
+    this.code = REFUSAL_CODES[status] ?? 'VALKIT_INVALID_ARGUMENT'
   }
 }
 
@@ -90,9 +98,9 @@ const ACTIONS = {
  * - `POST /api/queues/:name/retry-all` (every dead job), `/pause`, `/resume`.
  *
  * Only queues given in `panels.queues` are listed and acted on; any other name is a 404.
- * Refusals are `{ error: { code, message } }`: 400 for a bad parameter, 404 for an unknown
- * queue or job, 409 for a job not in the state the action needs, 503 when the queue cannot be
- * reached.
+ * Refusals are `{ error: { code, message } }`: 400 `VALKIT_INVALID_ARGUMENT` for a bad
+ * parameter, 404 `VALKIT_NOT_FOUND` for an unknown queue or job, 409 `VALKIT_CONFLICT` for a job
+ * not in the state the action needs, 503 when the queue cannot be reached.
  */
 export function registerQueueRoutes(app: FastifyInstance, ctx: QueueRoutesContext): void {
   const sources = ctx.hub.queueSources
