@@ -86,7 +86,6 @@ export interface ResolvedQueueOptions {
 export const MAX_PRIORITY = 1_048_576
 /** Longest job id; the Redis store relies on it (a longer member of the active set is no job). @internal */
 export const MAX_JOB_ID_LENGTH = 256
-const MAX_ID_LENGTH = MAX_JOB_ID_LENGTH
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v)
 
@@ -226,11 +225,11 @@ export function resolvePlacement(
   }
   const id = o.id ?? ''
   if (o.id !== undefined) {
-    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+    if (typeof id !== 'string' || id.length === 0 || id.length > MAX_JOB_ID_LENGTH) {
       throw invalidOption(
         `${path}.id`,
         `got ${typeof id === 'string' ? `${id.length} characters` : typeof id}`,
-        `a string of 1 to ${MAX_ID_LENGTH} characters`,
+        `a string of 1 to ${MAX_JOB_ID_LENGTH} characters`,
       )
     }
     if (/^(\d+|p\d+-\d+)$/.test(id)) {

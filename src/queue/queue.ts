@@ -538,13 +538,14 @@ export class Queue<Data = unknown> {
       }
     }
     type Read = { p: number; events: QueueEvent[] } | { p: number; err: unknown }
-    const read = (p: number, delayMs = 0): Promise<Read> =>
-      new Promise<void>((resolve) => (delayMs > 0 ? setTimeout(resolve, delayMs) : resolve())).then(() =>
-        stores[p]!.readEvents(cursors[p]!, options.batch ?? 100, 1000, signal).then(
-          (events) => ({ p, events }),
-          (err: unknown) => ({ p, err }),
-        ),
-      )
+    const read = async (p: number, delayMs = 0): Promise<Read> => {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+      try {
+        return { p, events: await stores[p]!.readEvents(cursors[p]!, options.batch ?? 100, 1000, signal) }
+      } catch (err) {
+        return { p, err }
+      }
+    }
     // One read out per partition; the first to answer is yielded while the others wait.
     const pending = new Map<number, Promise<Read>>(stores.map((_, p) => [p, read(p)]))
     while (!signal.aborted && !this.#closed) {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs'
 import {
   defineScript,
-  loadScript,
   ValkitError,
   type DriverPort,
   type RedisArg,
@@ -31,10 +30,10 @@ const EVENT_BUFFER = readFileSync(new URL('./scripts/event-buffer.lua', import.m
 /** A queue script, with the shared event buffer pasted in where it says `-- #include event-buffer.lua`. */
 const load = (file: string): Script => {
   const source = readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8')
-  const included = source.replace(/^-- #include event-buffer\.lua.*$/m, () => EVENT_BUFFER)
-  return included === source
-    ? loadScript(new URL(`./scripts/${file}`, import.meta.url))
-    : defineScript({ name: file, source: included })
+  return defineScript({
+    name: file,
+    source: source.replace(/^-- #include event-buffer\.lua.*$/m, () => EVENT_BUFFER),
+  })
 }
 const ADD_JOBS = load('add-jobs-4.lua')
 const SETTLE_FETCH = load('settle-fetch-7.lua')

@@ -154,7 +154,7 @@ export class NodeRedisAdapter implements DriverPort {
     // on the client and deliver each message twice.
     let live = this.#live.get(client)
     if (live === undefined) this.#live.set(client, (live = new Set()))
-    const id = `${sharded ? 's' : 'c'}:${channel}`
+    const id = subscriptionId(channel, sharded)
     if (live.has(id)) return Promise.resolve()
     live.add(id)
     const registry = sharded ? this.#shardChannels : this.#channels
@@ -185,7 +185,7 @@ export class NodeRedisAdapter implements DriverPort {
     if (!registry.remove(channel, listener)) return
     const client = this.#sub?.client
     if (!client) return
-    this.#live.get(client)?.delete(`${sharded ? 's' : 'c'}:${channel}`)
+    this.#live.get(client)?.delete(subscriptionId(channel, sharded))
     await (sharded ? client.sUnsubscribe(channel) : client.unsubscribe(channel))
   }
 
@@ -229,3 +229,6 @@ export class NodeRedisAdapter implements DriverPort {
     await Promise.all([this.#main.close(), this.#sub?.close()])
   }
 }
+
+/** A subscription's name in the per-connection set: plain and sharded channels apart. */
+const subscriptionId = (channel: string, sharded: boolean): string => `${sharded ? 's' : 'c'}:${channel}`

@@ -24,23 +24,23 @@ const DEFAULT_LIST_COUNT = 50
 /** Longest job id accepted (valkit's own limit is 256 characters). */
 const MAX_ID_LENGTH = 256
 
-/** An expected refusal: sent as `{ error: { code, message } }` with its HTTP status. */
-/** The code of a refusal by its HTTP status (400: a bad parameter). */
-const REFUSAL_CODES: Readonly<Record<number, ValkitErrorCode>> = {
+/** The code of a refusal by its HTTP status. */
+const REFUSAL_CODES = {
   400: 'VALKIT_INVALID_ARGUMENT',
   404: 'VALKIT_NOT_FOUND',
   409: 'VALKIT_CONFLICT',
-}
+} as const satisfies Record<number, ValkitErrorCode>
 
+/** An expected refusal: sent as `{ error: { code, message } }` with its HTTP status. */
 class Refusal extends Error {
   readonly code: ValkitErrorCode
   constructor(
-    readonly status: number,
+    readonly status: keyof typeof REFUSAL_CODES,
     message: string,
   ) {
     super(message)
     this.name = 'Refusal'
-    this.code = REFUSAL_CODES[status] ?? 'VALKIT_INVALID_ARGUMENT'
+    this.code = REFUSAL_CODES[status]
   }
 }
 
