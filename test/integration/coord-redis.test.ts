@@ -254,5 +254,42 @@ for (const engine of testEngines()) {
       assert.equal((await a.inspect('closing')).holders.length, 0, 'nothing was handed to the closed waiter')
       await a.close()
     })
+
+    it('a release skips a queued waiter whose instance was cut off past its deadline and serves the next', async () => {
+      const s = await shared()
+      const proxy = await tcpProxy({ target: { port: s.port } })
+      try {
+        const a = createCoord(await connect(s.url), { fair: true })
+        const cutOff = createCoord(await connect(proxy.url), { fair: true })
+        const c = createCoord(await connect(s.url), { fair: true })
+        const holder = leaseOf(await a.acquire('stale-head', { ttl: '30s' }))
+        const lost = cutOff.acquire('stale-head', { wait: 300 })
+        await waitFor(async () => (await a.inspect('stale-head')).queued === 1, { what: 'the first waiter to queue' })
+        // Its withdrawal at the deadline cannot reach the server: its entry stays at the head.
+        proxy.blackhole()
+        const next = c.acquire('stale-head', { wait: '20s' })
+        await waitFor(async () => (await a.inspect('stale-head')).queued === 2, { what: 'the second waiter to queue' })
+        const first = await lost.then(
+          (x) => (x.acquired ? 'granted' : x.reason),
+          (err: unknown) => (isValkitError(err) ? err.code : String(err)),
+        )
+        assert.notEqual(first, 'granted')
+        assert.equal((await a.inspect('stale-head')).queued, 2, 'the stale entry is still queued')
+        await holder.release()
+        const lease = leaseOf(await next)
+        const seen = await a.inspect('stale-head')
+        assert.deepEqual(
+          seen.holders.map((h) => h.token),
+          [lease.token],
+          'the live waiter behind the stale entry holds it',
+        )
+        assert.ok(lease.token > holder.token)
+        assert.equal(seen.queued, 0, 'the stale entry left the queue')
+        await lease.release()
+        await Promise.all([a.close(), c.close(), cutOff.close()])
+      } finally {
+        await proxy.close()
+      }
+    })
   })
 }

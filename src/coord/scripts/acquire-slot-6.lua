@@ -22,29 +22,52 @@
   Returns { 1, token, now ms, grants... }   granted
         | { 0, ms until a holder's grant runs out (-1: none), now ms, grants... }   not granted
   where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
--- The uncontended exclusive grant, before the shared block (whose functions cost to define).
+-- Two exclusive cases before the shared block (whose functions cost to define): the
+-- uncontended grant, and a fair caller joining the queue behind another holder.
 local flags = ARGV[2]
-if string.byte(flags, 1) == 120 and string.byte(flags, 4) == 48 and not redis.call('GET', KEYS[1]) then
-  -- Mode x (120), no shared holders (48: '0'), unfair or nobody queued.
-  if string.byte(flags, 2) == 48 or redis.call('EXISTS', KEYS[6]) == 0 then
-    -- The clock as text (µs and ms), kept in TIME's reply: a batch reads TIME once, so its calls
-    -- share it. Text, not numbers: tonumber and '%.0f' of 16 digits were a tenth of the cost.
+if string.byte(flags, 1) == 120 and string.byte(flags, 4) == 48 then
+  -- Mode x (120), no shared holders (48: '0').
+  local v = redis.call('GET', KEYS[1])
+  if not v then
+    -- Free: granted when unfair or nobody is queued.
+    if string.byte(flags, 2) == 48 or redis.call('EXISTS', KEYS[6]) == 0 then
+      -- The clock as text (µs and ms), kept in TIME's reply: a batch reads TIME once, so its calls
+      -- share it. Text, not numbers: tonumber and '%.0f' of 16 digits were a tenth of the cost.
+      local t = redis.call('TIME')
+      local us = t.us
+      if not us then
+        local u = t[2]
+        us = t[1] .. string.rep('0', 6 - #u) .. u
+        t.us, t.ms = us, string.sub(us, 1, -4)
+      end
+      -- max(last + 1, now µs): equal-length digit strings compare as their numbers.
+      local text = us
+      local last = redis.call('GET', KEYS[4])
+      if last and (#last > #us or (#last == #us and last >= us)) then
+        text = string.format('%d', tonumber(last) + 1)
+      end
+      redis.call('SET', KEYS[4], text, 'PX', ARGV[7])
+      redis.call('SET', KEYS[1], text .. ' ' .. ARGV[1], 'PX', ARGV[4])
+      return { 1, text, t.ms }
+    end
+  elseif flags == 'x100' and ARGV[5] ~= '0' and string.match(v, '^%d+ (.+)$') ~= ARGV[1] then
+    -- Fair, not yet queued, held by another (live: GET saw it): to the tail of the queue. Nothing
+    -- can be handed out while the holder holds it, so the general path would do just this.
     local t = redis.call('TIME')
-    local us = t.us
-    if not us then
-      local u = t[2]
-      us = t[1] .. string.rep('0', 6 - #u) .. u
-      t.us, t.ms = us, string.sub(us, 1, -4)
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local wait = tonumber(ARGV[5])
+    redis.call('RPUSH', KEYS[5], ARGV[1])
+    redis.call('HSET', KEYS[6], ARGV[1], string.format('%d', now + wait) .. '|' .. ARGV[4] .. '|x|' .. ARGV[3])
+    for k = 5, 6 do
+      if redis.call('PTTL', KEYS[k]) < wait then
+        redis.call('PEXPIRE', KEYS[k], ARGV[5])
+      end
     end
-    -- max(last + 1, now µs): equal-length digit strings compare as their numbers.
-    local text = us
-    local last = redis.call('GET', KEYS[4])
-    if last and (#last > #us or (#last == #us and last >= us)) then
-      text = string.format('%d', tonumber(last) + 1)
+    local left = redis.call('PTTL', KEYS[1])
+    if left < 0 then
+      left = -1
     end
-    redis.call('SET', KEYS[4], text, 'PX', ARGV[7])
-    redis.call('SET', KEYS[1], text .. ' ' .. ARGV[1], 'PX', ARGV[4])
-    return { 1, text, t.ms }
+    return { 0, left, now }
   end
 end
 -- BEGIN slot-shared (identical in acquire-slot, release-slot and cancel-wait; a unit test checks it)

@@ -14,12 +14,49 @@
   Returns { 1, now ms (0 when not read), grants... }   released
         | { -1, now ms (0 when not read) }    the owner did not hold it (it expired, or was never granted)
   where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
--- The uncontended exclusive release, before the shared block (whose functions cost to define).
+-- The exclusive release before the shared block (whose functions cost to define): with nobody
+-- queued, or handing the resource straight to the head of a fair queue.
 local released = false
 if ARGV[2] == 'x0' then
   local v = redis.call('GET', KEYS[1])
   if not v or string.match(v, '^%d+ (.+)$') ~= ARGV[1] then
     return { -1, 0 }
+  end
+  local head = redis.call('LPOP', KEYS[5])
+  if head then
+    local entry = redis.call('HGET', KEYS[6], head)
+    local deadline, ms
+    if entry then
+      deadline, ms = string.match(entry, '^(%d+)|(%d+)|x|%d+$')
+    end
+    -- The clock as text (see acquire-slot): µs for the token, ms for deadlines.
+    local t = redis.call('TIME')
+    local u = t[2]
+    local us = t[1] .. string.rep('0', 6 - #u) .. u
+    local now = tonumber(string.sub(us, 1, -4))
+    if deadline and tonumber(deadline) > now then
+      redis.call('HDEL', KEYS[6], head)
+      local text = us
+      local last = redis.call('GET', KEYS[4])
+      if last and (#last > #us or (#last == #us and last >= us)) then
+        text = string.format('%d', tonumber(last) + 1)
+      end
+      redis.call('SET', KEYS[4], text, 'PX', ARGV[4])
+      redis.call('SET', KEYS[1], text .. ' ' .. head, 'PX', ms)
+      local expires = string.format('%d', now + tonumber(ms))
+      local channel = string.sub(KEYS[1], 1, -2) .. 'ch'
+      local latest = redis.call('HGET', KEYS[6], '!u')
+      if latest and tonumber(latest) > now then
+        redis.call('SPUBLISH', channel, 'f')
+      end
+      if string.sub(head, 1, #ARGV[3]) == ARGV[3] then
+        return { 1, now, head, text, expires }
+      end
+      redis.call('SPUBLISH', channel, 'g ' .. head .. ' ' .. text .. ' ' .. expires)
+      return { 1, now }
+    end
+    -- Past its deadline, or its entry gone: dropped, as the general path would (it goes on with the rest).
+    redis.call('HDEL', KEYS[6], head)
   end
   redis.call('DEL', KEYS[1])
   if redis.call('EXISTS', KEYS[6]) == 0 then
