@@ -264,11 +264,15 @@ for (const engine of testEngines()) {
         const c = createCoord(await connect(s.url), { fair: true })
         const holder = leaseOf(await a.acquire('stale-head', { ttl: '30s' }))
         const lost = cutOff.acquire('stale-head', { wait: 300 })
-        await waitFor(async () => (await a.inspect('stale-head')).queued === 1, { what: 'the first waiter to queue' })
+        await waitFor(async () => (await a.inspect('stale-head')).queued === 1, {
+          what: 'the first waiter to queue',
+        })
         // Its withdrawal at the deadline cannot reach the server: its entry stays at the head.
         proxy.blackhole()
         const next = c.acquire('stale-head', { wait: '20s' })
-        await waitFor(async () => (await a.inspect('stale-head')).queued === 2, { what: 'the second waiter to queue' })
+        await waitFor(async () => (await a.inspect('stale-head')).queued === 2, {
+          what: 'the second waiter to queue',
+        })
         const first = await lost.then(
           (x) => (x.acquired ? 'granted' : x.reason),
           (err: unknown) => (isValkitError(err) ? err.code : String(err)),
