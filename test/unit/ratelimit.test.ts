@@ -175,6 +175,37 @@ describe('ratelimit worst cases (documented bounds, adversarial timing)', () => 
     assert.equal(most, 100)
   })
 
+  it('sliding window log: a check that stalls after reading the clock still counts its whole window', () => {
+    // Every clock reading after a check's first is `stallMs` later: a GC pause or a busy machine
+    // between the check's reading and its state lookups (seen in CI: 101 admissions in a window of 100).
+    let now = 1_700_000_000_000_000
+    let stallUs = 0
+    let reads = 0
+    const e = new MemoryEngine(1000, () => (reads++ === 0 ? now : now + stallUs))
+    const rules = new RuleSet(
+      { rules: { r: { algorithm: 'sliding-window-log', limit: 2, window: 400 } } },
+      { kind: 'limiter' },
+      't:{x:',
+      0,
+      'test',
+    )
+    const check = (stallMs: number): boolean => {
+      reads = 0
+      stallUs = stallMs * 1000
+      const plan = rules.plan(rules.rules, { key: 'k' }, 1, undefined, 1, 1, null, 'lease')
+      return e.check(plan.keys, plan.args)[1] === 1
+    }
+    assert.equal(check(0), true)
+    now += 200
+    assert.equal(check(0), true)
+    // 399.5 ms after the first admission both are still inside the window; the stalled check's
+    // later readings are past the log's expiry (401 ms after the last admission).
+    now += 399_300
+    assert.equal(check(5), false, 'the stalled check saw the log its window still holds')
+    now += 600
+    assert.equal(check(5), true, 'the first admission has left the window')
+  })
+
   it('token bucket and GCRA: burst at once, then the refill rate; burst + limit within one window', () => {
     for (const algorithm of ['token-bucket', 'gcra'] as const) {
       const e = engine({ algorithm, limit: 10, window: 1000, burst: 5 })
