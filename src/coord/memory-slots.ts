@@ -12,6 +12,13 @@ import type {
   SlotRef,
 } from './slot-backend.js'
 
+/**
+ * The table's clock: ms since the epoch on the monotonic clock, like the leases' `performance.now()`.
+ * `Date.now()` jumps with NTP steps and VM resumes; a step forward would expire a grant here that
+ * its holder, on the monotonic clock, still holds.
+ */
+const monotonicMs = (): number => Math.floor(performance.timeOrigin + performance.now())
+
 interface Holder {
   readonly token: number
   expiresAt: number
@@ -112,7 +119,7 @@ export class MemorySlots implements SlotBackend {
   }
 
   acquire(call: AcquireCall): Promise<AcquireAnswer> {
-    const now = Date.now()
+    const now = monotonicMs()
     const { ref, owner, mode, limit, ttlMs, waitMs, fair, queued } = call
     const r = this.#table.resource(ref.id)
     const grants: Grant[] = []
@@ -144,7 +151,7 @@ export class MemorySlots implements SlotBackend {
   }
 
   release(ref: SlotRef, owner: string, mode: SlotMode): Promise<ReleaseAnswer> {
-    const now = Date.now()
+    const now = monotonicMs()
     const r = this.#table.resources.get(ref.id)
     const grants: Grant[] = []
     if (r === undefined) return Promise.resolve({ released: false, nowMs: now, grants })
@@ -167,7 +174,7 @@ export class MemorySlots implements SlotBackend {
   }
 
   extend(ref: SlotRef, owner: string, mode: SlotMode, ttlMs: number): Promise<ExtendAnswer> {
-    const now = Date.now()
+    const now = monotonicMs()
     const r = this.#table.resources.get(ref.id)
     const held = r === undefined ? undefined : holding(r, owner, mode, now)
     if (held === undefined) return Promise.resolve({ extended: false, nowMs: now, confirmed: true })
@@ -176,7 +183,7 @@ export class MemorySlots implements SlotBackend {
   }
 
   cancel(ref: SlotRef, owner: string, mode: SlotMode): Promise<CancelAnswer> {
-    const now = Date.now()
+    const now = monotonicMs()
     const r = this.#table.resources.get(ref.id)
     const grants: Grant[] = []
     if (r === undefined) return Promise.resolve({ granted: null, nowMs: now, grants })
@@ -211,13 +218,13 @@ export class MemorySlots implements SlotBackend {
 
   raiseFence(ref: SlotRef, owner: string, token: number): Promise<boolean> {
     const r = this.#table.resources.get(ref.id)
-    if (r === undefined || holding(r, owner, 'x', Date.now()) === undefined) return Promise.resolve(false)
+    if (r === undefined || holding(r, owner, 'x', monotonicMs()) === undefined) return Promise.resolve(false)
     this.#table.raise(ref.id, r, token)
     return Promise.resolve(true)
   }
 
   inspect(ref: SlotRef): Promise<SlotInspection> {
-    const now = Date.now()
+    const now = monotonicMs()
     const r = this.#table.resources.get(ref.id)
     const lastToken = this.#table.fences.get(ref.id) ?? 0
     if (r === undefined) return Promise.resolve({ holders: [], queued: 0, lastToken })

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
-import { isValkitError } from '../../src/core/index.js'
-import { COORD_DEFAULTS, resolveCoordOptions } from '../../src/coord/index.js'
+import { createValkit, isValkitError } from '../../src/core/index.js'
+import { COORD_DEFAULTS, createCoord, resolveCoordOptions } from '../../src/coord/index.js'
 import { ACQUIRE_SLOT, CANCEL_WAIT, RELEASE_SLOT } from '../../src/coord/coord-scripts.js'
 import { parseSlotEvent } from '../../src/coord/slot-backend.js'
 
@@ -49,4 +49,24 @@ test('channel messages: a grant names owner, token and expiry; anything else is 
   assert.deepEqual(parseSlotEvent('f'), { type: 'free' })
   assert.equal(parseSlotEvent('g ab.1 x 1'), undefined)
   assert.equal(parseSlotEvent('hello'), undefined)
+})
+
+test('in-process locks: a wall-clock step forward frees nothing (grants run on the monotonic clock)', async (t) => {
+  const valkit = createValkit({ env: {}, logger: false })
+  const coord = createCoord(valkit, { ttl: '5s' })
+  try {
+    const held = await coord.acquire('step')
+    assert.equal(held.acquired, true)
+    // An NTP step or a VM resume moves the wall clock a minute ahead; no time has really passed.
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() + 60_000 })
+    const other = await coord.acquire('step', { wait: 0 })
+    assert.equal(other.acquired, false, 'a second holder was granted while the first still holds it')
+    assert.equal(held.acquired && held.lease.held, true)
+    t.mock.timers.reset()
+    if (held.acquired) assert.equal(await held.lease.release(), true)
+  } finally {
+    t.mock.timers.reset()
+    await coord.close()
+    await valkit.close()
+  }
 })
