@@ -7,7 +7,10 @@ export interface LocalSnapshot {
   readonly tag: string
   readonly record: RawRecord
   readonly kind: 'live' | 'alias'
-  /** Server time of the read, and this process's time then (to estimate the server's clock later). */
+  /**
+   * Server time of the read, and this process's monotonic time (`performance.now()`) when the
+   * read was sent — before the server's reading, so estimates of the server's clock err early.
+   */
   readonly serverNow: number
   readonly localAt: number
   readonly expiresAt: number
@@ -49,8 +52,11 @@ export class LocalCopies {
   get(handle: string, id: string): LocalSnapshot | undefined {
     const snapshot = this.store.get(handle)
     if (snapshot === undefined || snapshot.id !== id) return undefined
-    const serverNow = snapshot.serverNow + (Date.now() - snapshot.localAt)
-    return serverNow < snapshot.expiresAt ? snapshot : undefined
+    // Both on the monotonic clock from the moment the read was sent: a slow reply, a GC pause or
+    // a wall-clock step cannot stretch the copy's age or the session's deadline.
+    const elapsed = performance.now() - snapshot.localAt
+    if (elapsed >= this.maxStaleMs) return undefined
+    return snapshot.serverNow + elapsed < snapshot.expiresAt ? snapshot : undefined
   }
 
   dropHandle(handle: string): void {

@@ -49,6 +49,9 @@ export class SessionReads {
     if (ctx.local !== null && ctx.valkit.supervisor.backend !== 'redis')
       return this.fromLocal(ref, id, undefined)
     let reply
+    // Taken before the call: the server reads its clock after this, so the copy's estimate of the
+    // server's time (see LocalCopies.get) errs early, however long the reply took to be handled.
+    const sentAt = performance.now()
     try {
       reply = await ctx.backend.touch(
         ref,
@@ -98,7 +101,7 @@ export class SessionReads {
       record: reply.record,
       kind: reply.kind,
       serverNow: reply.now,
-      localAt: Date.now(),
+      localAt: sentAt,
       expiresAt: reply.expiresAt,
     })
     return { found: true, session }

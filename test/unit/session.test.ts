@@ -17,6 +17,7 @@ import {
 import { readCookie, serializeCookie } from '../../src/session/session-cookie.js'
 import { waitFor } from '../../src/testing/index.js'
 import { TokenSigner } from '../../src/session/session-token.js'
+import { LocalCopies, type LocalSnapshot } from '../../src/session/local-copy.js'
 
 const secret = randomBytes(32).toString('base64')
 const encryption = { keys: [{ id: 1, key: randomBytes(32) }], primary: 1 }
@@ -254,5 +255,43 @@ void describe('the request session (memory backend)', () => {
       },
     )
     assert.equal(forged.session.meta.handle, null)
+  })
+})
+
+describe('session local copy (served while Redis is unreachable)', () => {
+  const snapshot = (serverNow: number, expiresAt: number, localAt: number): LocalSnapshot => ({
+    id: 'sid',
+    tag: 'tag',
+    record: {} as LocalSnapshot['record'],
+    kind: 'live',
+    serverNow,
+    localAt,
+    expiresAt,
+  })
+
+  it('counts time from when the read was sent: a reply handled 2 s late does not extend the session', () => {
+    const copies = new LocalCopies(10, 60_000)
+    try {
+      // The server read its clock at S with 1.5 s left; this process handled the reply 2 s after sending.
+      const S = 1_700_000_000_000
+      copies.remember('h', snapshot(S, S + 1500, performance.now() - 2000))
+      assert.equal(copies.get('h', 'sid'), undefined, 'served past the deadline the server gave')
+      copies.remember('h2', snapshot(S, S + 5000, performance.now() - 2000))
+      assert.equal(copies.get('h2', 'sid')?.id, 'sid', 'still within its deadline')
+      assert.equal(copies.get('h2', 'other'), undefined, 'only for its own session ID')
+    } finally {
+      copies.close()
+    }
+  })
+
+  it('is never older than maxStale, counted from the read that filled it', () => {
+    const copies = new LocalCopies(10, 1000)
+    try {
+      const S = 1_700_000_000_000
+      copies.remember('h', snapshot(S, S + 60_000, performance.now() - 1200))
+      assert.equal(copies.get('h', 'sid'), undefined)
+    } finally {
+      copies.close()
+    }
   })
 })
