@@ -11,6 +11,7 @@ import {
   resolveRateLimiterOptions,
   type RateLimitRule,
 } from '../../src/ratelimit/index.js'
+import { BudgetMemory } from '../../src/ratelimit/llm-budget/budget-memory.js'
 import { MemoryEngine } from '../../src/ratelimit/memory-engine.js'
 import { RuleSet } from '../../src/ratelimit/rule-set.js'
 import { waitFor } from '../../src/testing/index.js'
@@ -271,5 +272,30 @@ describe('adaptive limits', () => {
       await limiter.close()
       await valkit.close()
     }
+  })
+})
+
+describe('LLM budget ledger in process', () => {
+  it('a reservation that stalls after reading the clock still sees its period spent', () => {
+    // Periods of 1 s, reservations held 100 ms; the ledger key lives 2.1 s past the last call.
+    let now = 1_700_000_000_000
+    let stallMs = 0
+    let reads = 0
+    const budget = new BudgetMemory(100, () => (reads++ === 0 ? now : now + stallMs))
+    const period = Math.ceil(now / 1000) * 1000
+    now = period
+    const reserve = (cost: number, stall: number): boolean => {
+      reads = 0
+      stallMs = stall
+      // One budget: 1 s periods, $1 (1,000,000 µ$), no token limit; `cost` µ$, 0 tokens.
+      return (
+        budget.reserve(['b', 'b:h'], [1, `r${cost}-${stall}`, 100, '1', 1000, 1_000_000, -1, cost, 0])[1] ===
+        1
+      )
+    }
+    assert.equal(reserve(1_000_000, 0), true, 'the whole period budget is reserved')
+    now += 999
+    assert.equal(reserve(1, 0), false, 'spent within the period')
+    assert.equal(reserve(1, 2500), false, 'a stalled call still sees the period spent')
   })
 })

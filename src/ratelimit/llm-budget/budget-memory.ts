@@ -30,12 +30,31 @@ export function periodOf(ms: number, len: number): [number, number] {
  */
 export class BudgetMemory {
   readonly #store: MemoryStore<Ledger>
+  /** While a call runs: its one clock reading, which the store's expiry also uses. */
+  #instant: number | undefined
 
   constructor(
     maxKeys: number,
     private readonly clock: () => number = Date.now,
   ) {
-    this.#store = createMemoryStore<Ledger>({ maxEntries: maxKeys, sizeOf: () => 128 })
+    // The ledgers expire on the engine's clock, and during a call at that call's own reading: a
+    // second reading after a pause could drop a ledger the call still counts in its period.
+    this.#store = createMemoryStore<Ledger>({
+      maxEntries: maxKeys,
+      sizeOf: () => 128,
+      now: () => this.#instant ?? clock(),
+    })
+  }
+
+  /** Runs `fn` at one instant: the clock is read once, and the store judges expiry at that reading. */
+  #at<T>(fn: (now: number) => T): T {
+    const now = this.clock()
+    this.#instant = now
+    try {
+      return fn(now)
+    } finally {
+      this.#instant = undefined
+    }
   }
 
   #ledger(key: string, p: number): Ledger {
@@ -48,7 +67,10 @@ export class BudgetMemory {
   }
 
   reserve(keys: readonly string[], args: readonly (string | number)[]): number[] {
-    const now = this.clock()
+    return this.#at((now) => this.#reserve(keys, args, now))
+  }
+
+  #reserve(keys: readonly string[], args: readonly (string | number)[], now: number): number[] {
     const n = Number(args[0])
     const id = String(args[1])
     const ttl = Number(args[2])
@@ -93,7 +115,10 @@ export class BudgetMemory {
   }
 
   settle(keys: readonly string[], args: readonly (string | number)[]): number[] {
-    const now = this.clock()
+    return this.#at((now) => this.#settle(keys, args, now))
+  }
+
+  #settle(keys: readonly string[], args: readonly (string | number)[], now: number): number[] {
     const n = Number(args[0])
     const id = String(args[1])
     const out: number[] = [now]
