@@ -154,6 +154,8 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
       ...tagList.map((t) => this.keys.tagEpoch + t),
     ]
     const origin = rt.origin
+    // L2's TTL starts when the script runs; L1's is cut by the time the call took (see below).
+    const sentAt = Date.now()
     let stored: number
     try {
       stored = Number(
@@ -175,7 +177,7 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
       rt.remember(this, 'keys', key)
       return this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
     }
-    if (stored === 1) return this.putLoaded(state, entry, ttlMs + keepMs, framed.size)
+    if (stored === 1) return this.putLoaded(state, entry, ttlMs + keepMs - (Date.now() - sentAt), framed.size)
     rt.discarded++
     return false
   }
@@ -221,7 +223,7 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
     const rt = this.rt
     rt.seq++
     rt.sets++
-    if (this.mayFill()) rt.l1Put(state.full, entry, ttlMs, size)
+    if (ttlMs > 0 && this.mayFill()) rt.l1Put(state.full, entry, ttlMs, size)
     return true
   }
 
@@ -280,7 +282,10 @@ export class NamespaceL2 implements LoadHost, ReplayTarget {
       frame.staleMs > 0 ? frame.expiresAt : 0,
       rt.epoch,
     )
-    if (rt.seq === seq && this.live) rt.l1Put(full, entry, keepUntil - now, (reply as Buffer | string).length)
+    // The clock again: decoding and validation take time, and L1 keeps the value no longer than L2 does.
+    const left = keepUntil - Date.now()
+    if (rt.seq === seq && this.live && left > 0)
+      rt.l1Put(full, entry, left, (reply as Buffer | string).length)
     if (frame.staleMs === 0 || frame.expiresAt > now) rt.hitL2()
     return entry
   }

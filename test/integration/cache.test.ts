@@ -67,6 +67,24 @@ for (const engine of testEngines()) {
       assert.ok(pttl > 50_000 && pttl <= 60_000, `PTTL ${pttl}`)
     })
 
+    it('L1 keeps a value read from L2 no longer than L2 does, even when decoding it took a while', async () => {
+      const a = (await instance({ namespace: 'late' })).caches[0]!
+      const b = (await instance({ namespace: 'late' })).caches[0]!
+      await a.set('slow', { n: 1 }, { ttl: 400 })
+      const writtenAt = performance.now()
+      // A schema that takes 250 ms to validate: the reply is handled long after it was read.
+      const slow = {
+        parse(value: unknown) {
+          const until = performance.now() + 250
+          while (performance.now() < until);
+          return value
+        },
+      }
+      assert.deepEqual(await b.get('slow', { schema: slow }), { n: 1 })
+      await waitFor(() => performance.now() - writtenAt > 500, { what: 'the value to pass its TTL' })
+      assert.equal(await b.get('slow'), undefined, 'served from L1 past its TTL')
+    })
+
     it('getOrSet across instances: the second instance reads the first one’s loaded value', async () => {
       const a = (await instance({ namespace: 'gos' })).caches[0]!
       const b = (await instance({ namespace: 'gos' })).caches[0]!
