@@ -137,6 +137,7 @@ export class AgentContextImpl implements AgentContext {
     const fill = this.gate.ticket()
     this.l1.beginRead(scope)
     let reply
+    const sentAt = performance.now()
     try {
       reply = await this.backend.read(scope, key)
     } catch (err) {
@@ -153,7 +154,8 @@ export class AgentContextImpl implements AgentContext {
     }
     const item = L1Item.from(reply.entry, reply.seq)
     const entry = this.codec.decode<T>(key, item)
-    if (item.seen >= changedAt && this.gate.allows(fill)) this.l1.put(scope, key, item, reply.ttlMs)
+    if (item.seen >= changedAt && this.gate.allows(fill))
+      this.l1.put(scope, key, item, remaining(reply.ttlMs, sentAt))
     return entry
   }
 
@@ -281,6 +283,7 @@ export class AgentContextImpl implements AgentContext {
     const fill = this.gate.ticket()
     this.l1.beginRead(scope)
     let reply
+    const sentAt = performance.now()
     try {
       reply = await this.backend.readScope(scope)
     } catch (err) {
@@ -292,11 +295,12 @@ export class AgentContextImpl implements AgentContext {
     this.metrics.readRedis.inc()
     const out: ContextEntry[] = []
     const present = new Set<string>()
+    const scopeTtlMs = remaining(reply.ttlMs, sentAt)
     for (const [key, raw] of reply.entries) {
       const item = L1Item.from(raw, reply.seq)
       out.push(this.codec.decode(key, item))
       present.add(key)
-      if (fresh) this.l1.put(scope, key, item, reply.ttlMs)
+      if (fresh) this.l1.put(scope, key, item, scopeTtlMs)
     }
     this.l1.dropScope(scope, reply.seq + 1, present) // copies of entries gone as of this answer
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
@@ -460,4 +464,12 @@ export class AgentContextImpl implements AgentContext {
     if (held !== undefined && held.version !== current) this.l1.drop(scope, key)
     return conflict(current)
   }
+}
+
+/**
+ * A scope's TTL as the server reported it (`< 0`: none), less the time since the call was sent:
+ * the copy in L1 then ends no later than the scope does, however long the reply took.
+ */
+function remaining(ttlMs: number, sentAt: number): number {
+  return ttlMs < 0 ? ttlMs : Math.max(0, ttlMs - (performance.now() - sentAt))
 }
