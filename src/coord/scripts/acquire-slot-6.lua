@@ -22,8 +22,9 @@
   Returns { 1, token, now ms, grants... }   granted
         | { 0, ms until a holder's grant runs out (-1: none), now ms, grants... }   not granted
   where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
--- Two exclusive cases before the shared block (whose functions cost to define): the
--- uncontended grant, and a fair caller joining the queue behind another holder.
+-- Exclusive cases before the shared block (whose functions cost to define): the uncontended
+-- grant, and a caller that must wait behind another holder (fair: joins the queue; unfair:
+-- leaves its deadline).
 local flags = ARGV[2]
 if string.byte(flags, 1) == 120 and string.byte(flags, 4) == 48 then
   -- Mode x (120), no shared holders (48: '0').
@@ -62,6 +63,24 @@ if string.byte(flags, 1) == 120 and string.byte(flags, 4) == 48 then
       if redis.call('PTTL', KEYS[k]) < wait then
         redis.call('PEXPIRE', KEYS[k], ARGV[5])
       end
+    end
+    local left = redis.call('PTTL', KEYS[1])
+    if left < 0 then
+      left = -1
+    end
+    return { 0, left, now }
+  elseif flags == 'x000' and ARGV[5] ~= '0' and string.match(v, '^%d+ (.+)$') ~= ARGV[1] then
+    -- Unfair, held by another (live): leave the latest deadline of an unfair waiter, so that the
+    -- release announces itself. The general path would do just this.
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local wait = tonumber(ARGV[5])
+    local latest = tonumber(redis.call('HGET', KEYS[6], '!u') or '0')
+    if latest < now + wait then
+      redis.call('HSET', KEYS[6], '!u', string.format('%d', now + wait))
+    end
+    if redis.call('PTTL', KEYS[6]) < wait then
+      redis.call('PEXPIRE', KEYS[6], ARGV[5])
     end
     local left = redis.call('PTTL', KEYS[1])
     if left < 0 then

@@ -15,7 +15,8 @@
         | { -1, now ms (0 when not read) }    the owner did not hold it (it expired, or was never granted)
   where grants are (owner, token, expiry ms) triples of this instance's waiters served by the call ]]
 -- The exclusive release before the shared block (whose functions cost to define): with nobody
--- queued, or handing the resource straight to the head of a fair queue.
+-- queued fairly (unfair waiters are told it is free), or handing the resource straight to the
+-- head of a fair queue.
 local released = false
 if ARGV[2] == 'x0' then
   local v = redis.call('GET', KEYS[1])
@@ -61,6 +62,16 @@ if ARGV[2] == 'x0' then
   redis.call('DEL', KEYS[1])
   if redis.call('EXISTS', KEYS[6]) == 0 then
     return { 1, 0 }
+  end
+  if not head then
+    -- Nobody in the fair queue: only unfair waiters can be waiting; tell them it is free.
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local latest = redis.call('HGET', KEYS[6], '!u')
+    if latest and tonumber(latest) > now then
+      redis.call('SPUBLISH', string.sub(KEYS[1], 1, -2) .. 'ch', 'f')
+    end
+    return { 1, now }
   end
   released = true
 end
