@@ -455,7 +455,8 @@ export function coordConformance(open: OpenCoord): void {
     const reports: string[] = []
     a.onStuckLock((lock) => reports.push(`${lock.kind} ${lock.resource} ${lock.agent} ${lock.recovered}`))
     const agent = `hog-${randomBytes(3).toString('hex')}`
-    const hog = await held(await a.acquire(r, { agent, ttl: '30s', watchdog: true }))
+    // The watchdog extends every ttl / 3: the holder finds the lease lost at its next extension.
+    const hog = await held(await a.acquire(r, { agent, ttl: '3s', watchdog: true }))
     const next = await held(await b.acquire(r, { wait: '20s' }))
     assert.ok(next.token > hog.token)
     await waitFor(() => reports.length > 0 || undefined, { what: 'the report' })
