@@ -163,11 +163,11 @@ export class LeaseImpl implements Lease {
     this.#stopTimers()
     if (wasHeld) this.#state = 'released'
     try {
-      const released = this.backend.release(this.spec.ref, this.owner, this.spec.mode, wasHeld)
+      const released = this.backend.release(this.spec.ref, this.owner, this.spec.mode)
       // An unfair local waiter asks right behind the release. Not in this turn: an acquire batch
       // opened earlier in it would carry the ask ahead of the release (batches go out in the
-      // order they opened), to be refused. The release's "free" message names this instance,
-      // which skips it: this is its wake-up here.
+      // order they opened), to be refused. The release's "free" message stays the wake-up of
+      // last resort (a release retried after NOSCRIPT or a redirection runs after the ask).
       if (wasHeld) setImmediate(() => this.host.released(this.backend, this.spec.ref))
       const answer = await released
       this.host.dispatch(this.backend, this.spec.ref, answer.grants)

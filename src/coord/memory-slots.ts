@@ -150,7 +150,7 @@ export class MemorySlots implements SlotBackend {
     return Promise.resolve({ granted: false, retryInMs: untilExpiry(r, now), nowMs: now, grants })
   }
 
-  release(ref: SlotRef, owner: string, mode: SlotMode, wokeLocal = false): Promise<ReleaseAnswer> {
+  release(ref: SlotRef, owner: string, mode: SlotMode): Promise<ReleaseAnswer> {
     const now = monotonicMs()
     const r = this.#table.resources.get(ref.id)
     const grants: Grant[] = []
@@ -168,8 +168,7 @@ export class MemorySlots implements SlotBackend {
       if (h.expiresAt <= now) return Promise.resolve({ released: false, nowMs: now, grants })
     }
     this.#pump(ref, r, now, grants)
-    if (r.unfairUntil > now)
-      this.#emit(ref, wokeLocal ? { type: 'free', origin: this.#mine } : { type: 'free' })
+    if (r.unfairUntil > now) this.#emit(ref, { type: 'free' })
     this.#table.forget(ref.id, r, now)
     return Promise.resolve({ released: true, nowMs: now, grants })
   }

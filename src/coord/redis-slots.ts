@@ -134,14 +134,11 @@ export class RedisSlots implements SlotBackend {
     return answer
   }
 
-  release(ref: SlotRef, owner: string, mode: SlotMode, wokeLocal = false): Promise<ReleaseAnswer> {
+  release(ref: SlotRef, owner: string, mode: SlotMode): Promise<ReleaseAnswer> {
     const { keys, shared } = this.keysOf(ref)
-    const flags = wokeLocal ? `${mode}${shared}1` : mode + shared
-    return this.#run(RELEASE_SLOT, keys, [owner, flags, this.#mine, this.#fenceMs]).then(({ reply }) => ({
-      released: num(reply[0]) === 1,
-      nowMs: num(reply[1]),
-      grants: grantsOf(reply, 2),
-    }))
+    return this.#run(RELEASE_SLOT, keys, [owner, mode + shared, this.#mine, this.#fenceMs]).then(
+      ({ reply }) => ({ released: num(reply[0]) === 1, nowMs: num(reply[1]), grants: grantsOf(reply, 2) }),
+    )
   }
 
   async extend(ref: SlotRef, owner: string, mode: SlotMode, ttlMs: number): Promise<ExtendAnswer> {

@@ -70,10 +70,7 @@ export interface ExtendAnswer {
 }
 
 /** A message on a resource's channel: a grant to one waiter, or "released, try again" for unfair waiters. */
-export type SlotEvent =
-  | { readonly type: 'grant'; readonly grant: Grant }
-  /** `origin`: the owner prefix of an instance that woke its own waiters for this release. */
-  | { readonly type: 'free'; readonly origin?: string }
+export type SlotEvent = { readonly type: 'grant'; readonly grant: Grant } | { readonly type: 'free' }
 
 /** What `inspect` reports about one resource. */
 export interface SlotInspection {
@@ -91,12 +88,7 @@ export interface SlotBackend {
   /** `true` for the in-process backend. */
   readonly local: boolean
   acquire(call: AcquireCall): Promise<AcquireAnswer>
-  /**
-   * Releases a hold. `wokeLocal`: the caller has already woken this instance's unfair waiters
-   * (see `LocalQueue.tryUnfairHead`), so the "free" message this release may send is marked as
-   * this instance's and this instance skips it.
-   */
-  release(ref: SlotRef, owner: string, mode: SlotMode, wokeLocal?: boolean): Promise<ReleaseAnswer>
+  release(ref: SlotRef, owner: string, mode: SlotMode): Promise<ReleaseAnswer>
   extend(ref: SlotRef, owner: string, mode: SlotMode, ttlMs: number): Promise<ExtendAnswer>
   cancel(ref: SlotRef, owner: string, mode: SlotMode): Promise<CancelAnswer>
   /** Listens to a resource's channel; resolves once messages are delivered. */
@@ -125,10 +117,9 @@ export function kindCode(kind: SlotKind): string {
   return KIND_CODES[kind]
 }
 
-/** Parses a `g owner token expiry` / `f [origin]` channel message. */
+/** Parses a `g owner token expiry` / `f` channel message. */
 export function parseSlotEvent(text: string): SlotEvent | undefined {
   if (text === 'f') return { type: 'free' }
-  if (text.startsWith('f ')) return text.length > 2 ? { type: 'free', origin: text.slice(2) } : undefined
   const parts = text.split(' ')
   if (parts.length !== 4 || parts[0] !== 'g') return undefined
   const token = Number(parts[2])

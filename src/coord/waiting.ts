@@ -13,8 +13,6 @@ export interface WaitSpec extends LeaseSpec {
 
 /** What waiters need from the engine. @internal */
 export interface WaitHost {
-  /** This instance's owner prefix (a "free" message naming it was already acted on here). */
-  readonly prefix: string
   margin(ms: number): number
   /** Turns a grant into a lease (or, when nobody wants it any more, releases it). */
   settleGranted(waiter: Waiter, token: number, validUntil: number): void
@@ -281,19 +279,10 @@ export class LocalQueue {
     }
   }
 
-  /**
-   * This instance released the resource: its oldest unfair waiter tries now (before the message
-   * comes back). The release's "free" message names this instance, which then skips it, so this
-   * does here what the message would: with every waiter's call on its way (answers that may
-   * predate the release), each asks again.
-   */
+  /** This instance released the resource: its oldest unfair waiter tries now (before the message comes back). */
   tryUnfairHead(): void {
     const head = this.#head()
-    if (head !== undefined) {
-      if (!head.spec.fair) void this.recheck(head)
-      return
-    }
-    for (const w of this.waiters) if (w.state === 'waiting' && w.inflight && !w.spec.fair) w.again = true
+    if (head !== undefined && !head.spec.fair) void this.recheck(head)
   }
 
   close(): void {
@@ -336,8 +325,6 @@ export class LocalQueue {
       this.host.dispatch(this.backend, this.ref, [event.grant])
       return
     }
-    // A release of this instance's, whose waiters it woke itself (tryUnfairHead).
-    if (event.origin === this.host.prefix) return
     const head = this.#head()
     if (head !== undefined) void this.recheck(head)
     // Every waiter has a call out: the release may be newer than their answers; they ask again.

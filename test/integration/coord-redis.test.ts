@@ -255,6 +255,30 @@ for (const engine of testEngines()) {
       await a.close()
     })
 
+    it('unfair: a release wakes a waiter of its own instance at once, even behind an acquire of the same turn', async () => {
+      const s = await shared()
+      const a = createCoord(await connect(s.url))
+      const holder = leaseOf(await a.acquire('same-turn', { ttl: '20s' }))
+      const waiter = a.acquire('same-turn', { wait: '5s' })
+      await waitFor(() => a.stats().waiting === 1 || undefined, { what: 'the waiter to wait' })
+      // In one turn: an acquire that opens this turn's batch, then the release. Whichever way
+      // the waiter is woken (its ask behind the release, or the release's message), it is
+      // granted in a round trip or two, not at the holder's 20 s TTL. Run alone, this is also
+      // the first release on a fresh server: NOSCRIPT, then the release retried after the ask.
+      const late = a.acquire('same-turn', { wait: '5s' })
+      const released = holder.release()
+      const startedAt = performance.now()
+      const first = await Promise.race([waiter, late])
+      assert.equal(first.acquired, true)
+      assert.ok(performance.now() - startedAt < 2000, 'woken by the release, not by a timer')
+      await (first.acquired ? first.lease.release() : undefined)
+      const second = first === (await waiter) ? await late : await waiter
+      assert.equal(second.acquired, true)
+      if (second.acquired) await second.lease.release()
+      assert.equal(await released, true)
+      await a.close()
+    })
+
     it('a release skips a queued waiter whose instance was cut off past its deadline and serves the next', async () => {
       const s = await shared()
       const proxy = await tcpProxy({ target: { port: s.port } })

@@ -47,9 +47,6 @@ test('channel messages: a grant names owner, token and expiry; anything else is 
     grant: { owner: 'ab.1', token: 1796000000000001, expiresAtMs: 1796000000000 },
   })
   assert.deepEqual(parseSlotEvent('f'), { type: 'free' })
-  // A release whose instance woke its own waiters names it (that instance skips the message).
-  assert.deepEqual(parseSlotEvent('f Zq3k9x.'), { type: 'free', origin: 'Zq3k9x.' })
-  assert.equal(parseSlotEvent('f '), undefined)
   assert.equal(parseSlotEvent('g ab.1 x 1'), undefined)
   assert.equal(parseSlotEvent('hello'), undefined)
 })

@@ -1,7 +1,6 @@
 --[[ Release an owner's hold on a lock, semaphore permit or read/write slot, then hand the
   resource to queued waiters (first in, first out) and, if unfair waiters are still waiting,
-  announce the release on the channel (message "f", or "f <owner prefix>" when the releasing
-  instance has woken its own waiters already).
+  announce the release on the channel (message "f").
   KEYS[1] exclusive holder (string "token owner"; expires with the grant)
   KEYS[2] shared holders (sorted set owner -> expiry, server ms)
   KEYS[3] shared holders' tokens (hash owner -> token)
@@ -9,9 +8,7 @@
   KEYS[5] wait queue (list of owners, oldest first)
   KEYS[6] waiters (hash owner -> "deadline|ttl|mode|limit"; field "!u" = latest deadline of an unfair waiter)
   ARGV[1] owner
-  ARGV[2] two or three flags: mode (x or s); 1 if the kind has shared holders (semaphore, read/write
-          lock), else 0; then 1 if the caller has woken its own instance's unfair waiters (the
-          message then names the instance, which skips it)
+  ARGV[2] two flags: mode (x or s); 1 if the kind has shared holders (semaphore, read/write lock), else 0
   ARGV[3] this instance's owner prefix      ARGV[4] fence retention ms
   The resource's channel: the exclusive holder's key with its last letter (x) replaced by ch.
   Returns { 1, now ms (0 when not read), grants... }   released
@@ -21,11 +18,7 @@
 -- queued fairly (unfair waiters are told it is free), or handing the resource straight to the
 -- head of a fair queue.
 local released = false
-local freeMessage = 'f'
-if string.byte(ARGV[2], 3) == 49 then
-  freeMessage = 'f ' .. ARGV[3]
-end
-if string.sub(ARGV[2], 1, 2) == 'x0' then
+if ARGV[2] == 'x0' then
   local v = redis.call('GET', KEYS[1])
   if not v or string.match(v, '^%d+ (.+)$') ~= ARGV[1] then
     return { -1, 0 }
@@ -55,7 +48,7 @@ if string.sub(ARGV[2], 1, 2) == 'x0' then
       local channel = string.sub(KEYS[1], 1, -2) .. 'ch'
       local latest = redis.call('HGET', KEYS[6], '!u')
       if latest and tonumber(latest) > now then
-        redis.call('SPUBLISH', channel, freeMessage)
+        redis.call('SPUBLISH', channel, 'f')
       end
       if string.sub(head, 1, #ARGV[3]) == ARGV[3] then
         return { 1, now, head, text, expires }
@@ -76,7 +69,7 @@ if string.sub(ARGV[2], 1, 2) == 'x0' then
     local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     local latest = redis.call('HGET', KEYS[6], '!u')
     if latest and tonumber(latest) > now then
-      redis.call('SPUBLISH', string.sub(KEYS[1], 1, -2) .. 'ch', freeMessage)
+      redis.call('SPUBLISH', string.sub(KEYS[1], 1, -2) .. 'ch', 'f')
     end
     return { 1, now }
   end
@@ -270,6 +263,6 @@ end
 pump(channel, mine, fenceMs, shared)
 local latest = redis.call('HGET', QD, '!u')
 if latest and tonumber(latest) > now then
-  redis.call('SPUBLISH', channel, freeMessage)
+  redis.call('SPUBLISH', channel, 'f')
 end
 return { 1, now, unpack(granted) }
