@@ -13,7 +13,14 @@ import {
   type AgentContextOptions,
 } from '../../src/cache/agent-context/index.js'
 import { WRITE_ENTRY } from '../../src/cache/agent-context/context-scripts.js'
-import { cleanPrefix, startServer, testEngines, waitFor, type ServerHandle } from '../../src/testing/index.js'
+import {
+  cleanPrefix,
+  startServer,
+  tcpProxy,
+  testEngines,
+  waitFor,
+  type ServerHandle,
+} from '../../src/testing/index.js'
 
 const rejectsWith = (code: string) => (err: unknown) => isValkitError(err) && err.code === code
 
@@ -449,6 +456,40 @@ for (const engine of testEngines()) {
         what: 'the scope expired',
       })
       assert.equal(await ctx.read('s', 'k'), undefined)
+    })
+
+    it('ttl: an entry copied into L1 ends no later than its scope, even when the reply came late', async () => {
+      const a = (await instance({ ttl: 1500 })).ctx
+      const proxy = await tcpProxy({ target: { port: server.port } })
+      try {
+        const valkit = createValkit({
+          url: proxy.url,
+          env: {},
+          logger: false,
+          keyPrefix: prefix,
+          commandTimeout: 3000,
+          // The latency below is the point of the test, not an outage.
+          health: { pingTimeout: 2000 },
+        })
+        await valkit.supervisor.waitFor('ready', 10_000)
+        const b = createAgentContext(valkit, { ttl: 1500 })
+        await b.ready()
+        open.push({ valkit, ctx: b })
+        await a.write('late', 'k', 'v')
+        const writtenAt = performance.now()
+        // The server reads the scope's remaining TTL ~300 ms after b sent its read, and the reply
+        // takes another ~300 ms to arrive.
+        proxy.setLatency(300)
+        assert.equal((await b.read('late', 'k'))?.value, 'v')
+        proxy.setLatency(0)
+        await waitFor(() => performance.now() - writtenAt > 1650 || undefined, {
+          what: 'the scope to expire',
+        })
+        await valkit.supervisor.waitFor('ready', 10_000)
+        assert.equal(await b.read('late', 'k'), undefined, 'served from L1 after its scope expired')
+      } finally {
+        await proxy.close()
+      }
     })
 
     it('Redis stopped: reads served from process memory when they can be, changes fail with VALKIT_UNAVAILABLE', async () => {
