@@ -461,20 +461,20 @@ for (const engine of testEngines()) {
     it('ttl: an entry copied into L1 ends no later than its scope, even when the reply came late', async () => {
       const a = (await instance({ ttl: 1500 })).ctx
       const proxy = await tcpProxy({ target: { port: server.port } })
+      // Its own instance, closed here: the later tests wait for every instance in `open`.
+      const valkit = createValkit({
+        url: proxy.url,
+        env: {},
+        logger: false,
+        keyPrefix: prefix,
+        commandTimeout: 3000,
+        // The latency below is the point of the test, not an outage.
+        health: { pingTimeout: 2000 },
+      })
+      const b = createAgentContext(valkit, { ttl: 1500 })
       try {
-        const valkit = createValkit({
-          url: proxy.url,
-          env: {},
-          logger: false,
-          keyPrefix: prefix,
-          commandTimeout: 3000,
-          // The latency below is the point of the test, not an outage.
-          health: { pingTimeout: 2000 },
-        })
         await valkit.supervisor.waitFor('ready', 10_000)
-        const b = createAgentContext(valkit, { ttl: 1500 })
         await b.ready()
-        open.push({ valkit, ctx: b })
         await a.write('late', 'k', 'v')
         const writtenAt = performance.now()
         // The server reads the scope's remaining TTL ~300 ms after b sent its read, and the reply
@@ -488,6 +488,8 @@ for (const engine of testEngines()) {
         await valkit.supervisor.waitFor('ready', 10_000)
         assert.equal(await b.read('late', 'k'), undefined, 'served from L1 after its scope expired')
       } finally {
+        await b.close()
+        await valkit.close()
         await proxy.close()
       }
     })
