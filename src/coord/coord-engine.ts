@@ -291,6 +291,9 @@ export class CoordEngine implements LeaseHost, WaitHost {
   async close(): Promise<void> {
     this.#closed = true
     this.#unhook()
+    // Held leases are not released (their holders may still be working) but no longer extended:
+    // they expire at their TTL unless released.
+    for (const lease of this.leases.values()) lease.stopRenewing()
     // First calls on their way undo themselves when they come back (see `acquire`).
     if (this.#firstCalls > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
     const waiting = [...this.waiters.values()]

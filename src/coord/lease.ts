@@ -53,6 +53,8 @@ export class LeaseImpl implements Lease {
   #expiryTimer: NodeJS.Timeout | undefined
   #watchdogTimer: NodeJS.Timeout | undefined
   #releasing: Promise<boolean> | undefined
+  /** The watchdog may extend (false once the coord instance closed). */
+  #renewing = true
   readonly #grantedAt = performance.now()
 
   constructor(
@@ -132,6 +134,13 @@ export class LeaseImpl implements Lease {
     await this.release()
   }
 
+  /** The coord instance closed: no more extensions; the lease expires at its TTL unless released. */
+  stopRenewing(): void {
+    this.#renewing = false
+    if (this.#watchdogTimer !== undefined) clearTimeout(this.#watchdogTimer)
+    this.#watchdogTimer = undefined
+  }
+
   /** Marks the lease lost: aborts `signal`, stops the watchdog. */
   markLost(why: string): void {
     if (this.#state !== 'held') return
@@ -193,13 +202,14 @@ export class LeaseImpl implements Lease {
   }
 
   #scheduleWatchdog(inMs: number): void {
+    if (!this.#renewing) return
     this.#watchdogTimer = setTimeout(() => void this.#watch(), Math.max(1, inMs))
     this.#watchdogTimer.unref?.()
   }
 
   async #watch(): Promise<void> {
     this.#watchdogTimer = undefined
-    if (this.#state !== 'held') return
+    if (this.#state !== 'held' || !this.#renewing) return
     if (this.spec.maxHoldMs > 0 && performance.now() - this.#grantedAt >= this.spec.maxHoldMs) return
     try {
       if (await this.#extend(this.spec.ttlMs)) this.#scheduleWatchdog(this.spec.ttlMs / 3)

@@ -66,6 +66,18 @@ export function coordConformance(open: OpenCoord): void {
     await next.release()
   })
 
+  it('close() stops the watchdogs: a lease of a closed instance expires at its TTL, then another is granted', async () => {
+    const a = open()
+    const b = open()
+    const r = name('closed-hold')
+    const lease = await held(await a.acquire(r, { ttl: 400, watchdog: true }))
+    await a.close()
+    const next = await b.acquire(r, { wait: '5s' })
+    assert.equal(next.acquired, true, 'the closed instance kept extending its lease')
+    assert.equal(lease.held, false)
+    if (next.acquired) await next.lease.release()
+  })
+
   it('a wait that runs out answers timeout; an aborted wait answers aborted', async () => {
     const a = open()
     const r = name('timeout')
