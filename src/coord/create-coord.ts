@@ -1,4 +1,4 @@
-import type { Valkit } from '../core/index.js'
+import { ValkitError, type Valkit } from '../core/index.js'
 import { resolveAcquire, waitSpec } from './acquire-options.js'
 import { CoordEngine } from './coord-engine.js'
 import { resolveCoordOptions, type CoordOptions } from './coord-options.js'
@@ -100,6 +100,12 @@ class CoordImpl implements Coord {
   }
 
   election(group: string, options: ElectionOptions = {}): ElectionImpl {
+    if (this.#closing !== undefined) {
+      throw new ValkitError(
+        'VALKIT_CLOSED',
+        'This coord instance is closed; create a new one to run an election.',
+      )
+    }
     const election = new ElectionImpl(this.engine, group, options)
     this.#elections.add(election)
     return election

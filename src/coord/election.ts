@@ -1,4 +1,4 @@
-import { ValkitError, type Duration } from '../core/index.js'
+import { isValkitError, ValkitError, type Duration } from '../core/index.js'
 import type { CoordEngine } from './coord-engine.js'
 import { durationOption } from './coord-options.js'
 import type { LeaseImpl } from './lease.js'
@@ -182,8 +182,13 @@ export class ElectionImpl implements Election {
         })
         if (!got.acquired) continue
         lease = got.lease as LeaseImpl
-      } catch {
-        // Redis away or the coord closed: no term can be proven; ask again shortly.
+      } catch (err) {
+        // The coord instance closed (this election was made while it closed): stop for good.
+        if (isValkitError(err, 'VALKIT_CLOSED')) {
+          void this.close()
+          return
+        }
+        // Redis away: no term can be proven; ask again shortly.
         if (this.#running)
           await new Promise((resolve) => setTimeout(resolve, Math.min(1000, this.#ttlMs / 4)))
         continue

@@ -78,6 +78,15 @@ export function coordConformance(open: OpenCoord): void {
     if (next.acquired) await next.lease.release()
   })
 
+  it('close() ends elections: one asked for after close is refused with VALKIT_CLOSED', async () => {
+    const a = open()
+    await a.close()
+    assert.throws(
+      () => a.election(name('after-close')),
+      (err: unknown) => isValkitError(err, 'VALKIT_CLOSED'),
+    )
+  })
+
   it('a wait that runs out answers timeout; an aborted wait answers aborted', async () => {
     const a = open()
     const r = name('timeout')
