@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import { createMemoryStore, type MemoryStore } from '../core/index.js'
+import { createInstantClock, createMemoryStore, type InstantClock, type MemoryStore } from '../core/index.js'
 
 /** State of one key, per algorithm. */
 type State =
@@ -27,32 +27,20 @@ const ceilMs = (us: number): number => (us <= 0 ? 0 : Math.ceil(us / 1000))
  */
 export class MemoryEngine {
   readonly #store: MemoryStore<State>
-  /** While a check runs: its one clock reading (ms), which the store's expiry also uses. */
-  #instant: number | undefined
+  readonly #clock: InstantClock
 
   constructor(
     maxKeys: number,
     private readonly clock: () => number = nowMicros,
   ) {
-    // Expiry follows the engine's clock, so a test's clock and the store never disagree; during a
-    // check it is the check's own reading. A second reading could be milliseconds later (a GC
-    // pause, a busy machine) and drop a log whose entries the check still counts in its window.
+    // Expiry follows the engine's clock (µs; the store counts ms), so a test's clock and the
+    // store never disagree; during a check it is the check's own reading (see InstantClock).
+    this.#clock = createInstantClock(clock)
     this.#store = createMemoryStore<State>({
       maxEntries: maxKeys,
       sizeOf: () => 64,
-      now: () => this.#instant ?? clock() / 1000,
+      now: () => this.#clock.now() / 1000,
     })
-  }
-
-  /** Runs `fn` at one instant: the clock is read once, and the store judges expiry at that reading. */
-  #at<T>(fn: (now: number) => T): T {
-    const now = this.clock()
-    this.#instant = now / 1000
-    try {
-      return fn(now)
-    } finally {
-      this.#instant = undefined
-    }
   }
 
   get size(): number {
@@ -60,7 +48,7 @@ export class MemoryEngine {
   }
 
   check(keys: readonly string[], args: readonly (string | number)[]): number[] {
-    return this.#at((now) => this.#check(keys, args, now))
+    return this.#clock.at((now) => this.#check(keys, args, now))
   }
 
   #check(keys: readonly string[], args: readonly (string | number)[], now: number): number[] {
@@ -304,7 +292,7 @@ export class MemoryEngine {
 
   /** Extends a held lease to now + ttl; returns on how many rules it was extended. */
   extend(keys: readonly string[], id: string, ttlMs: number): number {
-    return this.#at((now) => this.#extend(keys, id, ttlMs, now))
+    return this.#clock.at((now) => this.#extend(keys, id, ttlMs, now))
   }
 
   #extend(keys: readonly string[], id: string, ttlMs: number, now: number): number {

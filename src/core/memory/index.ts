@@ -14,3 +14,4 @@ export type {
 } from './memory-store-options.js'
 export { compileGlob } from './glob.js'
 export { estimateSize } from './size-of.js'
+export { createInstantClock, type InstantClock } from './instant-clock.js'

@@ -1,4 +1,9 @@
-import { createMemoryStore, type MemoryStore } from '../../core/index.js'
+import {
+  createInstantClock,
+  createMemoryStore,
+  type InstantClock,
+  type MemoryStore,
+} from '../../core/index.js'
 
 interface Ledger {
   p: number
@@ -30,31 +35,13 @@ export function periodOf(ms: number, len: number): [number, number] {
  */
 export class BudgetMemory {
   readonly #store: MemoryStore<Ledger>
-  /** While a call runs: its one clock reading, which the store's expiry also uses. */
-  #instant: number | undefined
+  readonly #clock: InstantClock
 
-  constructor(
-    maxKeys: number,
-    private readonly clock: () => number = Date.now,
-  ) {
-    // The ledgers expire on the engine's clock, and during a call at that call's own reading: a
-    // second reading after a pause could drop a ledger the call still counts in its period.
-    this.#store = createMemoryStore<Ledger>({
-      maxEntries: maxKeys,
-      sizeOf: () => 128,
-      now: () => this.#instant ?? clock(),
-    })
-  }
-
-  /** Runs `fn` at one instant: the clock is read once, and the store judges expiry at that reading. */
-  #at<T>(fn: (now: number) => T): T {
-    const now = this.clock()
-    this.#instant = now
-    try {
-      return fn(now)
-    } finally {
-      this.#instant = undefined
-    }
+  constructor(maxKeys: number, clock: () => number = Date.now) {
+    // The ledgers expire on the engine's clock, during a call at that call's own reading (see
+    // InstantClock): a later reading could drop a ledger the call still counts in its period.
+    this.#clock = createInstantClock(clock)
+    this.#store = createMemoryStore<Ledger>({ maxEntries: maxKeys, sizeOf: () => 128, now: this.#clock.now })
   }
 
   #ledger(key: string, p: number): Ledger {
@@ -67,7 +54,7 @@ export class BudgetMemory {
   }
 
   reserve(keys: readonly string[], args: readonly (string | number)[]): number[] {
-    return this.#at((now) => this.#reserve(keys, args, now))
+    return this.#clock.at((now) => this.#reserve(keys, args, now))
   }
 
   #reserve(keys: readonly string[], args: readonly (string | number)[], now: number): number[] {
@@ -115,7 +102,7 @@ export class BudgetMemory {
   }
 
   settle(keys: readonly string[], args: readonly (string | number)[]): number[] {
-    return this.#at((now) => this.#settle(keys, args, now))
+    return this.#clock.at((now) => this.#settle(keys, args, now))
   }
 
   #settle(keys: readonly string[], args: readonly (string | number)[], now: number): number[] {
