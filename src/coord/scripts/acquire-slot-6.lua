@@ -51,36 +51,26 @@ if string.byte(flags, 1) == 120 and string.byte(flags, 4) == 48 then
       redis.call('SET', KEYS[1], text .. ' ' .. ARGV[1], 'PX', ARGV[4])
       return { 1, text, t.ms }
     end
-  elseif flags == 'x100' and ARGV[5] ~= '0' and string.match(v, '^%d+ (.+)$') ~= ARGV[1] then
-    -- Fair, not yet queued, held by another (live: GET saw it): to the tail of the queue. Nothing
-    -- can be handed out while the holder holds it, so the general path would do just this.
+  elseif (flags == 'x100' or flags == 'x000') and ARGV[5] ~= '0' and string.match(v, '^%d+ (.+)$') ~= ARGV[1] then
+    -- Held by another (live: GET saw it), and the caller waits: nothing can be handed out while
+    -- the holder holds it, so the general path would do just this. Fair, not yet queued: to the
+    -- tail of the queue. Unfair: leave the latest deadline of an unfair waiter, so that the
+    -- release announces itself.
     local t = redis.call('TIME')
     local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     local wait = tonumber(ARGV[5])
-    redis.call('RPUSH', KEYS[5], ARGV[1])
-    redis.call('HSET', KEYS[6], ARGV[1], string.format('%d', now + wait) .. '|' .. ARGV[4] .. '|x|' .. ARGV[3])
-    for k = 5, 6 do
+    local fair = flags == 'x100'
+    if fair then
+      redis.call('RPUSH', KEYS[5], ARGV[1])
+      redis.call('HSET', KEYS[6], ARGV[1], string.format('%d', now + wait) .. '|' .. ARGV[4] .. '|x|' .. ARGV[3])
+    elseif tonumber(redis.call('HGET', KEYS[6], '!u') or '0') < now + wait then
+      redis.call('HSET', KEYS[6], '!u', string.format('%d', now + wait))
+    end
+    -- The waiters' keys live at least as long as this wait (the queue only when it was joined).
+    for k = fair and 5 or 6, 6 do
       if redis.call('PTTL', KEYS[k]) < wait then
         redis.call('PEXPIRE', KEYS[k], ARGV[5])
       end
-    end
-    local left = redis.call('PTTL', KEYS[1])
-    if left < 0 then
-      left = -1
-    end
-    return { 0, left, now }
-  elseif flags == 'x000' and ARGV[5] ~= '0' and string.match(v, '^%d+ (.+)$') ~= ARGV[1] then
-    -- Unfair, held by another (live): leave the latest deadline of an unfair waiter, so that the
-    -- release announces itself. The general path would do just this.
-    local t = redis.call('TIME')
-    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    local wait = tonumber(ARGV[5])
-    local latest = tonumber(redis.call('HGET', KEYS[6], '!u') or '0')
-    if latest < now + wait then
-      redis.call('HSET', KEYS[6], '!u', string.format('%d', now + wait))
-    end
-    if redis.call('PTTL', KEYS[6]) < wait then
-      redis.call('PEXPIRE', KEYS[6], ARGV[5])
     end
     local left = redis.call('PTTL', KEYS[1])
     if left < 0 then
