@@ -26,6 +26,11 @@ export function registerCoreMetrics(
     read: () => connection.stats.timeouts,
   })
   registry.counter({
+    name: 'command_connection_stalls_total',
+    help: 'Times the command connection was replaced because a command on it passed its deadline.',
+    read: () => connection.stats.stalls,
+  })
+  registry.counter({
     name: 'command_retries_total',
     help: 'Retries of idempotent commands.',
     read: () => connection.stats.retries,

@@ -50,6 +50,8 @@ export interface ValkitStats {
   readonly retries: number
   readonly rejectedOffline: number
   readonly queuedOffline: number
+  /** Times the command connection was replaced because a command on it passed its deadline. */
+  readonly stalls: number
   readonly stateTransitions: number
   readonly pingFailures: number
   readonly latency: LatencySummary

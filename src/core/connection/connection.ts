@@ -16,6 +16,7 @@ import { runScript } from '../scripts/run-script.js'
 import { commandName, isIdempotentCommand } from './idempotent-commands.js'
 import { OfflineQueue } from './offline-queue.js'
 import { PendingCall } from './pending-call.js'
+import { StallWatch } from './stall-watch.js'
 
 export interface ConnectionOptions {
   readonly commandTimeoutMs: number
@@ -34,6 +35,8 @@ export interface ConnectionStats {
   retries: number
   rejectedOffline: number
   queuedOffline: number
+  /** Times the command connection was replaced because a command on it passed its deadline. */
+  stalls: number
 }
 
 const commandChannel = diagnostics.tracingChannel('valkit:core:command')
@@ -57,6 +60,18 @@ export class ValkitConnection implements Connection {
     retries: 0,
     rejectedOffline: 0,
     queuedOffline: 0,
+    stalls: 0,
+  }
+  /**
+   * The lean path's deadlines (see stall-watch.ts), when the driver can replace its command
+   * connection: a command under the default timeout then costs no entry and no promise of its
+   * own. `null` on a Cluster (a stalled node is one of several) and without a timeout.
+   */
+  readonly #watch: StallWatch | null
+  /** The lean path's reply handler: one function for every command. */
+  readonly #leanReplied = (reply: RedisReply): RedisReply => {
+    this.#watch!.settled++
+    return reply
   }
   #closed = false
   /** Bumped on every fresh connection: a timed-out command is retried only on a new one (or on a Cluster, whose slot map may have moved). */
@@ -66,6 +81,10 @@ export class ValkitConnection implements Connection {
     this.#driver = driver
     this.#options = options
     this.#routesByKey = driver.routesByKey === true
+    this.#watch =
+      driver.resetCommandConnection !== undefined && !this.#routesByKey && options.commandTimeoutMs > 0
+        ? new StallWatch(options.commandTimeoutMs, () => this.#stalled())
+        : null
     this.#defaultQueue = this.#deadlines.queue(Math.max(1, options.commandTimeoutMs))
     this.#offline = new OfflineQueue(this.#deadlines, options.offlineQueue.maxSize)
     this.#retryBackoff = {
@@ -110,7 +129,49 @@ export class ValkitConnection implements Connection {
     if (!this.#driver.isReady)
       return this.#whenOnline(args, () => this.#sendOnce(args, options, false), options)
     // Whether the command may be retried is only worked out if it fails.
+    if (this.#watch !== null && options?.timeoutMs === undefined) return this.#sendLean(args, options)
     return this.#sendOnce(args, options, true)
+  }
+
+  /**
+   * The hot path under the default timeout: the caller holds the promise derived from the
+   * driver's, and the connection's `StallWatch` enforces the deadline by replacing a stalled
+   * connection, whose driver then rejects what it had in flight.
+   */
+  #sendLean(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
+    const seq = this.#watch!.next()
+    return this.#driver
+      .command(args, options?.buffers === true ? DRIVER_BUFFERS : undefined)
+      .then(this.#leanReplied, (err: unknown) => this.#leanFailed(seq, args, options, err))
+  }
+
+  #leanFailed(
+    seq: number,
+    args: readonly RedisArg[],
+    options: CallOptions | undefined,
+    err: unknown,
+  ): Promise<RedisReply> {
+    const watch = this.#watch!
+    watch.settled++
+    if (seq < watch.expiredBelow && !this.#closed) {
+      // As for a timed-out first attempt below: its retry budget (one timeout) is spent.
+      this.stats.timeouts++
+      this.stats.failures++
+      throw this.#timeoutError(args, this.#options.commandTimeoutMs)
+    }
+    const error = this.#fail(err, args)
+    if (this.#retriable(err) && this.#options.retry.attempts > 0 && this.#isIdempotent(args, options)) {
+      const retry = (timeoutMs: number): Promise<RedisReply> =>
+        this.#sendOnce(args, timeoutMs > 0 ? { ...options, timeoutMs } : options, false)
+      return this.#retry(error, retry, options, performance.now())
+    }
+    throw error
+  }
+
+  /** A command on the connection passed its deadline: replace the connection. */
+  #stalled(): void {
+    this.stats.stalls++
+    this.#driver.resetCommandConnection!()
   }
 
   #durableCommand(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
@@ -150,6 +211,10 @@ export class ValkitConnection implements Connection {
       this.#routesByKey && key !== undefined ? { key, buffers } : buffers ? DRIVER_BUFFERS : undefined,
     )
     const call = new PendingCall(this, args, options, timeoutMs, key, retry)
+    if (this.#watch !== null && (timeoutMs <= 0 || timeoutMs > this.#options.commandTimeoutMs)) {
+      call.long = true
+      this.#watch.longInFlight++
+    }
     if (timeoutMs > 0) {
       const queue =
         timeoutMs === this.#options.commandTimeoutMs ? this.#defaultQueue : this.#deadlines.queue(timeoutMs)
@@ -167,6 +232,7 @@ export class ValkitConnection implements Connection {
     if (call.done) return
     call.done = true
     call.queue?.settled()
+    if (call.long) this.#watch!.longInFlight--
     call.resolve(reply)
   }
 
@@ -174,6 +240,7 @@ export class ValkitConnection implements Connection {
     if (call.done) return
     call.done = true
     call.queue?.settled()
+    if (call.long) this.#watch!.longInFlight--
     if (call.retry && this.#retriable(err) && this.#mayRetry(call))
       call.resolve(this.#retryCall(call, this.#fail(err, call.args), 0))
     else call.reject(this.#fail(err, call.args))
@@ -183,17 +250,22 @@ export class ValkitConnection implements Connection {
   expired(call: PendingCall): void {
     this.stats.timeouts++
     this.stats.failures++
+    if (call.long) this.#watch!.longInFlight--
     this.#driver.commandTimedOut?.(call.key)
-    const name = commandName(call.args[0])
-    const error = new ValkitError(
-      'VALKIT_TIMEOUT',
-      `${name} got no reply within ${call.timeoutMs} ms (commandTimeout).`,
-      {
-        details: { command: name, timeoutMs: call.timeoutMs },
-      },
-    )
+    const error = this.#timeoutError(call.args, call.timeoutMs)
     if (call.retry && this.#mayRetry(call)) call.resolve(this.#retryCall(call, error, call.timeoutMs))
     else call.reject(error)
+  }
+
+  #timeoutError(args: readonly RedisArg[], timeoutMs: number): ValkitError {
+    const name = commandName(args[0])
+    return new ValkitError(
+      'VALKIT_TIMEOUT',
+      `${name} got no reply within ${timeoutMs} ms (commandTimeout).`,
+      {
+        details: { command: name, timeoutMs },
+      },
+    )
   }
 
   /** `elapsedMs`: how long the first attempt took (its timeout when it expired; ~0 for a quick failure). */
@@ -395,6 +467,24 @@ export class ValkitConnection implements Connection {
     const work = this.#driver
       .pipeline(commands, { ...(key !== undefined ? { key } : {}), buffers: options?.buffers === true })
       .then((replies) => replies.map((r, i) => (r instanceof Error ? this.#fail(r, commands[i]!) : r)))
+    const watch = this.#watch
+    if (watch === null || timeoutMs <= this.#options.commandTimeoutMs)
+      return this.#pipelineDeadline(work, commands, timeoutMs)
+    // A longer deadline than the default: commands queued behind it wait for it (stall-watch.ts).
+    watch.longInFlight++
+    const done = (): void => {
+      watch.longInFlight--
+    }
+    const guarded = this.#pipelineDeadline(work, commands, timeoutMs)
+    guarded.then(done, done)
+    return guarded
+  }
+
+  #pipelineDeadline(
+    work: Promise<(RedisReply | Error)[]>,
+    commands: readonly (readonly RedisArg[])[],
+    timeoutMs: number,
+  ): Promise<(RedisReply | Error)[]> {
     if (timeoutMs <= 0) return work
     return new Promise((resolve, reject) => {
       const finish = this.#deadlines.track(timeoutMs, () => {
@@ -432,6 +522,7 @@ export class ValkitConnection implements Connection {
     this.#closed = true
     this.#offline.rejectAll(this.#closedError())
     this.#deadlines.close()
+    this.#watch?.close()
   }
 }
 

@@ -15,6 +15,8 @@ export class PendingCall implements DeadlineEntry {
   deadline = 0
   done = false
   queue: DeadlineQueue | null = null
+  /** Holds back the lean path's stall watch while in flight (a longer deadline than the default, or none). */
+  long = false
   resolve: (reply: RedisReply | Promise<RedisReply>) => void = noop
   reject: (err: unknown) => void = noop
   /** The promise the caller holds; settled through `resolve`/`reject`. */

@@ -220,6 +220,10 @@ export class NodeRedisAdapter implements DriverPort {
     return () => this.#listeners.delete(listener)
   }
 
+  resetCommandConnection(): void {
+    this.#main.reconnect()
+  }
+
   reconnect(): void {
     this.#main.reconnect()
     this.#sub?.reconnect()

@@ -98,6 +98,13 @@ export interface DriverPort {
    * re-read the slot map from the other nodes (a frozen master's slots may have moved).
    */
   commandTimedOut?(key: RedisArg | undefined): void
+  /**
+   * Replaces the command connection alone (not the subscriber): a command on it passed its
+   * deadline, so everything behind it is stuck too. The driver rejects what it had in flight
+   * and reconnects. A driver that has this gets valkit's lean command path (no deadline entry
+   * per command); one without it gets a deadline entry per command.
+   */
+  resetCommandConnection?(): void
   /** Closes every connection. Pending commands are rejected. Idempotent. */
   close(): Promise<void>
 }
