@@ -126,6 +126,14 @@ class CoordImpl implements Coord {
     ) => Promise<readonly (readonly RedisArg[])[] | null> | readonly (readonly RedisArg[])[] | null,
     options?: TransactionOptions,
   ): Promise<TransactionResult> {
+    if (this.#closing !== undefined) {
+      return Promise.reject(
+        new ValkitError(
+          'VALKIT_CLOSED',
+          'This coord instance is closed; create a new one to run a transaction.',
+        ),
+      )
+    }
     this.#transactions ??= new TransactionRunner(this.engine, this.valkit)
     return this.#transactions.run(keys, fn, options)
   }

@@ -51,6 +51,7 @@ export interface TransactionOptions {
 export class TransactionRunner {
   #driver: Promise<DriverPort> | null = null
   #queue: Promise<unknown> = Promise.resolve()
+  #closed = false
 
   constructor(
     private readonly engine: CoordEngine,
@@ -89,12 +90,14 @@ export class TransactionRunner {
         `retries must be an integer >= 0, got ${String(retries)}.`,
       )
     }
+    if (this.#closed) return Promise.reject(closedError())
     const result = this.#queue.then(() => this.#attempts(keys, fn, retries))
     this.#queue = result.catch(() => undefined)
     return result
   }
 
   async close(): Promise<void> {
+    this.#closed = true
     const driver = this.#driver
     this.#driver = null
     if (driver !== null) await (await driver.catch(() => null))?.close()
@@ -107,8 +110,12 @@ export class TransactionRunner {
     ) => Promise<readonly (readonly RedisArg[])[] | null> | readonly (readonly RedisArg[])[] | null,
     retries: number,
   ): Promise<TransactionResult> {
+    // A transaction queued behind others when the instance closed does not open a connection.
+    if (this.#closed) throw closedError()
     this.#driver ??= this.valkit.driver.duplicate()
     const driver = await this.#driver
+    // close() ran while the connection was opening: it took that connection and closes it.
+    if (this.#closed) throw closedError()
     const key = keys[0]!
     const send = (args: readonly RedisArg[]): Promise<RedisReply> =>
       this.#withDeadline(driver.command(args, { key }), args)
@@ -185,4 +192,11 @@ export class TransactionRunner {
       )
     })
   }
+}
+
+function closedError(): ValkitError {
+  return new ValkitError(
+    'VALKIT_CLOSED',
+    'This coord instance is closed; create a new one to run a transaction.',
+  )
 }

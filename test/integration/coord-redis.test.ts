@@ -225,6 +225,41 @@ for (const engine of testEngines()) {
       await coord.close()
     })
 
+    it('transaction: close() refuses queued and later transactions with VALKIT_CLOSED and leaves no connection of its own open', async () => {
+      const s = await shared()
+      const valkit = await connect(s.url)
+      const clients = async () => Number((await s.info('clients')).connected_clients)
+      const baseline = await clients()
+      const coord = createCoord(valkit)
+      const key = `${prefix}:{tx-close}:a`
+      let open!: () => void
+      const gate = new Promise<void>((resolve) => (open = resolve))
+      let running!: () => void
+      const started = new Promise<void>((resolve) => (running = resolve))
+      const first = coord
+        .transaction([key], async () => {
+          running()
+          await gate
+          return null
+        })
+        .catch((err: unknown) => err)
+      const queued = coord.transaction([key], () => null)
+      await started
+      const closing = coord.close()
+      open()
+      await closing
+      await assert.rejects(queued, (err: unknown) => isValkitError(err, 'VALKIT_CLOSED'))
+      await assert.rejects(
+        coord.transaction([key], () => null),
+        (err: unknown) => isValkitError(err, 'VALKIT_CLOSED'),
+      )
+      await first
+      await waitFor(async () => (await clients()) === baseline, {
+        what: `the transaction connection to close (baseline ${baseline} clients)`,
+      })
+      await valkit.close()
+    })
+
     it('durable grants need replicas: without one the grant is given back with VALKIT_NOT_DURABLE', async () => {
       const s = await shared()
       const valkit = await connect(s.url)
