@@ -511,6 +511,7 @@ export class Queue<Data = unknown> {
    * ```
    */
   async *events(options: QueueEventsOptions = {}): AsyncGenerator<QueueEvent> {
+    this.#assertOpen()
     const signal = options.signal ?? new AbortController().signal
     const stores = this.stores
     const from = options.from ?? '$'
@@ -561,6 +562,8 @@ export class Queue<Data = unknown> {
         yield stores.length === 1 ? e : { ...e, streamId: cursors.join(',') }
         if (signal.aborted) return
       }
+      // Closed while the consumer held an event: no new read (it would reopen a connection).
+      if (this.#closed) return
       pending.set(r.p, read(r.p))
     }
   }

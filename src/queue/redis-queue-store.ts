@@ -81,6 +81,7 @@ export class RedisQueueStore implements QueueStore {
   readonly #wake: string
   readonly #eventsMax: string
   #blocking: Promise<DriverPort> | undefined
+  #closed = false
 
   readonly #durable: boolean
   readonly #idPrefix: string
@@ -345,10 +346,13 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async readEvents(from: string, count: number, blockMs: number, signal: AbortSignal): Promise<QueueEvent[]> {
+    if (this.#closed)
+      throw new ValkitError('VALKIT_CLOSED', 'The queue is closed: its events are no longer read.')
     this.#blocking ??= this.#valkit.driver.duplicate()
     this.#blocking.catch(() => (this.#blocking = undefined))
     const driver = await this.#blocking
-    if (signal.aborted) return []
+    // close() ran while the connection was opening: it took that connection and closes it.
+    if (signal.aborted || this.#closed) return []
     // An id inside an entry of several events: the rest of that entry first, then what follows it.
     const { entry, index } = splitEventId(from)
     const out: QueueEvent[] = []
@@ -439,6 +443,7 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
     const blocking = this.#blocking
     this.#blocking = undefined
     if (blocking !== undefined) await (await blocking.catch(() => undefined))?.close()

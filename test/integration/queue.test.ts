@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { partitionTag } from '../../src/queue/queue-stores.js'
 import { randomBytes } from 'node:crypto'
 import { after, afterEach, before, describe, it } from 'node:test'
-import { createValkit, slotOf, type Valkit } from '../../src/core/index.js'
+import { createValkit, isValkitError, slotOf, type Valkit } from '../../src/core/index.js'
 import {
   createQueue,
   createWorker,
@@ -312,6 +312,40 @@ for (const engine of testEngines()) {
       const rest = seenByOther.length - cut - 1
       const replay = await readEvents(reader, seenByOther[cut]!.streamId, (seen) => seen.length === rest)
       assert.deepEqual(replay, seenByOther.slice(cut + 1))
+    })
+
+    it('close() while events() is read ends the reader without opening a connection again; events() after close is refused', async () => {
+      const name = unique('events-close')
+      const own = open()
+      try {
+        await own.supervisor.waitFor('ready', 10_000)
+        // Counts the connections the instance opens for blocking reads.
+        const driver = own.driver
+        const duplicate = driver.duplicate.bind(driver)
+        let opened = 0
+        driver.duplicate = () => {
+          opened++
+          return duplicate()
+        }
+        const queue = createQueue(own, name)
+        await queue.add('one', 1)
+        await queue.add('two', 2)
+        const seen: string[] = []
+        let openedBeforeClose = -1
+        // The consumer closes the queue on the first event and keeps iterating.
+        for await (const e of queue.events({ from: '0', signal: AbortSignal.timeout(10_000) })) {
+          seen.push(e.type)
+          if (seen.length === 1) {
+            openedBeforeClose = opened
+            await queue.close()
+          }
+        }
+        assert.equal(openedBeforeClose, 1, 'the reader had its blocking connection')
+        assert.equal(opened, 1, 'no connection was opened after queue.close()')
+        await assert.rejects(queue.events().next(), (err: unknown) => isValkitError(err, 'VALKIT_CLOSED'))
+      } finally {
+        await own.close()
+      }
     })
 
     it('eventsMaxLength 0 writes no events', async () => {
