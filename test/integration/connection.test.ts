@@ -451,7 +451,7 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])`,
       }
     })
 
-    void it('an idempotent command queued behind a stalled one is resent on the new connection; a write is not', async () => {
+    void it('an idempotent command queued behind a stalled one is resent on the new connection; a write fails as possibly applied', async () => {
       const server = await startServer({ engine })
       const valkit = await ready(open(server.url, { commandTimeout: '300ms', retry: { attempts: 2 } }))
       try {
@@ -465,8 +465,10 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])`,
         const waited = await wait
         assert.ok(isValkitError(waited.error, 'VALKIT_TIMEOUT'), String(waited.error))
         assert.equal(await get, 'value', 'GET is resent on the new connection')
+        // Not UNAVAILABLE ("not sent"): it was in the socket behind WAIT and may have run.
         const lost = await incr
-        assert.ok(isValkitError(lost.error, 'VALKIT_UNAVAILABLE'), String(lost.error))
+        assert.ok(isValkitError(lost.error, 'VALKIT_TIMEOUT'), String(lost.error))
+        assert.equal((lost.error as { details?: { stalled?: boolean } }).details?.stalled, true)
         assert.equal(valkit.stats().stalls, 1)
       } finally {
         await valkit.close()
@@ -474,17 +476,38 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])`,
       }
     })
 
-    void it('a call with a longer deadline holds the connection: commands queued behind it wait for it instead of replacing it', async () => {
+    void it('behind a call with a longer deadline, a command fails at its own deadline and the connection stays', async () => {
       const server = await startServer({ engine })
       const valkit = await ready(open(server.url, { commandTimeout: '300ms' }))
       try {
         await valkit.connection.command(['SET', k('patient'), 'value'])
         const wait = valkit.connection.command(['WAIT', 1, 700], { timeoutMs: 3000 })
-        const get = valkit.connection.command(['GET', k('patient')])
+        const get = await rejection(valkit.connection.command(['GET', k('patient')]))
+        assert.ok(isValkitError(get.error, 'VALKIT_TIMEOUT'), String(get.error))
+        assert.ok(get.ms < 650, `GET rejected after ${get.ms.toFixed(0)} ms`)
         assert.equal(await wait, 0)
-        assert.equal(await get, 'value')
-        assert.equal(valkit.stats().stalls, 0)
-        assert.equal(valkit.stats().timeouts, 0)
+        assert.equal(await valkit.connection.command(['GET', k('patient')]), 'value')
+        assert.equal(valkit.stats().stalls, 0, 'the connection was not replaced')
+      } finally {
+        await valkit.close()
+        await server.stop()
+      }
+    })
+
+    void it('a command stuck ahead of a call with a longer deadline still fails at its own deadline', async () => {
+      const server = await startServer({ engine })
+      const valkit = await ready(open(server.url, { commandTimeout: '300ms' }))
+      try {
+        await server.pause()
+        const first = rejection(valkit.connection.command(['GET', k('ahead')]))
+        const patient = valkit.connection
+          .command(['GET', k('ahead')], { timeoutMs: 5000 })
+          .catch(() => undefined)
+        const stuck = await first
+        assert.ok(isValkitError(stuck.error, 'VALKIT_TIMEOUT'), String(stuck.error))
+        assert.ok(stuck.ms < 650, `the first GET rejected after ${stuck.ms.toFixed(0)} ms`)
+        await server.resume()
+        await patient
       } finally {
         await valkit.close()
         await server.stop()

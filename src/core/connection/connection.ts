@@ -68,6 +68,12 @@ export class ValkitConnection implements Connection {
    * own. `null` on a Cluster (a stalled node is one of several) and without a timeout.
    */
   readonly #watch: StallWatch | null
+  /**
+   * Calls with their own deadline longer than the default, or none, in flight. While one is,
+   * default calls take the path with a deadline entry each: queued behind it they wait for it,
+   * and each still fails at its own deadline without the connection being replaced.
+   */
+  #longInFlight = 0
   /** The lean path's reply handler: one function for every command. */
   readonly #leanReplied = (reply: RedisReply): RedisReply => {
     this.#watch!.settled++
@@ -129,7 +135,8 @@ export class ValkitConnection implements Connection {
     if (!this.#driver.isReady)
       return this.#whenOnline(args, () => this.#sendOnce(args, options, false), options)
     // Whether the command may be retried is only worked out if it fails.
-    if (this.#watch !== null && options?.timeoutMs === undefined) return this.#sendLean(args, options)
+    if (this.#watch !== null && this.#longInFlight === 0 && options?.timeoutMs === undefined)
+      return this.#sendLean(args, options)
     return this.#sendOnce(args, options, true)
   }
 
@@ -139,10 +146,9 @@ export class ValkitConnection implements Connection {
    * connection, whose driver then rejects what it had in flight.
    */
   #sendLean(args: readonly RedisArg[], options: CallOptions | undefined): Promise<RedisReply> {
+    const work = this.#driver.command(args, options?.buffers === true ? DRIVER_BUFFERS : undefined)
     const seq = this.#watch!.next()
-    return this.#driver
-      .command(args, options?.buffers === true ? DRIVER_BUFFERS : undefined)
-      .then(this.#leanReplied, (err: unknown) => this.#leanFailed(seq, args, options, err))
+    return work.then(this.#leanReplied, (err: unknown) => this.#leanFailed(seq, args, options, err))
   }
 
   #leanFailed(
@@ -153,19 +159,33 @@ export class ValkitConnection implements Connection {
   ): Promise<RedisReply> {
     const watch = this.#watch!
     watch.settled++
-    if (seq < watch.expiredBelow && !this.#closed) {
+    if (this.#closed) throw this.#fail(err, args)
+    if (seq < watch.expiredBelow) {
       // As for a timed-out first attempt below: its retry budget (one timeout) is spent.
       this.stats.timeouts++
       this.stats.failures++
       throw this.#timeoutError(args, this.#options.commandTimeoutMs)
     }
-    const error = this.#fail(err, args)
+    // Queued behind a command that passed its deadline: it may have run, so not UNAVAILABLE
+    // (which callers read as "not sent"); an idempotent one is sent again on the new connection.
+    const stalled = seq < watch.resetBelow
+    const error = stalled ? this.#stalledError(args, err) : this.#fail(err, args)
     if (this.#retriable(err) && this.#options.retry.attempts > 0 && this.#isIdempotent(args, options)) {
       const retry = (timeoutMs: number): Promise<RedisReply> =>
         this.#sendOnce(args, timeoutMs > 0 ? { ...options, timeoutMs } : options, false)
-      return this.#retry(error, retry, options, performance.now())
+      return this.#retry(error, retry, options, performance.now() - (stalled ? watch.ageMs(seq) : 0))
     }
     throw error
+  }
+
+  #stalledError(args: readonly RedisArg[], cause: unknown): ValkitError {
+    this.stats.failures++
+    const name = commandName(args[0])
+    return new ValkitError(
+      'VALKIT_TIMEOUT',
+      `${name} got no reply: a command sent before it passed its deadline (commandTimeout ${this.#options.commandTimeoutMs} ms), so the connection was replaced. It may have been applied.`,
+      { cause, details: { command: name, timeoutMs: this.#options.commandTimeoutMs, stalled: true } },
+    )
   }
 
   /** A command on the connection passed its deadline: replace the connection. */
@@ -213,7 +233,7 @@ export class ValkitConnection implements Connection {
     const call = new PendingCall(this, args, options, timeoutMs, key, retry)
     if (this.#watch !== null && (timeoutMs <= 0 || timeoutMs > this.#options.commandTimeoutMs)) {
       call.long = true
-      this.#watch.longInFlight++
+      this.#longInFlight++
     }
     if (timeoutMs > 0) {
       const queue =
@@ -232,7 +252,7 @@ export class ValkitConnection implements Connection {
     if (call.done) return
     call.done = true
     call.queue?.settled()
-    if (call.long) this.#watch!.longInFlight--
+    if (call.long) this.#longInFlight--
     call.resolve(reply)
   }
 
@@ -240,7 +260,7 @@ export class ValkitConnection implements Connection {
     if (call.done) return
     call.done = true
     call.queue?.settled()
-    if (call.long) this.#watch!.longInFlight--
+    if (call.long) this.#longInFlight--
     if (call.retry && this.#retriable(err) && this.#mayRetry(call))
       call.resolve(this.#retryCall(call, this.#fail(err, call.args), 0))
     else call.reject(this.#fail(err, call.args))
@@ -250,7 +270,7 @@ export class ValkitConnection implements Connection {
   expired(call: PendingCall): void {
     this.stats.timeouts++
     this.stats.failures++
-    if (call.long) this.#watch!.longInFlight--
+    if (call.long) this.#longInFlight--
     this.#driver.commandTimedOut?.(call.key)
     const error = this.#timeoutError(call.args, call.timeoutMs)
     if (call.retry && this.#mayRetry(call)) call.resolve(this.#retryCall(call, error, call.timeoutMs))
@@ -356,7 +376,7 @@ export class ValkitConnection implements Connection {
       // Rounded up to 50 ms so that retries share a few deadline queues instead of one per value.
       this.stats.retries++
       try {
-        return await send(budgetMs > 0 ? Math.ceil(left / 50) * 50 : 0)
+        return await send(budgetMs > 0 ? Math.min(budgetMs, Math.ceil(left / 50) * 50) : 0)
       } catch (next) {
         lastError = next
       }
@@ -467,13 +487,12 @@ export class ValkitConnection implements Connection {
     const work = this.#driver
       .pipeline(commands, { ...(key !== undefined ? { key } : {}), buffers: options?.buffers === true })
       .then((replies) => replies.map((r, i) => (r instanceof Error ? this.#fail(r, commands[i]!) : r)))
-    const watch = this.#watch
-    if (watch === null || timeoutMs <= this.#options.commandTimeoutMs)
+    if (this.#watch === null || (timeoutMs > 0 && timeoutMs <= this.#options.commandTimeoutMs))
       return this.#pipelineDeadline(work, commands, timeoutMs)
-    // A longer deadline than the default: commands queued behind it wait for it (stall-watch.ts).
-    watch.longInFlight++
+    // A longer deadline than the default, or none: see #longInFlight.
+    this.#longInFlight++
     const done = (): void => {
-      watch.longInFlight--
+      this.#longInFlight--
     }
     const guarded = this.#pipelineDeadline(work, commands, timeoutMs)
     guarded.then(done, done)

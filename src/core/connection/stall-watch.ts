@@ -8,7 +8,8 @@
  *
  * The watch does not reject anyone itself: it asks the owner to replace the connection. The
  * driver then rejects everything still in flight, and each caller learns from its own
- * sequence number whether it timed out (below `expiredBelow`) or only lost its connection.
+ * sequence number whether it passed its deadline (below `expiredBelow`) or was only queued
+ * behind one that did (below `resetBelow`).
  *
  * Like `Deadlines`, no clock is read per command. While commands are in flight a timer ticks
  * every `timeout / 8` and records where each generation's sequence numbers start. A command
@@ -25,16 +26,10 @@ export class StallWatch {
   sent = 0
   /** Commands settled so far: the sequence number of the oldest one in flight. */
   settled = 0
-  /** Commands below this sequence number were in flight past their deadline when the connection was replaced. */
+  /** Commands below this sequence number were in flight past their deadline when the connection was last replaced. */
   expiredBelow = 0
-  /**
-   * Calls on the same connection with a longer deadline (or none) still in flight. While one
-   * is, commands queued behind it wait for it: they cannot be answered sooner, and replacing
-   * the connection would fail a call that is still within its own deadline.
-   */
-  longInFlight = 0
-  /** How often the connection was replaced because a command passed its deadline. */
-  stalls = 0
+  /** Commands below this sequence number were sent before the connection was last replaced. */
+  resetBelow = 0
   readonly #starts = new Array<number>(SLOTS).fill(0)
   readonly #tickMs: number
   readonly #onStall: () => void
@@ -70,11 +65,23 @@ export class StallWatch {
     if (generation < TICKS) return
     // Commands sent before generation g - 8 began have waited at least eight ticks.
     const expiredBelow = this.#starts[(generation - TICKS) % SLOTS]!
-    if (this.settled < expiredBelow && expiredBelow > this.expiredBelow && this.longInFlight === 0) {
+    if (this.settled < expiredBelow && expiredBelow > this.expiredBelow) {
       this.expiredBelow = expiredBelow
-      this.stalls++
+      this.resetBelow = this.sent
       this.#onStall()
     }
+  }
+
+  /**
+   * About how long ago command `seq` was sent: whole ticks since its generation began (so at
+   * most one tick short), or the full timeout once its generation has left the record.
+   */
+  ageMs(seq: number): number {
+    const generation = this.#generation
+    for (let back = 0; back < TICKS && back <= generation; back++) {
+      if (this.#starts[(generation - back) % SLOTS]! <= seq) return back * this.#tickMs
+    }
+    return TICKS * this.#tickMs
   }
 
   close(): void {
