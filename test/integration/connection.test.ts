@@ -494,20 +494,28 @@ return redis.call('INCRBY', KEYS[1], ARGV[1])`,
       }
     })
 
-    void it('a command stuck ahead of a call with a longer deadline still fails at its own deadline', async () => {
+    void it('a command stuck ahead of a call with a longer deadline still fails at its own deadline; the writes behind it fail as possibly applied', async () => {
       const server = await startServer({ engine })
       const valkit = await ready(open(server.url, { commandTimeout: '300ms' }))
       try {
         await server.pause()
         const first = rejection(valkit.connection.command(['GET', k('ahead')]))
-        const patient = valkit.connection
-          .command(['GET', k('ahead')], { timeoutMs: 5000 })
-          .catch(() => undefined)
+        // A call with its own longer deadline, then a default one that queues behind it.
+        const patient = rejection(valkit.connection.command(['INCR', k('ahead-long')], { timeoutMs: 5000 }))
+        const behind = rejection(valkit.connection.command(['INCR', k('ahead-default')]))
         const stuck = await first
         assert.ok(isValkitError(stuck.error, 'VALKIT_TIMEOUT'), String(stuck.error))
         assert.ok(stuck.ms < 650, `the first GET rejected after ${stuck.ms.toFixed(0)} ms`)
+        for (const [name, result] of [
+          ['the longer call', await patient],
+          ['the default call behind it', await behind],
+        ] as const) {
+          // Never UNAVAILABLE ("not sent"): both were in the socket and may have run.
+          assert.ok(isValkitError(result.error, 'VALKIT_TIMEOUT'), `${name}: ${String(result.error)}`)
+          const details = (result.error as { details?: { stalled?: boolean } }).details
+          assert.equal(details?.stalled, true, `${name}: details.stalled`)
+        }
         await server.resume()
-        await patient
       } finally {
         await valkit.close()
         await server.stop()

@@ -74,6 +74,8 @@ export class ValkitConnection implements Connection {
    * and each still fails at its own deadline without the connection being replaced.
    */
   #longInFlight = 0
+  /** Bumped each time the stall watch replaces the connection; a call remembers it when sent. */
+  #resets = 0
   /** The lean path's reply handler: one function for every command. */
   readonly #leanReplied = (reply: RedisReply): RedisReply => {
     this.#watch!.settled++
@@ -178,6 +180,14 @@ export class ValkitConnection implements Connection {
     throw error
   }
 
+  /**
+   * A connection error on a call sent before the stall watch replaced the connection: it was in
+   * the socket behind the stalled command and may have run.
+   */
+  #lostToStall(err: unknown, resetsAtSend: number): boolean {
+    return resetsAtSend !== this.#resets && isConnectionError(err)
+  }
+
   #stalledError(args: readonly RedisArg[], cause: unknown): ValkitError {
     this.stats.failures++
     const name = commandName(args[0])
@@ -191,6 +201,7 @@ export class ValkitConnection implements Connection {
   /** A command on the connection passed its deadline: replace the connection. */
   #stalled(): void {
     this.stats.stalls++
+    this.#resets++
     this.#driver.resetCommandConnection!()
   }
 
@@ -231,6 +242,7 @@ export class ValkitConnection implements Connection {
       this.#routesByKey && key !== undefined ? { key, buffers } : buffers ? DRIVER_BUFFERS : undefined,
     )
     const call = new PendingCall(this, args, options, timeoutMs, key, retry)
+    call.resets = this.#resets
     if (this.#watch !== null && (timeoutMs <= 0 || timeoutMs > this.#options.commandTimeoutMs)) {
       call.long = true
       this.#longInFlight++
@@ -261,9 +273,14 @@ export class ValkitConnection implements Connection {
     call.done = true
     call.queue?.settled()
     if (call.long) this.#longInFlight--
+    const stalled = this.#lostToStall(err, call.resets)
+    const error = stalled ? this.#stalledError(call.args, err) : this.#fail(err, call.args)
+    // Behind a stall it waited a while already: its budget counts from about when it was sent.
+    const queue = call.queue
+    const ageMs = stalled && queue !== null ? (queue.generation - call.deadline) * queue.tickMs : 0
     if (call.retry && this.#retriable(err) && this.#mayRetry(call))
-      call.resolve(this.#retryCall(call, this.#fail(err, call.args), 0))
-    else call.reject(this.#fail(err, call.args))
+      call.resolve(this.#retryCall(call, error, ageMs))
+    else call.reject(error)
   }
 
   /** Called by `Deadlines` (through the call) when a command's deadline passed first. @internal */
@@ -373,10 +390,10 @@ export class ValkitConnection implements Connection {
       if (isValkitError(lastError, 'VALKIT_TIMEOUT') && !this.#routesByKey && this.#epoch === epoch) break
       const left = budgetMs > 0 ? budgetMs - (performance.now() - startedAt) : 0
       if (budgetMs > 0 && left < 1) break
-      // Rounded up to 50 ms so that retries share a few deadline queues instead of one per value.
+      // Rounded down to 50 ms (never past what is left) so that retries share a few deadline queues.
       this.stats.retries++
       try {
-        return await send(budgetMs > 0 ? Math.min(budgetMs, Math.ceil(left / 50) * 50) : 0)
+        return await send(budgetMs > 0 ? (left >= 50 ? Math.floor(left / 50) * 50 : Math.ceil(left)) : 0)
       } catch (next) {
         lastError = next
       }
@@ -484,17 +501,20 @@ export class ValkitConnection implements Connection {
     }
     const timeoutMs = options?.timeoutMs ?? this.#options.commandTimeoutMs
     const key = options?.key ?? commands[0]?.[1]
+    const resets = this.#resets
+    const failed = (err: unknown, args: readonly RedisArg[]): ValkitError =>
+      this.#lostToStall(err, resets) ? this.#stalledError(args, err) : this.#fail(err, args)
     const work = this.#driver
       .pipeline(commands, { ...(key !== undefined ? { key } : {}), buffers: options?.buffers === true })
-      .then((replies) => replies.map((r, i) => (r instanceof Error ? this.#fail(r, commands[i]!) : r)))
+      .then((replies) => replies.map((r, i) => (r instanceof Error ? failed(r, commands[i]!) : r)))
     if (this.#watch === null || (timeoutMs > 0 && timeoutMs <= this.#options.commandTimeoutMs))
-      return this.#pipelineDeadline(work, commands, timeoutMs)
+      return this.#pipelineDeadline(work, commands, timeoutMs, failed)
     // A longer deadline than the default, or none: see #longInFlight.
     this.#longInFlight++
     const done = (): void => {
       this.#longInFlight--
     }
-    const guarded = this.#pipelineDeadline(work, commands, timeoutMs)
+    const guarded = this.#pipelineDeadline(work, commands, timeoutMs, failed)
     guarded.then(done, done)
     return guarded
   }
@@ -503,6 +523,7 @@ export class ValkitConnection implements Connection {
     work: Promise<(RedisReply | Error)[]>,
     commands: readonly (readonly RedisArg[])[],
     timeoutMs: number,
+    failed: (err: unknown, args: readonly RedisArg[]) => ValkitError,
   ): Promise<(RedisReply | Error)[]> {
     if (timeoutMs <= 0) return work
     return new Promise((resolve, reject) => {
@@ -522,7 +543,7 @@ export class ValkitConnection implements Connection {
         },
         (err: unknown) => {
           finish()
-          reject(this.#fail(err, commands[0] ?? ['PIPELINE']))
+          reject(failed(err, commands[0] ?? ['PIPELINE']))
         },
       )
     })

@@ -17,6 +17,8 @@ export class PendingCall implements DeadlineEntry {
   queue: DeadlineQueue | null = null
   /** Holds back the lean path's stall watch while in flight (a longer deadline than the default, or none). */
   long = false
+  /** The connection's stall-reset count when this was sent (see ValkitConnection#resets). */
+  resets = 0
   resolve: (reply: RedisReply | Promise<RedisReply>) => void = noop
   reject: (err: unknown) => void = noop
   /** The promise the caller holds; settled through `resolve`/`reject`. */
