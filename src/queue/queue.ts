@@ -314,10 +314,14 @@ export class Queue<Data = unknown> {
   }
 
   async #journalIfDown(err: unknown, partition: number, jobs: NewJob[]): Promise<AddResult[]> {
-    const down = isValkitError(err, 'VALKIT_UNAVAILABLE') || isValkitError(err, 'VALKIT_READONLY')
-    const timedOut = isValkitError(err, 'VALKIT_TIMEOUT')
-    // A timed-out add may have been applied: only jobs with an id are safe to journal (the replay finds them).
-    if (this.#journal === undefined || !(down || (timedOut && jobs.every((j) => j.id !== '')))) throw err
+    // A timed-out add, or one whose connection dropped with it in flight, may have been applied:
+    // only jobs with an id are safe to journal then (the replay finds them).
+    const maybeApplied =
+      isValkitError(err, 'VALKIT_TIMEOUT') ||
+      (isValkitError(err, 'VALKIT_UNAVAILABLE') && err.details?.maybeApplied === true)
+    const down =
+      !maybeApplied && (isValkitError(err, 'VALKIT_UNAVAILABLE') || isValkitError(err, 'VALKIT_READONLY'))
+    if (this.#journal === undefined || !(down || (maybeApplied && jobs.every((j) => j.id !== '')))) throw err
     const journal = await this.#journal
     const out: AddResult[] = []
     for (const job of jobs) {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { producer, type Producer } from './fixtures/queue-producer-handle.js'
-import { createValkit, type Valkit } from '../../src/core/index.js'
+import { createValkit, isValkitError, type Valkit } from '../../src/core/index.js'
 import { createQueue, createWorker, type AddResult, type Queue, type Worker } from '../../src/queue/index.js'
 import {
   cleanPrefix,
@@ -225,6 +225,36 @@ for (const engine of testEngines()) {
         t.diagnostic(
           `${acknowledged.length} adds acknowledged as journaled before the kill; ${added} jobs replayed by the next process`,
         )
+      })
+
+      it('an add whose connection drops with it in flight is journaled only with an id: without one it may have been applied', async () => {
+        const name = 'journal-in-flight'
+        const path = join(dir, `${engine}-in-flight.journal`)
+        const valkit = createValkit({ url: proxy.url, env: {}, logger: false, keyPrefix: prefix })
+        valkits.push(valkit)
+        await valkit.supervisor.waitFor('ready', 10_000)
+        const queue = createQueue(valkit, name, { journal: { path } })
+        queues.push(queue)
+        await queue.add('warm-up', null, { id: 'warm-up' })
+        const turn = () => new Promise((resolve) => setImmediate(resolve))
+        try {
+          // Held by the proxy: the server never sees them, but the client cannot know that.
+          proxy.pause()
+          const anonymous = queue.add('email', { to: 'anon' }).catch((err: unknown) => err)
+          await turn()
+          await turn()
+          const named = queue.add('email', { to: 'ada' }, { id: 'email:ada' })
+          await turn()
+          await turn()
+          proxy.resetConnections()
+          const err = await anonymous
+          assert.ok(isValkitError(err, 'VALKIT_UNAVAILABLE'), String(err))
+          assert.equal(err.details?.maybeApplied, true)
+          assert.equal((await named).outcome, 'journaled')
+          assert.equal(await queue.journaled(), 1, 'only the add with an id is in the journal')
+        } finally {
+          proxy.heal()
+        }
       })
     },
   )

@@ -164,7 +164,24 @@ void describe('classifyCommandError', () => {
     ]) {
       const e = classify(err)
       assert.equal(e.code, 'VALKIT_UNAVAILABLE', err.message)
-      assert.match(e.message, /connection was lost/)
+    }
+  })
+
+  void it('a connection lost with the command in flight says it may have been applied; one refused before sending does not', () => {
+    for (const err of [
+      new SocketClosedUnexpectedlyError(),
+      new Error('Connection is closed.'),
+      sysError('ECONNRESET', 'read ECONNRESET'),
+      sysError('EPIPE', 'write EPIPE'),
+    ]) {
+      const e = classify(err)
+      assert.match(e.message, /connection was lost before the reply.*may have been applied/, err.message)
+      assert.equal(e.details?.maybeApplied, true, err.message)
+    }
+    for (const err of [new ClientClosedError(), new ClientOfflineError()]) {
+      const e = classify(err)
+      assert.match(e.message, /not sent/, err.message)
+      assert.equal(e.details?.maybeApplied, undefined, err.message)
     }
   })
 

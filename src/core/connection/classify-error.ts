@@ -163,10 +163,21 @@ export function classifyCommandError(err: unknown, command: string): ValkitError
     )
   }
   if (isConnectionError(err)) {
+    if (wasNotSent(err)) {
+      return new ValkitError(
+        'VALKIT_UNAVAILABLE',
+        `${command} not sent: the client is not connected (${message}).`,
+        {
+          cause: err,
+          details: { command },
+        },
+      )
+    }
+    // The driver had accepted it: it may be in the server's hands already.
     return new ValkitError(
       'VALKIT_UNAVAILABLE',
-      `${command}: the connection was lost before the reply (${message}).`,
-      { cause: err, details: { command } },
+      `${command}: the connection was lost before the reply (${message}); it may have been applied.`,
+      { cause: err, details: { command, maybeApplied: true } },
     )
   }
   return new ValkitError('VALKIT_COMMAND', `${command}: ${message}`, { cause: err, details: { command } })
@@ -176,6 +187,17 @@ export function classifyCommandError(err: unknown, command: string): ValkitError
 export function isTransientReply(err: unknown): boolean {
   const message = messageOf(err)
   return /^(LOADING|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|BUSY )/.test(message)
+}
+
+/** node-redis refused the command before writing it: the client was closed or offline, or never connected. */
+function wasNotSent(err: unknown): boolean {
+  const name = err instanceof Error ? err.name : ''
+  return (
+    name === 'ClientClosedError' ||
+    name === 'ClientOfflineError' ||
+    codeOf(err) === 'ECONNREFUSED' ||
+    /^The client is (closed|offline)/.test(messageOf(err))
+  )
 }
 
 /** The socket dropped or the client was not connected (not an error reply). */
