@@ -59,6 +59,7 @@ class Lane {
   #timerAt = Infinity
   #extendTimer: NodeJS.Timeout | undefined
   #failures = 0
+  #stopped = false
   constructor(
     readonly store: QueueStore,
     readonly worker: { pump(lane: Lane): void; extend(lane: Lane): Promise<void> },
@@ -66,6 +67,8 @@ class Lane {
 
   /** Looks again at `at` (epoch ms) unless something wakes the lane earlier; `replace` moves a later timer too. */
   wakeAt(at: number, replace = false): void {
+    // A reply that arrives after the worker closed must not start the lane again.
+    if (this.#stopped) return
     if (this.#timer !== undefined) {
       if (!replace && this.#timerAt <= at) return
       clearTimeout(this.#timer)
@@ -93,7 +96,7 @@ class Lane {
   }
 
   startExtending(leaseMs: number): void {
-    if (this.#extendTimer !== undefined) return
+    if (this.#extendTimer !== undefined || this.#stopped) return
     this.#extendTimer = setInterval(
       () => void this.worker.extend(this),
       Math.max(100, Math.floor(leaseMs / 3)),
@@ -101,7 +104,12 @@ class Lane {
     this.#extendTimer.unref()
   }
 
+  get stopped(): boolean {
+    return this.#stopped
+  }
+
   stop(): void {
+    this.#stopped = true
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     if (this.#extendTimer !== undefined) clearInterval(this.#extendTimer)
     this.#timer = this.#extendTimer = undefined
@@ -249,6 +257,12 @@ export class Worker<Data = unknown, Result = unknown> {
           const report = lane.accepted.get(settlement)
           lane.accepted.delete(settlement)
           if (report !== undefined && stale?.has(settlement.id) !== true) report()
+        }
+        if (lane.stopped) {
+          // A call still out when close({ timeout }) gave up: the jobs it leased are left to
+          // their leases (another worker runs them once they run out), not run by a closed worker.
+          this.#checkIdle()
+          return
         }
         for (const job of r.jobs) this.#run(lane, job, r.nowMs, r.defaults)
         if (count > 0 && r.jobs.length < count && lane.wakes === wakes) {
@@ -446,6 +460,8 @@ export class Worker<Data = unknown, Result = unknown> {
         abort(err)
         finish('err', err)
       }, options.timeoutMs)
+      // A job abandoned by close({ timeout }) must not keep the process alive until it fires.
+      timer.unref()
     }
     let result: Promise<Result> | Result
     try {
@@ -559,8 +575,23 @@ export class Worker<Data = unknown, Result = unknown> {
         }
       }
       for (const lane of this.#lanes) lane.stop()
-      for (const u of this.#unsubs) await u().catch(() => undefined)
+      // Bounded: over a stalled network an unsubscribe would otherwise hold close() forever.
+      const boundMs = Math.max(options.timeout ?? this.#valkit.config.commandTimeoutMs, 100)
+      for (const u of this.#unsubs) await settledWithin(u(), boundMs)
     })()
     return this.#closed
   }
+}
+
+/** Waits for `work` to settle, or `ms` at most; never rejects. */
+function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    timer.unref()
+    const done = (): void => {
+      clearTimeout(timer)
+      resolve()
+    }
+    work.then(done, done)
+  })
 }

@@ -357,6 +357,55 @@ for (const engine of testEngines()) {
       assert.equal(await server.command('EXISTS', `${prefix}:v1:queue:{${name}}:e`), 0)
     })
 
+    it('close({ timeout }) over a stalled network returns, and the jobs a call still out then leases are not run by the closed worker', async () => {
+      const name = unique('close-fetch')
+      const proxy = await tcpProxy({ target: { port: server.port } })
+      const slow = createValkit({
+        url: proxy.url,
+        env: {},
+        logger: false,
+        keyPrefix: prefix,
+        commandTimeout: '10s',
+      })
+      try {
+        await slow.supervisor.waitFor('ready', 10_000)
+        const queue = t.queue(valkit, name)
+        const release = t.gate()
+        const ran: string[] = []
+        const completed: string[] = []
+        const worker = createWorker(
+          slow,
+          name,
+          async (job) => {
+            ran.push(job.id)
+            if (job.id === 'job:a') await release.promise
+            return job.id
+          },
+          { concurrency: 1, schedules: false },
+        )
+        worker.on('completed', (job) => completed.push(job.id))
+        await queue.add('a', null, { id: 'job:a' })
+        await until(() => ran.includes('job:a'), 'job a to start')
+        await queue.add('b', null, { id: 'job:b' })
+        // The call that stores a's result also fetches b; the proxy holds it (and the unsubscribe).
+        proxy.pause()
+        release.open()
+        // The worker sends that call on a later turn of the event loop (its pump is a setImmediate).
+        for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+        const started = performance.now()
+        await worker.close({ timeout: 100 })
+        const closeMs = performance.now() - started
+        assert.ok(closeMs < 2000, `close({ timeout: 100 }) took ${closeMs.toFixed(0)} ms`)
+        proxy.heal()
+        await until(() => completed.includes('job:a'), "the held call's reply")
+        assert.deepEqual(ran, ['job:a'], 'b was not run after close()')
+        assert.equal((await queue.getJob('job:b'))?.state, 'active', 'b is left to its lease')
+      } finally {
+        await slow.close()
+        await proxy.close()
+      }
+    })
+
     it('a worker cut off from Redis past its lease loses the job: another runs it, the first sees it lost and its completion is refused', async () => {
       const name = unique('partition')
       const proxy = await tcpProxy({ target: { port: server.port } })
