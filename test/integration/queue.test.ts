@@ -208,9 +208,12 @@ for (const engine of testEngines()) {
         () => void done++,
       )
       await until(() => done === 2100, 'the 2,100 jobs to complete', 30_000)
-      // 6,300 events written (added, active, completed per job) in far fewer entries.
+      // 6,300 events written (added, active, completed per job) in far fewer entries. The trim
+      // counts entries (MAXLEN ~ eventsMaxLength / the events of the entry being written), so
+      // when earlier entries held fewer events than the last, somewhat fewer than 300 are kept
+      // (275 seen under load).
       const kept = await eventsIn()
-      assert.ok(kept.events >= 300 && kept.events <= 1200, JSON.stringify(kept))
+      assert.ok(kept.events >= 150 && kept.events <= 1200, JSON.stringify(kept))
     })
 
     it('the active set stays in its skiplist encoding; counts, lists and the global limit see only jobs', async () => {
