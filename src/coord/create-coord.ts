@@ -10,6 +10,7 @@ import { FencedStoreImpl } from './fenced-store.js'
 import { IdempotencyImpl, type IdempotencyOptions } from './idempotency.js'
 import {
   TransactionRunner,
+  transactionClosedError,
   type TransactionOptions,
   type TransactionReads,
   type TransactionResult,
@@ -127,12 +128,7 @@ class CoordImpl implements Coord {
     options?: TransactionOptions,
   ): Promise<TransactionResult> {
     if (this.#closing !== undefined) {
-      return Promise.reject(
-        new ValkitError(
-          'VALKIT_CLOSED',
-          'This coord instance is closed; create a new one to run a transaction.',
-        ),
-      )
+      return Promise.reject(transactionClosedError())
     }
     this.#transactions ??= new TransactionRunner(this.engine, this.valkit)
     return this.#transactions.run(keys, fn, options)

@@ -90,7 +90,6 @@ export class TransactionRunner {
         `retries must be an integer >= 0, got ${String(retries)}.`,
       )
     }
-    if (this.#closed) return Promise.reject(closedError())
     const result = this.#queue.then(() => this.#attempts(keys, fn, retries))
     this.#queue = result.catch(() => undefined)
     return result
@@ -111,11 +110,11 @@ export class TransactionRunner {
     retries: number,
   ): Promise<TransactionResult> {
     // A transaction queued behind others when the instance closed does not open a connection.
-    if (this.#closed) throw closedError()
+    if (this.#closed) throw transactionClosedError()
     this.#driver ??= this.valkit.driver.duplicate()
     const driver = await this.#driver
     // close() ran while the connection was opening: it took that connection and closes it.
-    if (this.#closed) throw closedError()
+    if (this.#closed) throw transactionClosedError()
     const key = keys[0]!
     const send = (args: readonly RedisArg[]): Promise<RedisReply> =>
       this.#withDeadline(driver.command(args, { key }), args)
@@ -194,7 +193,8 @@ export class TransactionRunner {
   }
 }
 
-function closedError(): ValkitError {
+/** What a transaction asked of a closed coord instance gets. @internal */
+export function transactionClosedError(): ValkitError {
   return new ValkitError(
     'VALKIT_CLOSED',
     'This coord instance is closed; create a new one to run a transaction.',

@@ -11,7 +11,16 @@ function watch(timeoutMs: number) {
   const started = performance.now()
   const stalls: number[] = []
   const w = new StallWatch(timeoutMs, () => stalls.push(performance.now() - started))
-  return { w, stalls }
+  /** Resolves once the watch has reported a stall (polled: the watch's own timer is unref'd). */
+  const stalled = () =>
+    new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (stalls.length === 0) return
+        clearInterval(poll)
+        resolve()
+      }, 2)
+    })
+  return { w, stalls, stalled }
 }
 
 void describe('StallWatch', () => {
@@ -40,37 +49,24 @@ void describe('StallWatch', () => {
   })
 
   void it('a command sent after the stalled one is not marked as expired with it', async () => {
-    const { w, stalls } = watch(80)
+    const { w, stalled } = watch(80)
     const old = w.next()
     await after(50)
     const young = w.next()
-    const seen = new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (stalls.length === 0) return
-        clearInterval(poll)
-        resolve()
-      }, 2)
-    })
-    await seen
+    await stalled()
     assert.ok(old < w.expiredBelow, 'the old command expired')
     assert.ok(young >= w.expiredBelow, 'the young one is still within its deadline')
     w.close()
   })
 
   void it('marks what was sent before the stall, and tells about how old a command is', async () => {
-    const { w, stalls } = watch(80)
+    const { w, stalled } = watch(80)
     const first = w.next()
     await after(45)
     const later = w.next()
     assert.ok(w.ageMs(first) >= 30, `the first command is ${w.ageMs(first)} ms old by the watch`)
     assert.ok(w.ageMs(later) <= 10, `the later one is ${w.ageMs(later)} ms old by the watch`)
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (stalls.length === 0) return
-        clearInterval(poll)
-        resolve()
-      }, 2)
-    })
+    await stalled()
     assert.ok(later < w.resetBelow, 'the later command was sent before the connection was replaced')
     assert.ok(w.next() >= w.resetBelow, 'a command sent after it was not')
     w.close()

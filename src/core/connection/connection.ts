@@ -171,7 +171,7 @@ export class ValkitConnection implements Connection {
     // Queued behind a command that passed its deadline: it may have run, so not UNAVAILABLE
     // (which callers read as "not sent"); an idempotent one is sent again on the new connection.
     const stalled = seq < watch.resetBelow
-    const error = stalled ? this.#stalledError(args, err) : this.#fail(err, args)
+    const error = this.#failSent(err, args, stalled)
     if (this.#retriable(err) && this.#options.retry.attempts > 0 && this.#isIdempotent(args, options)) {
       const retry = (timeoutMs: number): Promise<RedisReply> =>
         this.#sendOnce(args, timeoutMs > 0 ? { ...options, timeoutMs } : options, false)
@@ -186,6 +186,11 @@ export class ValkitConnection implements Connection {
    */
   #lostToStall(err: unknown, resetsAtSend: number): boolean {
     return resetsAtSend !== this.#resets && isConnectionError(err)
+  }
+
+  /** The error of a call the driver had accepted: `stalled` when it was lost to a stall reset. */
+  #failSent(err: unknown, args: readonly RedisArg[], stalled: boolean): ValkitError {
+    return stalled ? this.#stalledError(args, err) : this.#fail(err, args)
   }
 
   #stalledError(args: readonly RedisArg[], cause: unknown): ValkitError {
@@ -274,7 +279,7 @@ export class ValkitConnection implements Connection {
     call.queue?.settled()
     if (call.long) this.#longInFlight--
     const stalled = this.#lostToStall(err, call.resets)
-    const error = stalled ? this.#stalledError(call.args, err) : this.#fail(err, call.args)
+    const error = this.#failSent(err, call.args, stalled)
     // Behind a stall it waited a while already: its budget counts from about when it was sent.
     const queue = call.queue
     const ageMs = stalled && queue !== null ? (queue.generation - call.deadline) * queue.tickMs : 0
@@ -503,7 +508,7 @@ export class ValkitConnection implements Connection {
     const key = options?.key ?? commands[0]?.[1]
     const resets = this.#resets
     const failed = (err: unknown, args: readonly RedisArg[]): ValkitError =>
-      this.#lostToStall(err, resets) ? this.#stalledError(args, err) : this.#fail(err, args)
+      this.#failSent(err, args, this.#lostToStall(err, resets))
     const work = this.#driver
       .pipeline(commands, { ...(key !== undefined ? { key } : {}), buffers: options?.buffers === true })
       .then((replies) => replies.map((r, i) => (r instanceof Error ? failed(r, commands[i]!) : r)))
